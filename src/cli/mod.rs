@@ -1,0 +1,79 @@
+//! The command line: global flags, the subcommand list, and how outcomes and errors become exit codes.
+//! One file per subcommand, each an `Args` struct whose doc comments are its `--help`, and a `run`.
+
+pub mod ingest;
+pub mod logging;
+pub mod run;
+pub mod synth;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use simgap::ingest::IngestError;
+use simgap::pipeline::config::ConfigError;
+
+/// Measures how far LLM user simulators are from real users.
+///
+/// Reads conversation transcripts of humans and simulators (JSONL, OpenAI messages, tau-bench, tau2-bench,
+/// ShareGPT, CSV/TSV, MultiWOZ, RecLLMSim, chitchat) into one Parquet table, then (as the stages land) turns each
+/// conversation into behavioural features, quantizes them with k-means and compares every simulator with the
+/// humans (KL, JS, MAUVE, User-Sim Index). A pipeline file (TOML) names the inputs, settings and output folder.
+#[derive(Debug, Parser)]
+#[command(
+    name = "simgap",
+    version,
+    after_help = "Exit codes: 0 success; 1 failure; 2 bad configuration or usage; 3 success, but some records were rejected (see OUT/rejects.jsonl)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v debug, -vv trace). Logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors; no progress bars and no summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log format: `text` for people, `json` (one object per line) for schedulers.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Ingest(ingest::Args),
+    Run(run::Args),
+    Synth(synth::Args),
+}
+
+/// How a successful command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    WithRejects,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::WithRejects => ExitCode::from(3),
+        }
+    }
+}
+
+/// 2 for configuration and usage errors, 1 for everything else.
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    let usage = error.chain().any(|cause| {
+        cause.downcast_ref::<ConfigError>().is_some()
+            || cause.downcast_ref::<IngestError>().is_some_and(IngestError::is_usage)
+    });
+    ExitCode::from(if usage { 2 } else { 1 })
+}

@@ -1,0 +1,30 @@
+//! `simgap run PIPELINE.toml`: every stage that exists, in order.
+
+use std::path::PathBuf;
+
+use super::{GlobalArgs, Outcome};
+use simgap::pipeline::config::PipelineConfig;
+
+/// Run every stage of the pipeline, in order, into one output folder.
+///
+/// Reads: the pipeline file and everything its [[input]] tables name.
+/// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl, manifest.json;
+/// features, cluster, divergence and report join as they land).
+/// Cost: the sum of the stages; see each stage's --help.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The pipeline file (TOML).
+    pub pipeline: PathBuf,
+    /// Output folder; overrides [output] dir.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fail on the first rejected record (exit 1), writing nothing.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let config = PipelineConfig::load(&args.pipeline)?;
+    let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
+    Ok(super::ingest::outcome_of(&report))
+}

@@ -1,0 +1,366 @@
+//! CSV / TSV turns: one row per message, grouped into conversations by the id column.
+//!
+//! Consumes: a delimited file streamed row by row. `[input.csv]` names the id, role and text columns (by header
+//! name or 0-based index), optionally order and timestamp, and maps raw role values to canonical roles.
+//! Produces: one [`RawConversation`] per conversation, located by its first and last line. With the default
+//! `grouping = "contiguous"` a conversation's rows are consecutive and memory holds one conversation at a time; an
+//! id that comes back later becomes a second record, rejected as a duplicate by validation.
+//!
+//! A row with an unmapped role, an unreadable order, or too few fields rejects its conversation, naming the line.
+//! A row with more fields than expected (an unquoted delimiter inside the text, as in the shi2019 simulator logs)
+//! rejects its conversation unless `extra_fields = "merge"`, which joins the surplus back into the text column.
+//! The expected field count is the header's length, or the first row's when there is no header.
+
+use std::collections::HashMap;
+
+use super::{FormatReader, RecordSink, decode};
+use crate::ingest::IngestError;
+use crate::ingest::input_files::InputFile;
+use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
+use crate::pipeline::config::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy};
+
+pub struct CsvReader {
+    options: CsvOptions,
+}
+
+impl CsvReader {
+    pub fn new(options: CsvOptions) -> Self {
+        Self { options }
+    }
+}
+
+/// Column indexes resolved against the header.
+struct Columns {
+    id: usize,
+    role: usize,
+    text: usize,
+    order: Option<usize>,
+    timestamp: Option<usize>,
+    expected_fields: usize,
+}
+
+/// The rows of one conversation, or the first reason it cannot be read.
+struct Group {
+    id: String,
+    first_line: u64,
+    last_line: u64,
+    first_row: Vec<u8>,
+    rows: Vec<(Option<f64>, RawMessage)>,
+    error: Option<String>,
+}
+
+impl FormatReader for CsvReader {
+    fn read(&self, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
+        let io_error = |source| IngestError::Io {
+            path: file.disk_path.clone(),
+            source,
+        };
+        let reader = file.open().map_err(io_error)?;
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.options.delimiter as u8)
+            .from_reader(reader);
+        let mut record = csv::ByteRecord::new();
+        let mut columns: Option<Columns> = None;
+        let mut open: Vec<Group> = Vec::new(); // one group when contiguous; all groups otherwise
+        let mut index_of: HashMap<String, usize> = HashMap::new();
+        let mut saw_row = false;
+        loop {
+            let has_row = match csv.read_byte_record(&mut record) {
+                Ok(has_row) => has_row,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    return sink.reject(Location::Line(line), format!("unreadable CSV, the rest of the file cannot be read: {e}"), b"");
+                }
+            };
+            if !has_row {
+                break;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let raw_row = join_fields(&record, self.options.delimiter);
+            saw_row = true;
+            let Some(cols) = &columns else {
+                match self.resolve_columns(&record) {
+                    Ok(cols) => columns = Some(cols),
+                    Err(reason) => return sink.reject(Location::File, reason, &raw_row),
+                }
+                if self.options.header {
+                    continue;
+                }
+                self.take_row(columns.as_ref().unwrap(), &record, line, raw_row, sink, &mut open, &mut index_of)?;
+                continue;
+            };
+            self.take_row(cols, &record, line, raw_row, sink, &mut open, &mut index_of)?;
+        }
+        for group in open.drain(..) {
+            emit(group, sink)?;
+        }
+        if !saw_row {
+            sink.reject(Location::File, "empty file".into(), b"")?;
+        }
+        Ok(())
+    }
+}
+
+impl CsvReader {
+    fn resolve_columns(&self, first: &csv::ByteRecord) -> Result<Columns, String> {
+        let header: Vec<String> = first.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
+        let find = |column: &ColumnRef, key: &str| -> Result<usize, String> {
+            match column {
+                ColumnRef::Index(i) => Ok(*i),
+                ColumnRef::Name(name) if self.options.header => header
+                    .iter()
+                    .position(|h| h == name)
+                    .ok_or_else(|| format!("csv.{key} names column \"{name}\", which is not in the header {header:?}")),
+                ColumnRef::Name(name) => Err(format!(
+                    "csv.{key} names column \"{name}\" but csv.header = false: use a 0-based index"
+                )),
+            }
+        };
+        Ok(Columns {
+            id: find(&self.options.conversation_id, "conversation_id")?,
+            role: find(&self.options.role, "role")?,
+            text: find(&self.options.text, "text")?,
+            order: self.options.order.as_ref().map(|c| find(c, "order")).transpose()?,
+            timestamp: self.options.timestamp.as_ref().map(|c| find(c, "timestamp")).transpose()?,
+            expected_fields: header.len(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_row(
+        &self,
+        cols: &Columns,
+        record: &csv::ByteRecord,
+        line: u64,
+        raw_row: Vec<u8>,
+        sink: &mut dyn RecordSink,
+        open: &mut Vec<Group>,
+        index_of: &mut HashMap<String, usize>,
+    ) -> Result<(), IngestError> {
+        let location = Location::Line(line);
+        let Some(row_bytes) = decode(&raw_row, location, sink)? else {
+            return Ok(()); // rejected: not UTF-8
+        };
+        let fields = self.fields(record, cols);
+        let Some(id) = fields.get(cols.id).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+            return sink.reject(location, format!("line {line} has no conversation id in column {}", cols.id), row_bytes.as_bytes());
+        };
+        let position = match self.options.grouping {
+            CsvGrouping::Contiguous => {
+                if open.last().is_some_and(|g| g.id != id) {
+                    let done = open.pop().expect("checked non-empty");
+                    emit(done, sink)?;
+                }
+                if open.is_empty() {
+                    open.push(Group::new(id, line, raw_row.clone()));
+                }
+                0
+            }
+            CsvGrouping::Any => *index_of.entry(id.clone()).or_insert_with(|| {
+                open.push(Group::new(id, line, raw_row.clone()));
+                open.len() - 1
+            }),
+        };
+        let group = &mut open[position];
+        group.last_line = line;
+        if group.error.is_some() {
+            return Ok(());
+        }
+        match self.message(cols, &fields, line) {
+            Ok(row) => group.rows.push(row),
+            Err(reason) => group.error = Some(reason),
+        }
+        Ok(())
+    }
+
+    /// The row's fields as text, with surplus fields merged into the text column when asked.
+    fn fields(&self, record: &csv::ByteRecord, cols: &Columns) -> Vec<String> {
+        let mut fields: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        let surplus = fields.len().saturating_sub(cols.expected_fields);
+        if surplus > 0 && self.options.extra_fields == ExtraFieldsPolicy::Merge && cols.text < fields.len() {
+            let merged: Vec<String> = fields.drain(cols.text..=cols.text + surplus).collect();
+            fields.insert(cols.text, merged.join(&self.options.delimiter.to_string()));
+        }
+        fields
+    }
+
+    fn message(&self, cols: &Columns, fields: &[String], line: u64) -> Result<(Option<f64>, RawMessage), String> {
+        if fields.len() > cols.expected_fields {
+            return Err(format!(
+                "line {line} has {} fields, expected {} (an unquoted delimiter in the text? set csv.extra_fields = \"merge\")",
+                fields.len(),
+                cols.expected_fields
+            ));
+        }
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .ok_or_else(|| format!("line {line} has {} fields, column {i} is missing", fields.len()))
+        };
+        let raw_role = field(cols.role)?.trim();
+        let role = match self.options.roles.get(raw_role) {
+            Some(mapped) => mapped.clone(),
+            None if self.options.roles.is_empty() => match Role::parse_alias(raw_role) {
+                Some(role) => role.as_str().to_owned(),
+                None => raw_role.to_owned(), // validation rejects it as an unknown role
+            },
+            None => match Role::parse(raw_role) {
+                Some(role) => role.as_str().to_owned(),
+                None => {
+                    return Err(format!(
+                        "line {line}: role value \"{raw_role}\" is not in csv.roles (map it, e.g. {raw_role} = \"system\")"
+                    ));
+                }
+            },
+        };
+        let order = match cols.order {
+            None => None,
+            Some(i) => {
+                let text = field(i)?.trim();
+                Some(text.parse::<f64>().map_err(|_| format!("line {line}: order value \"{text}\" is not a number"))?)
+            }
+        };
+        let timestamp = cols.timestamp.map(|i| field(i).cloned()).transpose()?;
+        Ok((
+            order,
+            RawMessage {
+                role,
+                content: Some(field(cols.text)?.clone()),
+                timestamp,
+            },
+        ))
+    }
+}
+
+impl Group {
+    fn new(id: String, line: u64, first_row: Vec<u8>) -> Self {
+        Self {
+            id,
+            first_line: line,
+            last_line: line,
+            first_row,
+            rows: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+fn emit(group: Group, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
+    let location = Location::Lines {
+        first: group.first_line,
+        last: group.last_line,
+    };
+    if let Some(reason) = group.error {
+        return sink.reject(location, format!("conversation {}: {reason}", group.id), &group.first_row);
+    }
+    let mut rows = group.rows;
+    if rows.iter().any(|(order, _)| order.is_some()) {
+        rows.sort_by(|a, b| a.0.unwrap_or(f64::INFINITY).total_cmp(&b.0.unwrap_or(f64::INFINITY)));
+    }
+    sink.accept(
+        location,
+        RawConversation {
+            conversation_id: Some(group.id),
+            messages: Some(rows.into_iter().map(|(_, message)| message).collect()),
+            ..RawConversation::default()
+        },
+    )
+}
+
+fn join_fields(record: &csv::ByteRecord, delimiter: char) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, field) in record.iter().enumerate() {
+        if i > 0 {
+            out.push(delimiter as u8);
+        }
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::read_text;
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn options(header: bool) -> CsvOptions {
+        CsvOptions {
+            header,
+            delimiter: ',',
+            conversation_id: ColumnRef::Index(0),
+            role: ColumnRef::Index(1),
+            text: ColumnRef::Index(2),
+            order: None,
+            timestamp: None,
+            roles: BTreeMap::from([("usr".into(), "user".into()), ("sys".into(), "assistant".into())]),
+            extra_fields: ExtraFieldsPolicy::Reject,
+            grouping: CsvGrouping::Contiguous,
+        }
+    }
+
+    #[test]
+    fn groups_contiguous_rows_with_lines() {
+        let text = "d0,usr,hi,x\nd0,sys,hello,y\nd1,usr,bye,z\n";
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
+        assert_eq!(sink.accepted.len(), 2);
+        assert_eq!(sink.accepted[0].0, Location::Lines { first: 1, last: 2 });
+        let roles: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant"]);
+    }
+
+    #[test]
+    fn unmapped_role_rejects_conversation_with_line() {
+        let text = "d0,goal,{...},\nd0,usr,hi,x\nd1,usr,ok,x\n";
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
+        assert_eq!(sink.accepted.len(), 1);
+        assert!(sink.rejected[0].1.contains("line 1") && sink.rejected[0].1.contains("goal"), "{:?}", sink.rejected);
+    }
+
+    #[test]
+    fn extra_fields_reject_or_merge() {
+        let text = "d0,sys,I am sorry, but no,label\nd0,usr,ok,x\n";
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
+        assert!(sink.rejected[0].1.contains("extra_fields"), "{:?}", sink.rejected);
+        let mut merging = options(false);
+        merging.extra_fields = ExtraFieldsPolicy::Merge;
+        let sink = read_text(&CsvReader::new(merging), "s.csv", text.as_bytes());
+        let messages = sink.accepted[0].1.messages.clone().unwrap();
+        assert_eq!(messages[0].content.as_deref(), Some("I am sorry, but no"));
+    }
+
+    #[test]
+    fn header_names_order_and_interleaving() {
+        let mut opts = options(true);
+        opts.conversation_id = ColumnRef::Name("id".into());
+        opts.role = ColumnRef::Name("who".into());
+        opts.text = ColumnRef::Name("utt".into());
+        opts.order = Some(ColumnRef::Name("n".into()));
+        opts.roles = BTreeMap::from([("0".into(), "user".into()), ("1".into(), "assistant".into())]);
+        opts.grouping = CsvGrouping::Any;
+        let text = "n,id,who,utt\n1,a,1,second\n5,b,0,only\n0,a,0,first\n";
+        let sink = read_text(&CsvReader::new(opts), "h.csv", text.as_bytes());
+        assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
+        let texts: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.content.clone().unwrap()).collect();
+        assert_eq!(texts, ["first", "second"]);
+        assert_eq!(sink.accepted[1].1.conversation_id.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn missing_header_column_rejects_file() {
+        let mut opts = options(true);
+        opts.text = ColumnRef::Name("utterance".into());
+        let sink = read_text(&CsvReader::new(opts), "h.csv", b"id,who,utt\na,0,x\n");
+        assert_eq!(sink.rejected[0].0, Location::File);
+        assert!(sink.rejected[0].1.contains("utterance"));
+    }
+
+    #[test]
+    fn contiguous_repeat_is_a_second_record() {
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", b"a,usr,x,1\nb,usr,y,1\na,usr,z,1\n");
+        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
+        assert_eq!(ids, ["a", "b", "a"]);
+    }
+}

@@ -1,0 +1,81 @@
+//! `rejects.jsonl`: one line per record that was not accepted, with where it was and why.
+//!
+//! Consumes: rejects as they happen. Produces: a JSON Lines file (`file`, `line` / `last_line` / `record` /
+//! `byte_offset`, `conversation_id` and `source` when known, `reason`, `excerpt` of at most 200 characters), written
+//! through a temporary name and renamed into place on success, so the rejects always match the table beside them.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::IngestError;
+use super::formats::excerpt;
+use super::record::Location;
+use crate::atomic::AtomicPath;
+
+/// One rejected record.
+#[derive(Debug, Clone)]
+pub struct Reject<'a> {
+    pub file: &'a str,
+    pub location: Location,
+    pub conversation_id: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub reason: &'a str,
+    pub raw: &'a [u8],
+}
+
+pub struct RejectsWriter {
+    out: BufWriter<File>,
+    target: AtomicPath,
+    count: u64,
+}
+
+impl RejectsWriter {
+    pub fn create(path: &Path) -> Result<Self, IngestError> {
+        let target = AtomicPath::new(path);
+        let file = File::create(target.temp()).map_err(|source| IngestError::Io {
+            path: target.temp().to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            out: BufWriter::new(file),
+            target,
+            count: 0,
+        })
+    }
+
+    pub fn write(&mut self, reject: &Reject<'_>) -> Result<(), IngestError> {
+        let mut line = Map::new();
+        line.insert("file".into(), Value::from(reject.file));
+        reject.location.to_json_fields(&mut line);
+        if let Some(id) = reject.conversation_id {
+            line.insert("conversation_id".into(), Value::from(id));
+        }
+        if let Some(source) = reject.source {
+            line.insert("source".into(), Value::from(source));
+        }
+        line.insert("reason".into(), Value::from(reject.reason));
+        line.insert("excerpt".into(), Value::from(excerpt(reject.raw)));
+        let io_error = |source| IngestError::Io {
+            path: self.target.temp().to_owned(),
+            source,
+        };
+        serde_json::to_writer(&mut self.out, &line).map_err(|e| io_error(e.into()))?;
+        self.out.write_all(b"\n").map_err(io_error)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes and renames into place. Returns the number of rejects written.
+    pub fn finish(self) -> Result<u64, IngestError> {
+        let Self { mut out, target, count } = self;
+        let path = target.final_path().to_owned();
+        let io_error = |source| IngestError::Io { path: path.clone(), source };
+        out.flush().map_err(io_error)?;
+        drop(out);
+        target.commit().map_err(io_error)?;
+        Ok(count)
+    }
+}

@@ -1,0 +1,321 @@
+//! `conversations.parquet`: validated conversations appended to Arrow builders and written by arrow-rs' streaming
+//! Parquet writer (zstd, bounded row groups) on its own thread, so parsing and encoding overlap.
+//!
+//! Consumes: [`Conversation`]s in order. Produces: one Parquet file with the schema of [`schema`], written to a
+//! temporary name and renamed into place by [`ConversationWriter::finish`]. Memory: one batch of builders plus the
+//! writer's open row group, both bounded by `row_group_size` conversations.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::IngestError;
+use super::record::Conversation;
+use crate::atomic::AtomicPath;
+
+/// Conversations per Arrow batch handed to the writer thread.
+const BATCH_ROWS: usize = 4096;
+
+fn message_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("role", DataType::Utf8, false),
+        Field::new("content", DataType::Utf8, true),
+        Field::new("timestamp", DataType::Utf8, true),
+    ])
+}
+
+fn message_item() -> Field {
+    Field::new("item", DataType::Struct(message_fields()), false)
+}
+
+/// The schema of `conversations.parquet`.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("conversation_id", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("task_id", DataType::Utf8, true),
+        Field::new("run", DataType::Int64, true),
+        Field::new("outcome", DataType::Float64, true),
+        Field::new("survey", DataType::Utf8, true),
+        Field::new("messages", DataType::List(Arc::new(message_item())), false),
+        Field::new("input_file", DataType::Utf8, false),
+        Field::new("input_record", DataType::Int64, false),
+        Field::new("metadata", DataType::Utf8, true),
+    ]))
+}
+
+/// Column builders for one batch.
+struct Builders {
+    conversation_id: StringBuilder,
+    source: StringBuilder,
+    kind: StringBuilder,
+    task_id: StringBuilder,
+    run: Int64Builder,
+    outcome: Float64Builder,
+    survey: StringBuilder,
+    messages: ListBuilder<StructBuilder>,
+    input_file: StringBuilder,
+    input_record: Int64Builder,
+    metadata: StringBuilder,
+}
+
+impl Builders {
+    fn new() -> Self {
+        let message = StructBuilder::new(
+            message_fields(),
+            vec![
+                Box::new(StringBuilder::new()) as Box<dyn ArrayBuilder>,
+                Box::new(StringBuilder::new()),
+                Box::new(StringBuilder::new()),
+            ],
+        );
+        Self {
+            conversation_id: StringBuilder::new(),
+            source: StringBuilder::new(),
+            kind: StringBuilder::new(),
+            task_id: StringBuilder::new(),
+            run: Int64Builder::new(),
+            outcome: Float64Builder::new(),
+            survey: StringBuilder::new(),
+            messages: ListBuilder::new(message).with_field(Arc::new(message_item())),
+            input_file: StringBuilder::new(),
+            input_record: Int64Builder::new(),
+            metadata: StringBuilder::new(),
+        }
+    }
+
+    fn append(&mut self, c: &Conversation) {
+        self.conversation_id.append_value(&c.conversation_id);
+        self.source.append_value(&c.source);
+        self.kind.append_value(c.kind.as_str());
+        self.task_id.append_option(c.task_id.as_deref());
+        self.run.append_option(c.run);
+        self.outcome.append_option(c.outcome);
+        self.survey.append_option(c.survey.as_deref());
+        let list = self.messages.values();
+        for message in &c.messages {
+            fn field(list: &mut StructBuilder, i: usize) -> &mut StringBuilder {
+                list.field_builder::<StringBuilder>(i).expect("message fields are strings")
+            }
+            field(list, 0).append_value(message.role.as_str());
+            field(list, 1).append_option(message.content.as_deref());
+            field(list, 2).append_option(message.timestamp.as_deref());
+            list.append(true);
+        }
+        self.messages.append(true);
+        self.input_file.append_value(&c.input_file);
+        self.input_record.append_value(c.input_record);
+        self.metadata.append_option(c.metadata.as_deref());
+    }
+
+    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.conversation_id.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.task_id.finish()),
+            Arc::new(self.run.finish()),
+            Arc::new(self.outcome.finish()),
+            Arc::new(self.survey.finish()),
+            Arc::new(self.messages.finish()),
+            Arc::new(self.input_file.finish()),
+            Arc::new(self.input_record.finish()),
+            Arc::new(self.metadata.finish()),
+        ];
+        RecordBatch::try_new(schema.clone(), columns)
+    }
+}
+
+type WriterThread = JoinHandle<Result<(), parquet::errors::ParquetError>>;
+
+/// Streams conversations into a Parquet file.
+pub struct ConversationWriter {
+    schema: SchemaRef,
+    builders: Builders,
+    rows_in_batch: usize,
+    rows_written: u64,
+    sender: Option<SyncSender<RecordBatch>>,
+    thread: Option<WriterThread>,
+    /// Taken by `finish`; dropped uncommitted (removing the temporary file) otherwise.
+    target: Option<AtomicPath>,
+    temp_path: std::path::PathBuf,
+}
+
+impl ConversationWriter {
+    /// Opens `path`'s temporary sibling for writing.
+    pub fn create(path: &Path, row_group_size: usize) -> Result<Self, IngestError> {
+        let target = AtomicPath::new(path);
+        let io_error = |source| IngestError::Io {
+            path: target.temp().to_owned(),
+            source,
+        };
+        let file = std::fs::File::create(target.temp()).map_err(io_error)?;
+        let schema = schema();
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")))
+            .set_max_row_group_row_count(Some(row_group_size))
+            .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| IngestError::Parquet {
+            path: target.temp().to_owned(),
+            message: e.to_string(),
+        })?;
+        let (sender, receiver) = sync_channel::<RecordBatch>(2);
+        let thread = std::thread::spawn(move || {
+            for batch in receiver {
+                writer.write(&batch)?;
+            }
+            writer.close().map(|_| ())
+        });
+        Ok(Self {
+            schema,
+            builders: Builders::new(),
+            rows_in_batch: 0,
+            rows_written: 0,
+            sender: Some(sender),
+            thread: Some(thread),
+            temp_path: target.temp().to_owned(),
+            target: Some(target),
+        })
+    }
+
+    pub fn append(&mut self, conversation: &Conversation) -> Result<(), IngestError> {
+        self.builders.append(conversation);
+        self.rows_in_batch += 1;
+        if self.rows_in_batch >= BATCH_ROWS {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    fn flush_batch(&mut self) -> Result<(), IngestError> {
+        if self.rows_in_batch == 0 {
+            return Ok(());
+        }
+        let batch = self.builders.finish(&self.schema).map_err(|e| self.parquet_error(e.to_string()))?;
+        self.rows_written += self.rows_in_batch as u64;
+        self.rows_in_batch = 0;
+        let sent = self.sender.as_ref().map(|s| s.send(batch));
+        if !matches!(sent, Some(Ok(()))) {
+            // The writer thread stopped: its own error says why.
+            return Err(self.join().err().unwrap_or_else(|| self.parquet_error("writer thread stopped".into())));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<(), IngestError> {
+        self.sender.take();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(Ok(()))) | None => Ok(()),
+            Some(Ok(Err(e))) => Err(self.parquet_error(e.to_string())),
+            Some(Err(_)) => Err(self.parquet_error("the Parquet writer thread panicked".into())),
+        }
+    }
+
+    fn parquet_error(&self, message: String) -> IngestError {
+        IngestError::Parquet {
+            path: self.temp_path.clone(),
+            message,
+        }
+    }
+
+    /// Writes what is buffered, closes the file and renames it into place. Returns the rows written.
+    pub fn finish(mut self) -> Result<u64, IngestError> {
+        self.flush_batch()?;
+        self.join()?;
+        let target = self.target.take().expect("finish runs once");
+        let path = target.final_path().to_owned();
+        target.commit().map_err(|source| IngestError::Io { path, source })?;
+        Ok(self.rows_written)
+    }
+}
+
+impl Drop for ConversationWriter {
+    fn drop(&mut self) {
+        // Abandoned (an error or --strict): stop the thread; AtomicPath removes the temporary file.
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::record::{Message, Role, SourceKind};
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn conversation(i: usize) -> Conversation {
+        Conversation {
+            conversation_id: format!("c{i}"),
+            source: "s".into(),
+            kind: SourceKind::Simulator,
+            task_id: (i % 2 == 0).then(|| "t".to_owned()),
+            run: Some(i as i64),
+            outcome: None,
+            survey: None,
+            metadata: None,
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: Some(format!("hello {i}")),
+                    timestamp: None,
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: None,
+                    timestamp: Some("t".into()),
+                },
+            ],
+            input_file: "f.jsonl".into(),
+            input_record: i as i64 + 1,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_parquet_in_row_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.parquet");
+        let mut writer = ConversationWriter::create(&path, 1000).unwrap();
+        for i in 0..5000 {
+            writer.append(&conversation(i)).unwrap();
+        }
+        assert_eq!(writer.finish().unwrap(), 5000);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(builder.metadata().num_row_groups(), 5);
+        let batches: Vec<RecordBatch> = builder.build().unwrap().collect::<Result<_, _>>().unwrap();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 5000);
+        let first = &batches[0];
+        let messages = first.column_by_name("messages").unwrap().as_list::<i32>();
+        let one = messages.value(3);
+        let content = one.as_struct().column_by_name("content").unwrap().as_string::<i32>();
+        assert_eq!(content.value(0), "hello 3");
+        assert!(content.is_null(1));
+        assert!(!dir.path().join("c.parquet.tmp").exists());
+    }
+
+    #[test]
+    fn abandoned_writer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.parquet");
+        let mut writer = ConversationWriter::create(&path, 10).unwrap();
+        writer.append(&conversation(0)).unwrap();
+        drop(writer);
+        assert!(!path.exists());
+        assert!(!dir.path().join("c.parquet.tmp").exists());
+    }
+}

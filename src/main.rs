@@ -1,0 +1,26 @@
+//! simgap's command line, as a table of contents: the subcommands live in `cli/`, one file each; the stages they
+//! drive live in the library (`simgap::ingest`, ...). `main` maps the outcome to an exit code:
+//! 0 success, 1 failure, 2 bad configuration or usage, 3 success with rejected records.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::logging::init(&args.global);
+    let result = match args.command {
+        cli::Command::Ingest(command) => cli::ingest::run(command, &args.global),
+        cli::Command::Run(command) => cli::run::run(command, &args.global),
+        cli::Command::Synth(command) => cli::synth::run(command, &args.global),
+    };
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            cli::exit_code_for(&error)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The pipeline: a TOML file naming inputs, settings and an output folder, turned into stage parameters, plus the
+//! manifest every stage records itself in.
+//!
+//! Consumes: a pipeline file (see [`config`]). Produces: stage params (`ingest_params`) and `OUT/manifest.json`
+//! (see [`manifest`]).
+
+pub mod config;
+pub mod manifest;
+
+use std::path::PathBuf;
+
+use crate::ingest::IngestParams;
+use config::PipelineConfig;
+
+impl PipelineConfig {
+    /// The output folder: `--out` if given, else `[output] dir`.
+    pub fn out_dir(&self, override_dir: Option<&PathBuf>) -> PathBuf {
+        override_dir.cloned().unwrap_or_else(|| self.output.dir.clone())
+    }
+
+    /// Parameters of the ingest stage.
+    pub fn ingest_params(&self, out_dir: PathBuf, strict: bool, progress: bool) -> IngestParams {
+        IngestParams {
+            inputs: self.inputs.clone(),
+            options: self.ingest.clone(),
+            base_dir: self.base_dir.clone(),
+            out_dir,
+            strict,
+            progress,
+        }
+    }
+}
