@@ -47,7 +47,12 @@ pub fn ingest_stage(
     let params = config.ingest_params(out_dir.clone(), strict, !global.quiet);
     let report = params.run()?;
     manifest::record_stage(&out_dir, config, "ingest", serde_json::to_value(&report)?)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+        .with_context(|| {
+            format!(
+                "writing {}",
+                out_dir.join(manifest::MANIFEST_FILE).display()
+            )
+        })?;
     tracing::info!(
         read = report.read,
         accepted = report.accepted,

@@ -42,9 +42,13 @@ impl InputFile {
         match &self.zip_entry {
             None => Ok(Box::new(BufReader::with_capacity(1 << 20, file))),
             Some(entry) => {
-                let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
+                let mut archive =
+                    zip::ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
                 let mut bytes = Vec::new();
-                archive.by_name(entry).map_err(io::Error::other)?.read_to_end(&mut bytes)?;
+                archive
+                    .by_name(entry)
+                    .map_err(io::Error::other)?
+                    .read_to_end(&mut bytes)?;
                 Ok(Box::new(io::Cursor::new(bytes)))
             }
         }
@@ -52,7 +56,9 @@ impl InputFile {
 
     /// Size on disk in bytes (of the archive, for a zip entry), for progress.
     pub fn disk_bytes(&self) -> u64 {
-        std::fs::metadata(&self.disk_path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&self.disk_path)
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 }
 
@@ -82,7 +88,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The files an input path names, sorted by path. `base_dir` is the pipeline file's folder.
-pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<InputFile>, IngestError> {
+pub fn resolve(
+    pattern: &str,
+    format: Format,
+    base_dir: &Path,
+) -> Result<Vec<InputFile>, IngestError> {
     let joined = if Path::new(pattern).is_absolute() {
         PathBuf::from(pattern)
     } else {
@@ -125,7 +135,10 @@ pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<Inp
     for path in paths {
         let display = display_name(&path, base_dir);
         let relative = path.strip_prefix(&root).unwrap_or(&path).to_path_buf();
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        {
             files.extend(zip_entries(&path, &display, &relative, format)?);
         } else {
             files.push(InputFile {
@@ -186,17 +199,31 @@ fn display_name(path: &Path, base_dir: &Path) -> String {
 }
 
 fn stem_of(relative: &Path) -> String {
-    relative.with_extension("").to_string_lossy().replace('\\', "/")
+    relative
+        .with_extension("")
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
-fn zip_entries(path: &Path, display: &str, relative: &Path, format: Format) -> Result<Vec<InputFile>, IngestError> {
+fn zip_entries(
+    path: &Path,
+    display: &str,
+    relative: &Path,
+    format: Format,
+) -> Result<Vec<InputFile>, IngestError> {
     let io_error = |source| IngestError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(io_error)?;
-    let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| io_error(io::Error::other(e)))?;
-    let extensions: Vec<&str> = format.extensions().iter().copied().filter(|e| *e != "zip").collect();
+    let archive =
+        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| io_error(io::Error::other(e)))?;
+    let extensions: Vec<&str> = format
+        .extensions()
+        .iter()
+        .copied()
+        .filter(|e| *e != "zip")
+        .collect();
     let mut names = Vec::new();
     for name in archive.file_names() {
         let name = name.map_err(|e| io_error(io::Error::other(e)))?;

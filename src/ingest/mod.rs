@@ -19,14 +19,16 @@ pub mod validate;
 pub mod writer;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
 
-pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
+pub use record::{
+    Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind,
+};
 
-use crate::pipeline::config::{InputConfig, IngestOptions, Utf8Policy};
+use crate::pipeline::config::{IngestOptions, InputConfig, Utf8Policy};
 use formats::{RecordSink, reader_for};
 use input_files::{InputFile, sha256_file};
 use rejects::{Reject, RejectsWriter};
@@ -47,17 +49,27 @@ pub enum IngestError {
     #[error("input path {pattern:?} is not a valid glob: {message}")]
     BadGlob { pattern: String, message: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {message}")]
     Parquet { path: PathBuf, message: String },
     #[error("--strict: {file} {location}: {reason}")]
-    Strict { file: String, location: Location, reason: String },
+    Strict {
+        file: String,
+        location: Location,
+        reason: String,
+    },
 }
 
 impl IngestError {
     /// Whether the error is the user's configuration rather than the data or the machine (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, IngestError::NoMatch { .. } | IngestError::BadGlob { .. })
+        matches!(
+            self,
+            IngestError::NoMatch { .. } | IngestError::BadGlob { .. }
+        )
     }
 }
 
@@ -78,6 +90,8 @@ pub struct IngestParams {
 /// Reconciliation for one input file.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
+    /// The `[[input]]` path that named this file.
+    pub input: String,
     pub file: String,
     pub format: Format,
     pub source: Option<String>,
@@ -128,16 +142,26 @@ impl IngestParams {
         // Resolve every input first: a path that matches nothing fails before anything is written.
         let mut resolved: Vec<(&InputConfig, Vec<InputFile>)> = Vec::new();
         for input in &self.inputs {
-            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir)?));
+            resolved.push((
+                input,
+                input_files::resolve(&input.path, input.format, &self.base_dir)?,
+            ));
         }
-        let total_bytes: u64 = resolved.iter().flat_map(|(_, files)| files).map(InputFile::disk_bytes).sum();
+        let total_bytes: u64 = resolved
+            .iter()
+            .flat_map(|(_, files)| files)
+            .map(InputFile::disk_bytes)
+            .sum();
         let progress = crate::progress::bytes_bar(self.progress, total_bytes, "ingest");
 
         let conversations_path = self.out_dir.join(CONVERSATIONS_FILE);
         let rejects_path = self.out_dir.join(REJECTS_FILE);
         let mut collector = Collector {
             validator: Validator::new(self.options.clone()),
-            writer: writer::ConversationWriter::create(&conversations_path, self.options.row_group_size)?,
+            writer: writer::ConversationWriter::create(
+                &conversations_path,
+                self.options.row_group_size,
+            )?,
             rejects: RejectsWriter::create(&rejects_path)?,
             strict: self.strict,
             utf8: self.options.invalid_utf8,
@@ -160,16 +184,22 @@ impl IngestParams {
                 let sha256 = match hashes.get(&file.disk_path) {
                     Some(hash) => hash.clone(),
                     None => {
-                        let hash = sha256_file(&file.disk_path).map_err(|source| IngestError::Io {
-                            path: file.disk_path.clone(),
-                            source,
-                        })?;
+                        let hash =
+                            sha256_file(&file.disk_path).map_err(|source| IngestError::Io {
+                                path: file.disk_path.clone(),
+                                source,
+                            })?;
                         hashes.insert(file.disk_path.clone(), hash.clone());
                         hash
                     }
                 };
-                progress.inc(if file.zip_entry.is_some() { 0 } else { file.disk_bytes() });
+                progress.inc(if file.zip_entry.is_some() {
+                    0
+                } else {
+                    file.disk_bytes()
+                });
                 files.push(FileReport {
+                    input: input.path.clone(),
                     file: file.display.clone(),
                     format: input.format,
                     source: input.source.clone(),
@@ -284,7 +314,10 @@ impl RecordSink for Collector {
         let (defaults, display) = (current.defaults.clone(), current.display.clone());
         let id_for_reject = record.conversation_id.clone();
         let source_for_reject = defaults.source.clone().or_else(|| record.source.clone());
-        match self.validator.validate(record, &defaults, &display, location.record_number()) {
+        match self
+            .validator
+            .validate(record, &defaults, &display, location.record_number())
+        {
             Ok(conversation) => {
                 self.writer.append(&conversation)?;
                 self.sources
@@ -301,12 +334,23 @@ impl RecordSink for Collector {
                 let id = rejection.conversation_id.or(id_for_reject);
                 let source = rejection.source.or(source_for_reject);
                 let excerpt = id.clone().unwrap_or_default();
-                self.record_reject(location, &rejection.reason, id.as_deref(), source.as_deref(), excerpt.as_bytes())
+                self.record_reject(
+                    location,
+                    &rejection.reason,
+                    id.as_deref(),
+                    source.as_deref(),
+                    excerpt.as_bytes(),
+                )
             }
         }
     }
 
-    fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError> {
+    fn reject(
+        &mut self,
+        location: Location,
+        reason: String,
+        raw: &[u8],
+    ) -> Result<(), IngestError> {
         self.record_reject(location, &reason, None, None, raw)
     }
 
@@ -315,7 +359,9 @@ impl RecordSink for Collector {
         tracing::warn!(file = %current.display, %location, "{message}");
         current.warnings += 1;
         if current.warning_examples.len() < WARNINGS_KEPT {
-            current.warning_examples.push(format!("{location}: {message}"));
+            current
+                .warning_examples
+                .push(format!("{location}: {message}"));
         }
     }
 
@@ -324,35 +370,62 @@ impl RecordSink for Collector {
     }
 }
 
-/// A one-paragraph summary for the terminal: per-file reconciliation and per-source counts.
+/// A summary for the terminal: read = accepted + rejected per input (files listed when an input names a few),
+/// then conversations per source.
 pub fn summary(report: &IngestReport) -> String {
     use std::fmt::Write;
-    let mut out = String::new();
-    let width = report.files.iter().map(|f| f.file.len()).max().unwrap_or(4).clamp(4, 80);
-    let _ = writeln!(out, "{:<width$}  {:>9}  {:>9}  {:>9}", "file", "read", "accepted", "rejected");
-    for file in &report.files {
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>9}  {:>9}  {:>9}",
-            file.file, file.read, file.accepted, file.rejected
-        );
+    const FILES_LISTED: usize = 8;
+    let mut rows: Vec<(String, u64, u64, u64)> = Vec::new();
+    let mut inputs: Vec<&str> = report.files.iter().map(|f| f.input.as_str()).collect();
+    inputs.dedup();
+    for input in inputs {
+        let files: Vec<&FileReport> = report.files.iter().filter(|f| f.input == input).collect();
+        if files.len() <= FILES_LISTED {
+            rows.extend(
+                files
+                    .iter()
+                    .map(|f| (f.file.clone(), f.read, f.accepted, f.rejected)),
+            );
+        } else {
+            let sum = |get: fn(&FileReport) -> u64| files.iter().map(|f| get(f)).sum::<u64>();
+            rows.push((
+                format!("{input} ({} files)", files.len()),
+                sum(|f| f.read),
+                sum(|f| f.accepted),
+                sum(|f| f.rejected),
+            ));
+        }
     }
+    rows.push((
+        "total".into(),
+        report.read,
+        report.accepted,
+        report.rejected,
+    ));
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(5);
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<width$}  {:>9}  {:>9}  {:>9}",
-        "total", report.read, report.accepted, report.rejected
+        "input", "read", "accepted", "rejected"
     );
+    for (name, read, accepted, rejected) in rows {
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {read:>9}  {accepted:>9}  {rejected:>9}"
+        );
+    }
     let _ = writeln!(out);
     for (source, count) in &report.sources {
-        let _ = writeln!(out, "{source} ({}): {} conversations", count.kind.as_str(), count.conversations);
+        let _ = writeln!(
+            out,
+            "{source} ({}): {} conversations",
+            count.kind.as_str(),
+            count.conversations
+        );
     }
     if report.warnings > 0 {
         let _ = writeln!(out, "{} warnings (see manifest.json)", report.warnings);
     }
     out
-}
-
-/// The output folder's conversations table.
-pub fn conversations_path(out_dir: &Path) -> PathBuf {
-    out_dir.join(CONVERSATIONS_FILE)
 }

@@ -179,7 +179,9 @@ impl fmt::Display for Location {
             Location::Lines { first, last } if first == last => write!(f, "line {first}"),
             Location::Lines { first, last } => write!(f, "lines {first}-{last}"),
             Location::Record(n) => write!(f, "record {n}"),
-            Location::RecordAt { index, byte_offset } => write!(f, "record {index} (byte offset {byte_offset})"),
+            Location::RecordAt { index, byte_offset } => {
+                write!(f, "record {index} (byte offset {byte_offset})")
+            }
             Location::File => write!(f, "the whole file"),
         }
     }
@@ -265,9 +267,16 @@ mod tests {
     #[test]
     fn location_text_names_the_place() {
         assert_eq!(Location::Line(7).to_string(), "line 7");
-        assert_eq!(Location::Lines { first: 3, last: 9 }.to_string(), "lines 3-9");
         assert_eq!(
-            Location::RecordAt { index: 2, byte_offset: 512 }.to_string(),
+            Location::Lines { first: 3, last: 9 }.to_string(),
+            "lines 3-9"
+        );
+        assert_eq!(
+            Location::RecordAt {
+                index: 2,
+                byte_offset: 512
+            }
+            .to_string(),
             "record 2 (byte offset 512)"
         );
         assert_eq!(Location::Lines { first: 3, last: 9 }.record_number(), 3);

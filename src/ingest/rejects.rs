@@ -70,9 +70,16 @@ impl RejectsWriter {
 
     /// Flushes and renames into place. Returns the number of rejects written.
     pub fn finish(self) -> Result<u64, IngestError> {
-        let Self { mut out, target, count } = self;
+        let Self {
+            mut out,
+            target,
+            count,
+        } = self;
         let path = target.final_path().to_owned();
-        let io_error = |source| IngestError::Io { path: path.clone(), source };
+        let io_error = |source| IngestError::Io {
+            path: path.clone(),
+            source,
+        };
         out.flush().map_err(io_error)?;
         drop(out);
         target.commit().map_err(io_error)?;

@@ -51,26 +51,32 @@ impl Validator {
             .clone()
             .or(raw.source)
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| Rejection::new("no source: the record names none and the pipeline input sets none"))?;
+            .ok_or_else(|| {
+                Rejection::new("no source: the record names none and the pipeline input sets none")
+            })?;
         let kind = match (defaults.kind, raw.kind) {
             (Some(kind), _) => kind,
-            (None, Some(text)) => SourceKind::parse(&text)
-                .ok_or_else(|| Rejection::new(format!("kind \"{text}\" is neither human nor simulator")))?,
+            (None, Some(text)) => SourceKind::parse(&text).ok_or_else(|| {
+                Rejection::new(format!("kind \"{text}\" is neither human nor simulator"))
+            })?,
             (None, None) => {
                 return Err(Rejection::new(
                     "no kind: the record names none and the pipeline input sets none",
                 ));
             }
         };
-        let raw_messages = raw.messages.ok_or_else(|| Rejection::new("missing messages"))?;
+        let raw_messages = raw
+            .messages
+            .ok_or_else(|| Rejection::new("missing messages"))?;
         if raw_messages.is_empty() {
             return Err(Rejection::new("no messages"));
         }
         let mut messages = Vec::with_capacity(raw_messages.len());
         let mut user_turns_with_text = 0usize;
         for (i, message) in raw_messages.into_iter().enumerate() {
-            let role = Role::parse_alias(&message.role)
-                .ok_or_else(|| Rejection::new(format!("unknown role \"{}\" in message {i}", message.role)))?;
+            let role = Role::parse_alias(&message.role).ok_or_else(|| {
+                Rejection::new(format!("unknown role \"{}\" in message {i}", message.role))
+            })?;
             if let Some(content) = &message.content {
                 if content.len() > self.options.max_message_bytes {
                     return Err(Rejection::new(format!(
@@ -101,11 +107,20 @@ impl Validator {
             return Err(Rejection::new("no user turn with text"));
         }
         if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
-            return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
+            return Err(Rejection::new(format!(
+                "outcome {outcome} is not a finite number"
+            )));
         }
-        if !self.seen.entry(source.clone()).or_default().insert(id.clone()) {
+        if !self
+            .seen
+            .entry(source.clone())
+            .or_default()
+            .insert(id.clone())
+        {
             return Err(Rejection {
-                reason: format!("duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"),
+                reason: format!(
+                    "duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"
+                ),
                 conversation_id: Some(id),
                 source: Some(source),
             });
@@ -177,7 +192,15 @@ mod tests {
 
     #[test]
     fn accepts_and_canonicalises_roles() {
-        let conversation = check(raw("a", vec![("human", Some("hi")), ("gpt", Some("hello")), ("tool", Some(""))])).unwrap();
+        let conversation = check(raw(
+            "a",
+            vec![
+                ("human", Some("hi")),
+                ("gpt", Some("hello")),
+                ("tool", Some("")),
+            ],
+        ))
+        .unwrap();
         let roles: Vec<_> = conversation.messages.iter().map(|m| m.role).collect();
         assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
         assert_eq!(conversation.source, "human");
@@ -200,8 +223,15 @@ mod tests {
 
     #[test]
     fn unknown_role() {
-        let err = check(raw("a", vec![("user", Some("hi")), ("narrator", Some("x"))])).unwrap_err();
-        assert!(err.contains("narrator") && err.contains("message 1"), "{err}");
+        let err = check(raw(
+            "a",
+            vec![("user", Some("hi")), ("narrator", Some("x"))],
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("narrator") && err.contains("message 1"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -212,7 +242,11 @@ mod tests {
             empty_user_messages: EmptyPolicy::Keep,
             ..IngestOptions::default()
         };
-        assert!(Validator::new(options).validate(record, &defaults(), "f", 1).is_ok());
+        assert!(
+            Validator::new(options)
+                .validate(record, &defaults(), "f", 1)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -244,15 +278,24 @@ mod tests {
     fn duplicate_ids_keep_first_per_source() {
         let mut validator = Validator::new(IngestOptions::default());
         let record = raw("a", vec![("user", Some("hi"))]);
-        assert!(validator.validate(record.clone(), &defaults(), "f", 1).is_ok());
-        let err = validator.validate(record.clone(), &defaults(), "f", 2).unwrap_err();
+        assert!(
+            validator
+                .validate(record.clone(), &defaults(), "f", 1)
+                .is_ok()
+        );
+        let err = validator
+            .validate(record.clone(), &defaults(), "f", 2)
+            .unwrap_err();
         assert!(err.reason.contains("duplicate"));
         assert_eq!(err.conversation_id.as_deref(), Some("a"));
         let other = InputDefaults {
             source: Some("sim".into()),
             kind: Some(SourceKind::Simulator),
         };
-        assert!(validator.validate(record, &other, "f", 3).is_ok(), "same id in another source is fine");
+        assert!(
+            validator.validate(record, &other, "f", 3).is_ok(),
+            "same id in another source is fine"
+        );
     }
 
     #[test]
@@ -263,10 +306,14 @@ mod tests {
             source: Some("s".into()),
             kind: None,
         };
-        let err = Validator::new(IngestOptions::default()).validate(record.clone(), &no_kind, "f", 1).unwrap_err();
+        let err = Validator::new(IngestOptions::default())
+            .validate(record.clone(), &no_kind, "f", 1)
+            .unwrap_err();
         assert!(err.reason.contains("robot"));
         record.kind = None;
-        let err = Validator::new(IngestOptions::default()).validate(record, &no_kind, "f", 1).unwrap_err();
+        let err = Validator::new(IngestOptions::default())
+            .validate(record, &no_kind, "f", 1)
+            .unwrap_err();
         assert!(err.reason.contains("no kind"));
     }
 
@@ -279,7 +326,9 @@ mod tests {
             source: None,
             kind: Some(SourceKind::Simulator),
         };
-        let conversation = Validator::new(IngestOptions::default()).validate(record, &from_record, "f", 1).unwrap();
+        let conversation = Validator::new(IngestOptions::default())
+            .validate(record, &from_record, "f", 1)
+            .unwrap();
         assert_eq!(conversation.source, "gpt-4.1");
     }
 }

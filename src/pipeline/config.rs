@@ -206,7 +206,8 @@ impl PipelineConfig {
             path: path.to_owned(),
             message,
         };
-        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut config: PipelineConfig =
+            toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         config.base_dir = base_dir.to_owned();
         config.file = path.to_owned();
         config.text = text.to_owned();
@@ -249,11 +250,15 @@ impl PipelineConfig {
                 _ => {}
             }
             if input.recllmsim.is_some() && input.format != Format::RecLlmSim {
-                return Err(format!("{which}: [input.recllmsim] is only for format \"recllmsim\""));
+                return Err(format!(
+                    "{which}: [input.recllmsim] is only for format \"recllmsim\""
+                ));
             }
             if let Some(csv) = &input.csv {
                 if !csv.delimiter.is_ascii() {
-                    return Err(format!("{which}: csv.delimiter must be one ASCII character"));
+                    return Err(format!(
+                        "{which}: csv.delimiter must be one ASCII character"
+                    ));
                 }
                 for (raw, role) in &csv.roles {
                     if crate::ingest::Role::parse(role).is_none() {

@@ -40,7 +40,10 @@ pub enum SynthError {
     #[error("a synthetic corpus needs exactly one human profile and at least one simulator")]
     Profiles,
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -129,8 +132,11 @@ impl SynthParams {
             });
         }
         let pipeline = self.out_dir.join("pipeline.toml");
-        crate::atomic::write_atomic(&pipeline, pipeline_text(&self.profiles, &files, self.seed).as_bytes())
-            .map_err(io(&pipeline))?;
+        crate::atomic::write_atomic(
+            &pipeline,
+            pipeline_text(&self.profiles, &files, self.seed).as_bytes(),
+        )
+        .map_err(io(&pipeline))?;
         Ok(SynthReport { files, pipeline })
     }
 
@@ -177,7 +183,8 @@ impl SynthParams {
 
 /// A seed per (corpus seed, source, conversation), via SplitMix64 finalisation.
 fn mix(seed: u64, source: u64, i: u64) -> u64 {
-    let mut z = seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z =
+        seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -203,7 +210,11 @@ fn pipeline_text(profiles: &[Profile], files: &[SynthFile], seed: u64) -> String
         profiles.len() - 1
     );
     for (profile, file) in profiles.iter().zip(files) {
-        let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match profile.format {
             SynthFormat::Canonical => {
                 text.push_str(&format!(
@@ -258,7 +269,10 @@ mod tests {
     #[test]
     fn too_few_conversations() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(params(dir.path(), 3).run(), Err(SynthError::TooFew(4))));
+        assert!(matches!(
+            params(dir.path(), 3).run(),
+            Err(SynthError::TooFew(4))
+        ));
     }
 
     #[test]

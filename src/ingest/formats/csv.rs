@@ -71,7 +71,11 @@ impl FormatReader for CsvReader {
                 Ok(has_row) => has_row,
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    return sink.reject(Location::Line(line), format!("unreadable CSV, the rest of the file cannot be read: {e}"), b"");
+                    return sink.reject(
+                        Location::Line(line),
+                        format!("unreadable CSV, the rest of the file cannot be read: {e}"),
+                        b"",
+                    );
                 }
             };
             if !has_row {
@@ -88,7 +92,15 @@ impl FormatReader for CsvReader {
                 if self.options.header {
                     continue;
                 }
-                self.take_row(columns.as_ref().unwrap(), &record, line, raw_row, sink, &mut open, &mut index_of)?;
+                self.take_row(
+                    columns.as_ref().unwrap(),
+                    &record,
+                    line,
+                    raw_row,
+                    sink,
+                    &mut open,
+                    &mut index_of,
+                )?;
                 continue;
             };
             self.take_row(cols, &record, line, raw_row, sink, &mut open, &mut index_of)?;
@@ -105,7 +117,10 @@ impl FormatReader for CsvReader {
 
 impl CsvReader {
     fn resolve_columns(&self, first: &csv::ByteRecord) -> Result<Columns, String> {
-        let header: Vec<String> = first.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
+        let header: Vec<String> = first
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+            .collect();
         let find = |column: &ColumnRef, key: &str| -> Result<usize, String> {
             match column {
                 ColumnRef::Index(i) => Ok(*i),
@@ -122,8 +137,18 @@ impl CsvReader {
             id: find(&self.options.conversation_id, "conversation_id")?,
             role: find(&self.options.role, "role")?,
             text: find(&self.options.text, "text")?,
-            order: self.options.order.as_ref().map(|c| find(c, "order")).transpose()?,
-            timestamp: self.options.timestamp.as_ref().map(|c| find(c, "timestamp")).transpose()?,
+            order: self
+                .options
+                .order
+                .as_ref()
+                .map(|c| find(c, "order"))
+                .transpose()?,
+            timestamp: self
+                .options
+                .timestamp
+                .as_ref()
+                .map(|c| find(c, "timestamp"))
+                .transpose()?,
             expected_fields: header.len(),
         })
     }
@@ -144,8 +169,16 @@ impl CsvReader {
             return Ok(()); // rejected: not UTF-8
         };
         let fields = self.fields(record, cols);
-        let Some(id) = fields.get(cols.id).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
-            return sink.reject(location, format!("line {line} has no conversation id in column {}", cols.id), row_bytes.as_bytes());
+        let Some(id) = fields
+            .get(cols.id)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        else {
+            return sink.reject(
+                location,
+                format!("line {line} has no conversation id in column {}", cols.id),
+                row_bytes.as_bytes(),
+            );
         };
         let position = match self.options.grouping {
             CsvGrouping::Contiguous => {
@@ -177,16 +210,27 @@ impl CsvReader {
 
     /// The row's fields as text, with surplus fields merged into the text column when asked.
     fn fields(&self, record: &csv::ByteRecord, cols: &Columns) -> Vec<String> {
-        let mut fields: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        let mut fields: Vec<String> = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
         let surplus = fields.len().saturating_sub(cols.expected_fields);
-        if surplus > 0 && self.options.extra_fields == ExtraFieldsPolicy::Merge && cols.text < fields.len() {
+        if surplus > 0
+            && self.options.extra_fields == ExtraFieldsPolicy::Merge
+            && cols.text < fields.len()
+        {
             let merged: Vec<String> = fields.drain(cols.text..=cols.text + surplus).collect();
             fields.insert(cols.text, merged.join(&self.options.delimiter.to_string()));
         }
         fields
     }
 
-    fn message(&self, cols: &Columns, fields: &[String], line: u64) -> Result<(Option<f64>, RawMessage), String> {
+    fn message(
+        &self,
+        cols: &Columns,
+        fields: &[String],
+        line: u64,
+    ) -> Result<(Option<f64>, RawMessage), String> {
         if fields.len() > cols.expected_fields {
             return Err(format!(
                 "line {line} has {} fields, expected {} (an unquoted delimiter in the text? set csv.extra_fields = \"merge\")",
@@ -195,9 +239,12 @@ impl CsvReader {
             ));
         }
         let field = |i: usize| {
-            fields
-                .get(i)
-                .ok_or_else(|| format!("line {line} has {} fields, column {i} is missing", fields.len()))
+            fields.get(i).ok_or_else(|| {
+                format!(
+                    "line {line} has {} fields, column {i} is missing",
+                    fields.len()
+                )
+            })
         };
         let raw_role = field(cols.role)?.trim();
         let role = match self.options.roles.get(raw_role) {
@@ -215,13 +262,16 @@ impl CsvReader {
                 }
             },
         };
-        let order = match cols.order {
-            None => None,
-            Some(i) => {
-                let text = field(i)?.trim();
-                Some(text.parse::<f64>().map_err(|_| format!("line {line}: order value \"{text}\" is not a number"))?)
-            }
-        };
+        let order =
+            match cols.order {
+                None => None,
+                Some(i) => {
+                    let text = field(i)?.trim();
+                    Some(text.parse::<f64>().map_err(|_| {
+                        format!("line {line}: order value \"{text}\" is not a number")
+                    })?)
+                }
+            };
         let timestamp = cols.timestamp.map(|i| field(i).cloned()).transpose()?;
         Ok((
             order,
@@ -253,11 +303,18 @@ fn emit(group: Group, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
         last: group.last_line,
     };
     if let Some(reason) = group.error {
-        return sink.reject(location, format!("conversation {}: {reason}", group.id), &group.first_row);
+        return sink.reject(
+            location,
+            format!("conversation {}: {reason}", group.id),
+            &group.first_row,
+        );
     }
     let mut rows = group.rows;
     if rows.iter().any(|(order, _)| order.is_some()) {
-        rows.sort_by(|a, b| a.0.unwrap_or(f64::INFINITY).total_cmp(&b.0.unwrap_or(f64::INFINITY)));
+        rows.sort_by(|a, b| {
+            a.0.unwrap_or(f64::INFINITY)
+                .total_cmp(&b.0.unwrap_or(f64::INFINITY))
+        });
     }
     sink.accept(
         location,
@@ -295,7 +352,10 @@ mod tests {
             text: ColumnRef::Index(2),
             order: None,
             timestamp: None,
-            roles: BTreeMap::from([("usr".into(), "user".into()), ("sys".into(), "assistant".into())]),
+            roles: BTreeMap::from([
+                ("usr".into(), "user".into()),
+                ("sys".into(), "assistant".into()),
+            ]),
             extra_fields: ExtraFieldsPolicy::Reject,
             grouping: CsvGrouping::Contiguous,
         }
@@ -307,7 +367,14 @@ mod tests {
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
         assert_eq!(sink.accepted.len(), 2);
         assert_eq!(sink.accepted[0].0, Location::Lines { first: 1, last: 2 });
-        let roles: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.role.as_str()).collect();
+        let roles: Vec<_> = sink.accepted[0]
+            .1
+            .messages
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.role.as_str())
+            .collect();
         assert_eq!(roles, ["user", "assistant"]);
     }
 
@@ -316,19 +383,27 @@ mod tests {
         let text = "d0,goal,{...},\nd0,usr,hi,x\nd1,usr,ok,x\n";
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
         assert_eq!(sink.accepted.len(), 1);
-        assert!(sink.rejected[0].1.contains("line 1") && sink.rejected[0].1.contains("goal"), "{:?}", sink.rejected);
+        assert!(
+            sink.rejected[0].1.contains("line 1") && sink.rejected[0].1.contains("goal"),
+            "{:?}",
+            sink.rejected
+        );
     }
 
     #[test]
     fn extra_fields_reject_or_merge() {
-        let text = "d0,sys,I am sorry, but no,label\nd0,usr,ok,x\n";
+        let text = "d0,usr,ok,x\nd0,sys,I am sorry, but no,label\n";
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
-        assert!(sink.rejected[0].1.contains("extra_fields"), "{:?}", sink.rejected);
+        assert!(
+            sink.rejected[0].1.contains("extra_fields"),
+            "{:?}",
+            sink.rejected
+        );
         let mut merging = options(false);
         merging.extra_fields = ExtraFieldsPolicy::Merge;
         let sink = read_text(&CsvReader::new(merging), "s.csv", text.as_bytes());
         let messages = sink.accepted[0].1.messages.clone().unwrap();
-        assert_eq!(messages[0].content.as_deref(), Some("I am sorry, but no"));
+        assert_eq!(messages[1].content.as_deref(), Some("I am sorry, but no"));
     }
 
     #[test]
@@ -338,12 +413,22 @@ mod tests {
         opts.role = ColumnRef::Name("who".into());
         opts.text = ColumnRef::Name("utt".into());
         opts.order = Some(ColumnRef::Name("n".into()));
-        opts.roles = BTreeMap::from([("0".into(), "user".into()), ("1".into(), "assistant".into())]);
+        opts.roles = BTreeMap::from([
+            ("0".into(), "user".into()),
+            ("1".into(), "assistant".into()),
+        ]);
         opts.grouping = CsvGrouping::Any;
         let text = "n,id,who,utt\n1,a,1,second\n5,b,0,only\n0,a,0,first\n";
         let sink = read_text(&CsvReader::new(opts), "h.csv", text.as_bytes());
         assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
-        let texts: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.content.clone().unwrap()).collect();
+        let texts: Vec<_> = sink.accepted[0]
+            .1
+            .messages
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.content.clone().unwrap())
+            .collect();
         assert_eq!(texts, ["first", "second"]);
         assert_eq!(sink.accepted[1].1.conversation_id.as_deref(), Some("b"));
     }
@@ -359,8 +444,16 @@ mod tests {
 
     #[test]
     fn contiguous_repeat_is_a_second_record() {
-        let sink = read_text(&CsvReader::new(options(false)), "s.csv", b"a,usr,x,1\nb,usr,y,1\na,usr,z,1\n");
-        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
+        let sink = read_text(
+            &CsvReader::new(options(false)),
+            "s.csv",
+            b"a,usr,x,1\nb,usr,y,1\na,usr,z,1\n",
+        );
+        let ids: Vec<_> = sink
+            .accepted
+            .iter()
+            .map(|(_, r)| r.conversation_id.clone().unwrap())
+            .collect();
         assert_eq!(ids, ["a", "b", "a"]);
     }
 }

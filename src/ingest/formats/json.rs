@@ -6,17 +6,25 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::ingest::record::RawMessage;
 
 /// One element of a top-level JSON array, or the reason the array stopped.
 pub enum ArrayItem<'a> {
-    Element { index: u64, byte_offset: u64, raw: &'a RawValue },
+    Element {
+        index: u64,
+        byte_offset: u64,
+        raw: &'a RawValue,
+    },
     /// The rest of the document from `byte_offset` cannot be read (truncated or malformed); it is one record.
-    Broken { index: u64, byte_offset: u64, reason: String },
+    Broken {
+        index: u64,
+        byte_offset: u64,
+        reason: String,
+    },
 }
 
 /// Splits a top-level JSON array into its elements without parsing them. A file cut off mid-record yields every
@@ -39,7 +47,9 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                     items.push(ArrayItem::Broken {
                         index,
                         byte_offset: pos as u64,
-                        reason: "file ends before the closing `]` (truncated after a complete record)".into(),
+                        reason:
+                            "file ends before the closing `]` (truncated after a complete record)"
+                                .into(),
                     });
                 }
                 break;
@@ -80,7 +90,8 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                 items.push(ArrayItem::Broken {
                     index,
                     byte_offset: pos as u64,
-                    reason: "file ends before the closing `]` (truncated after a complete record)".into(),
+                    reason: "file ends before the closing `]` (truncated after a complete record)"
+                        .into(),
                 });
                 break;
             }
@@ -88,7 +99,10 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                 items.push(ArrayItem::Broken {
                     index,
                     byte_offset: pos as u64,
-                    reason: format!("expected `,` or `]` between records, found `{}`", *other as char),
+                    reason: format!(
+                        "expected `,` or `]` between records, found `{}`",
+                        *other as char
+                    ),
                 });
                 break;
             }
@@ -141,7 +155,9 @@ impl<'de> Deserialize<'de> for JsonContent {
                     .iter()
                     .filter_map(|part| match part {
                         serde_json::Value::String(text) => Some(text.as_str()),
-                        serde_json::Value::Object(fields) => fields.get("text").and_then(|t| t.as_str()),
+                        serde_json::Value::Object(fields) => {
+                            fields.get("text").and_then(|t| t.as_str())
+                        }
                         _ => None,
                     })
                     .collect();
@@ -236,7 +252,9 @@ mod tests {
         items
             .iter()
             .filter_map(|item| match item {
-                ArrayItem::Broken { index, byte_offset, .. } => Some((*index, *byte_offset)),
+                ArrayItem::Broken {
+                    index, byte_offset, ..
+                } => Some((*index, *byte_offset)),
                 ArrayItem::Element { .. } => None,
             })
             .collect()
@@ -288,9 +306,11 @@ mod tests {
         assert_eq!(parse("\"hi\"").unwrap().as_deref(), Some("hi"));
         assert_eq!(parse("null").unwrap(), None);
         assert_eq!(
-            parse(r#"[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]"#)
-                .unwrap()
-                .as_deref(),
+            parse(
+                r#"[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]"#
+            )
+            .unwrap()
+            .as_deref(),
             Some("a\nb")
         );
         assert!(parse("3").unwrap_err().to_string().contains("a number"));

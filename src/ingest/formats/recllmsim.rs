@@ -102,7 +102,10 @@ mod tests {
         let record = &sink.accepted[0].1;
         assert_eq!(record.conversation_id.as_deref(), Some("7"));
         assert_eq!(record.task_id.as_deref(), Some("travel"));
-        assert_eq!(record.messages.as_ref().unwrap()[0].content.as_deref(), Some("你好"));
+        assert_eq!(
+            record.messages.as_ref().unwrap()[0].content.as_deref(),
+            Some("你好")
+        );
     }
 
     #[test]

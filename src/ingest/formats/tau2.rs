@@ -82,7 +82,11 @@ impl FormatReader for Tau2Reader {
             }
         };
         let Some(simulations) = results.simulations else {
-            return sink.reject(Location::File, "no `simulations` list".into(), text.as_bytes());
+            return sink.reject(
+                Location::File,
+                "no `simulations` list".into(),
+                text.as_bytes(),
+            );
         };
         let user_llm = results.info.and_then(|i| i.user_info).and_then(|u| u.llm);
         for (index, raw) in simulations.into_iter().enumerate() {
@@ -111,10 +115,16 @@ mod tests {
         let record = &sink.accepted[0].1;
         assert_eq!(record.conversation_id.as_deref(), Some("s1"));
         assert_eq!(record.source.as_deref(), Some("gpt-4.1"));
-        assert_eq!((record.task_id.as_deref(), record.run, record.outcome), (Some("t9"), Some(0), Some(0.0)));
+        assert_eq!(
+            (record.task_id.as_deref(), record.run, record.outcome),
+            (Some("t9"), Some(0), Some(0.0))
+        );
         assert!(record.metadata.as_deref().unwrap().contains("user_stop"));
         let messages = record.messages.as_ref().unwrap();
-        assert_eq!(messages[0].timestamp.as_deref(), Some("2025-01-01T00:00:00"));
+        assert_eq!(
+            messages[0].timestamp.as_deref(),
+            Some("2025-01-01T00:00:00")
+        );
     }
 
     #[test]
