@@ -17,17 +17,10 @@ pub struct AtomicPath {
 impl AtomicPath {
     pub fn new(final_path: impl Into<PathBuf>) -> Self {
         let final_path = final_path.into();
-        let mut name = final_path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
+        let mut name = final_path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(".tmp");
         let temp_path = final_path.with_file_name(name);
-        Self {
-            final_path,
-            temp_path,
-            committed: false,
-        }
+        Self { final_path, temp_path, committed: false }
     }
 
     /// Where to write.

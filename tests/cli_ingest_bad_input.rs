@@ -29,11 +29,7 @@ fn ingest(files: &[(&str, &[u8])], inputs: &str, extra_args: &[&str]) -> (Run, t
     let run = Run {
         code: output.status.code(),
         stderr: stderr(&output),
-        rejects: if out.join("rejects.jsonl").exists() {
-            read_rejects(&out)
-        } else {
-            vec![]
-        },
+        rejects: if out.join("rejects.jsonl").exists() { read_rejects(&out) } else { vec![] },
         accepted: if out.join("conversations.parquet").exists() {
             read_conversations(&out.join("conversations.parquet"))
         } else {
@@ -50,20 +46,13 @@ fn ingest(files: &[(&str, &[u8])], inputs: &str, extra_args: &[&str]) -> (Run, t
             ingest["read"].as_u64().unwrap(),
             ingest["accepted"].as_u64().unwrap() + ingest["rejected"].as_u64().unwrap()
         );
-        assert_eq!(
-            ingest["accepted"].as_u64().unwrap() as usize,
-            run.accepted.len()
-        );
-        assert_eq!(
-            ingest["rejected"].as_u64().unwrap() as usize,
-            run.rejects.len()
-        );
+        assert_eq!(ingest["accepted"].as_u64().unwrap() as usize, run.accepted.len());
+        assert_eq!(ingest["rejected"].as_u64().unwrap() as usize, run.rejects.len());
     }
     (run, dir)
 }
 
-const JSONL_INPUT: &str =
-    "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
+const JSONL_INPUT: &str = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
 
 fn good(id: &str) -> String {
     format!(
@@ -87,19 +76,13 @@ fn one_bad_line(bad: &str, reason: &str) -> Run {
 
 #[test]
 fn malformed_json_line() {
-    let run = one_bad_line(
-        r#"{"conversation_id": "x", "messages": [ oops"#,
-        "malformed JSON",
-    );
+    let run = one_bad_line(r#"{"conversation_id": "x", "messages": [ oops"#, "malformed JSON");
     assert!(run.rejects[0]["excerpt"].as_str().unwrap().contains("oops"));
 }
 
 #[test]
 fn missing_conversation_id() {
-    one_bad_line(
-        r#"{"messages": [{"role": "user", "content": "hi"}]}"#,
-        "missing conversation_id",
-    );
+    one_bad_line(r#"{"messages": [{"role": "user", "content": "hi"}]}"#, "missing conversation_id");
 }
 
 #[test]
@@ -141,30 +124,18 @@ fn duplicate_conversation_id_keeps_first() {
     assert_eq!(run.accepted.len(), 1);
     assert_eq!(run.accepted[0].input_record, 1, "the first is kept");
     assert_eq!(run.rejects[0]["line"], 2);
-    assert!(
-        run.rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("duplicate conversation_id \"a\"")
-    );
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("duplicate conversation_id \"a\""));
 }
 
 #[test]
 fn message_over_size_limit() {
     let big = "x".repeat(2000);
-    let bad = format!(
-        r#"{{"conversation_id": "x", "messages": [{{"role": "user", "content": "{big}"}}]}}"#
-    );
+    let bad = format!(r#"{{"conversation_id": "x", "messages": [{{"role": "user", "content": "{big}"}}]}}"#);
     let text = format!("{}\n{bad}\n", good("a"));
     let inputs = format!("{JSONL_INPUT}\n[ingest]\nmax_message_bytes = 1000\n");
     let (run, _dir) = ingest(&[("c.jsonl", text.as_bytes())], &inputs, &[]);
     assert_eq!(run.code, Some(3));
-    assert!(
-        run.rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("2000 bytes")
-    );
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("2000 bytes"));
 }
 
 #[test]
@@ -181,22 +152,12 @@ fn invalid_utf8_replaced_with_warning_by_default() {
 
 #[test]
 fn invalid_utf8_rejected_when_configured() {
-    let text = [
-        good("a").as_bytes(),
-        b"\n",
-        b"{\"conversation_id\": \"\xff\"}\n",
-    ]
-    .concat();
+    let text = [good("a").as_bytes(), b"\n", b"{\"conversation_id\": \"\xff\"}\n"].concat();
     let inputs = format!("{JSONL_INPUT}\n[ingest]\ninvalid_utf8 = \"reject\"\n");
     let (run, _dir) = ingest(&[("c.jsonl", &text)], &inputs, &[]);
     assert_eq!(run.code, Some(3));
     assert_eq!(run.rejects[0]["line"], 2);
-    assert!(
-        run.rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("invalid UTF-8")
-    );
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("invalid UTF-8"));
 }
 
 #[test]
@@ -211,40 +172,25 @@ fn glob_matching_nothing_is_a_usage_error() {
     let inputs = "[[input]]\npath = \"none/*.jsonl\"\nformat = \"jsonl\"\nsource = \"h\"\nkind = \"human\"\n";
     let (run, dir) = ingest(&[], inputs, &[]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("none/*.jsonl") && run.stderr.contains("matches no file"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("none/*.jsonl") && run.stderr.contains("matches no file"), "{}", run.stderr);
     assert!(!dir.path().join("out/conversations.parquet").exists());
 }
 
 #[test]
 fn truncated_sharegpt_keeps_complete_records() {
-    let text = br#"[{"id": "a", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
+    let text =
+        br#"[{"id": "a", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
 {"id": "b", "conversations": [{"from": "human", "value": "second"}]},
 {"id": "c", "conversations": [{"from": "human", "value": "cut off her"#;
     let inputs = "[[input]]\npath = \"dump.json\"\nformat = \"sharegpt\"\nsource = \"sim\"\nkind = \"simulator\"\n";
     let (run, _dir) = ingest(&[("dump.json", text)], inputs, &[]);
     assert_eq!(run.code, Some(3));
-    let ids: Vec<&str> = run
-        .accepted
-        .iter()
-        .map(|r| r.conversation_id.as_str())
-        .collect();
+    let ids: Vec<&str> = run.accepted.iter().map(|r| r.conversation_id.as_str()).collect();
     assert_eq!(ids, ["a", "b"]);
-    let offset = std::str::from_utf8(text)
-        .unwrap()
-        .find(r#"{"id": "c""#)
-        .unwrap();
+    let offset = std::str::from_utf8(text).unwrap().find(r#"{"id": "c""#).unwrap();
     assert_eq!(run.rejects[0]["byte_offset"], offset);
     assert_eq!(run.rejects[0]["record"], 2);
-    assert!(
-        run.rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("truncated")
-    );
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("truncated"));
 }
 
 #[test]
@@ -264,28 +210,11 @@ fn strict_keeps_yesterdays_outputs() {
     let pipeline = dir.path().join("p.toml");
     std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{JSONL_INPUT}")).unwrap();
     std::fs::write(dir.path().join("c.jsonl"), format!("{}\n", good("a"))).unwrap();
-    assert_eq!(
-        simgap(&["-q", "ingest", pipeline.to_str().unwrap()])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(simgap(&["-q", "ingest", pipeline.to_str().unwrap()]).status.code(), Some(0));
     let before = std::fs::read(dir.path().join("out/conversations.parquet")).unwrap();
-    std::fs::write(
-        dir.path().join("c.jsonl"),
-        format!("{}\nnot json\n", good("a")),
-    )
-    .unwrap();
-    assert_eq!(
-        simgap(&["-q", "ingest", pipeline.to_str().unwrap(), "--strict"])
-            .status
-            .code(),
-        Some(1)
-    );
-    assert_eq!(
-        std::fs::read(dir.path().join("out/conversations.parquet")).unwrap(),
-        before
-    );
+    std::fs::write(dir.path().join("c.jsonl"), format!("{}\nnot json\n", good("a"))).unwrap();
+    assert_eq!(simgap(&["-q", "ingest", pipeline.to_str().unwrap(), "--strict"]).status.code(), Some(1));
+    assert_eq!(std::fs::read(dir.path().join("out/conversations.parquet")).unwrap(), before);
 }
 
 #[test]
@@ -296,25 +225,9 @@ fn csv_unknown_role_and_extra_fields_name_their_lines() {
     assert_eq!(run.code, Some(3));
     assert_eq!(run.accepted.len(), 1);
     assert_eq!(run.rejects.len(), 2);
-    assert_eq!(
-        (
-            run.rejects[0]["line"].as_u64(),
-            run.rejects[0]["last_line"].as_u64()
-        ),
-        (Some(3), Some(4))
-    );
-    assert!(
-        run.rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("line 4: role value \"narrator\"")
-    );
-    assert!(
-        run.rejects[1]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("line 5 has 5 fields")
-    );
+    assert_eq!((run.rejects[0]["line"].as_u64(), run.rejects[0]["last_line"].as_u64()), (Some(3), Some(4)));
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("line 4: role value \"narrator\""));
+    assert!(run.rejects[1]["reason"].as_str().unwrap().contains("line 5 has 5 fields"));
 }
 
 #[test]
@@ -361,15 +274,9 @@ fn no_panic_on_arbitrary_bytes() {
         ("recllmsim", "n.json"),
         ("openai", "n.json"),
     ] {
-        let inputs = format!(
-            "[[input]]\npath = \"{name}\"\nformat = \"{format}\"\nsource = \"s\"\nkind = \"human\"\n"
-        );
+        let inputs = format!("[[input]]\npath = \"{name}\"\nformat = \"{format}\"\nsource = \"s\"\nkind = \"human\"\n");
         let (run, _dir) = ingest(&[(name, &noise)], &inputs, &[]);
-        assert!(
-            matches!(run.code, Some(0) | Some(3)),
-            "{format}: {}",
-            run.stderr
-        );
+        assert!(matches!(run.code, Some(0) | Some(3)), "{format}: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{format}: {}", run.stderr);
     }
 }

@@ -10,16 +10,7 @@ fn synth_corpus_ingests_cleanly_and_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
     let corpus_text = corpus.to_str().unwrap();
-    let output = simgap(&[
-        "-q",
-        "synth",
-        "--out",
-        corpus_text,
-        "--conversations",
-        "203",
-        "--seed",
-        "9",
-    ]);
+    let output = simgap(&["-q", "synth", "--out", corpus_text, "--conversations", "203", "--seed", "9"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let output = simgap(&["-q", "run", corpus.join("pipeline.toml").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -28,29 +19,13 @@ fn synth_corpus_ingests_cleanly_and_is_deterministic() {
     assert_eq!(counts["human"], 81);
     assert_eq!(counts.values().sum::<usize>(), 203);
     assert_eq!(counts.len(), 4);
-    assert!(
-        rows.iter()
-            .filter(|r| r.source == "human")
-            .all(|r| r.kind == "human" && r.messages[0].2.is_some())
-    );
+    assert!(rows.iter().filter(|r| r.source == "human").all(|r| r.kind == "human" && r.messages[0].2.is_some()));
 
     let again = dir.path().join("again");
-    let output = simgap(&[
-        "-q",
-        "synth",
-        "--out",
-        again.to_str().unwrap(),
-        "--conversations",
-        "203",
-        "--seed",
-        "9",
-    ]);
+    let output = simgap(&["-q", "synth", "--out", again.to_str().unwrap(), "--conversations", "203", "--seed", "9"]);
     assert_eq!(output.status.code(), Some(0));
     for name in ["humans.jsonl", "sim-terse-impatient.jsonl"] {
-        assert_eq!(
-            std::fs::read(corpus.join(name)).unwrap(),
-            std::fs::read(again.join(name)).unwrap()
-        );
+        assert_eq!(std::fs::read(corpus.join(name)).unwrap(), std::fs::read(again.join(name)).unwrap());
     }
 }
 
@@ -58,27 +33,11 @@ fn synth_corpus_ingests_cleanly_and_is_deterministic() {
 fn bundled_demo_runs() {
     let out = tempfile::tempdir().unwrap();
     let pipeline = common::project_root().join("pipelines/demo.toml");
-    let output = simgap(&[
-        "-q",
-        "run",
-        pipeline.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let output = simgap(&["-q", "run", pipeline.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let counts = count_by_source(&read_conversations(
-        &out.path().join("conversations.parquet"),
-    ));
-    let expected = [
-        ("human", 560),
-        ("sim-near-human", 280),
-        ("sim-polite-verbose", 280),
-        ("sim-terse-impatient", 280),
-    ];
-    assert_eq!(
-        counts,
-        expected.iter().map(|(s, n)| (s.to_string(), *n)).collect()
-    );
+    let counts = count_by_source(&read_conversations(&out.path().join("conversations.parquet")));
+    let expected = [("human", 560), ("sim-near-human", 280), ("sim-polite-verbose", 280), ("sim-terse-impatient", 280)];
+    assert_eq!(counts, expected.iter().map(|(s, n)| (s.to_string(), *n)).collect());
 }
 
 #[test]

@@ -47,12 +47,7 @@ pub fn ingest_stage(
     let params = config.ingest_params(out_dir.clone(), strict, !global.quiet);
     let report = params.run()?;
     manifest::record_stage(&out_dir, config, "ingest", serde_json::to_value(&report)?)
-        .with_context(|| {
-            format!(
-                "writing {}",
-                out_dir.join(manifest::MANIFEST_FILE).display()
-            )
-        })?;
+        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
     tracing::info!(
         read = report.read,
         accepted = report.accepted,
@@ -71,9 +66,5 @@ pub fn ingest_stage(
 }
 
 pub fn outcome_of(report: &IngestReport) -> Outcome {
-    if report.rejected > 0 {
-        Outcome::WithRejects
-    } else {
-        Outcome::Clean
-    }
+    if report.rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }
 }

@@ -73,9 +73,7 @@ impl Outcome {
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     let usage = error.chain().any(|cause| {
         cause.downcast_ref::<ConfigError>().is_some()
-            || cause
-                .downcast_ref::<IngestError>()
-                .is_some_and(IngestError::is_usage)
+            || cause.downcast_ref::<IngestError>().is_some_and(IngestError::is_usage)
     });
     ExitCode::from(if usage { 2 } else { 1 })
 }

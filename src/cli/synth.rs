@@ -33,16 +33,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         seed: args.seed,
         profiles: profiles::default_profiles(),
     };
-    let report = params
-        .run()
-        .with_context(|| format!("writing the corpus into {}", args.out.display()))?;
+    let report = params.run().with_context(|| format!("writing the corpus into {}", args.out.display()))?;
     if !global.quiet {
         for file in &report.files {
-            eprintln!(
-                "{}: {} conversations",
-                file.path.display(),
-                file.conversations
-            );
+            eprintln!("{}: {} conversations", file.path.display(), file.conversations);
         }
         eprintln!("pipeline: {}", report.pipeline.display());
     }

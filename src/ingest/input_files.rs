@@ -42,13 +42,9 @@ impl InputFile {
         match &self.zip_entry {
             None => Ok(Box::new(BufReader::with_capacity(1 << 20, file))),
             Some(entry) => {
-                let mut archive =
-                    zip::ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
+                let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
                 let mut bytes = Vec::new();
-                archive
-                    .by_name(entry)
-                    .map_err(io::Error::other)?
-                    .read_to_end(&mut bytes)?;
+                archive.by_name(entry).map_err(io::Error::other)?.read_to_end(&mut bytes)?;
                 Ok(Box::new(io::Cursor::new(bytes)))
             }
         }
@@ -56,9 +52,7 @@ impl InputFile {
 
     /// Size on disk in bytes (of the archive, for a zip entry), for progress.
     pub fn disk_bytes(&self) -> u64 {
-        std::fs::metadata(&self.disk_path)
-            .map(|m| m.len())
-            .unwrap_or(0)
+        std::fs::metadata(&self.disk_path).map(|m| m.len()).unwrap_or(0)
     }
 }
 
@@ -88,32 +82,17 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The files an input path names, sorted by path. `base_dir` is the pipeline file's folder.
-pub fn resolve(
-    pattern: &str,
-    format: Format,
-    base_dir: &Path,
-) -> Result<Vec<InputFile>, IngestError> {
-    let joined = if Path::new(pattern).is_absolute() {
-        PathBuf::from(pattern)
-    } else {
-        base_dir.join(pattern)
-    };
-    let no_match = || IngestError::NoMatch {
-        pattern: pattern.to_owned(),
-        resolved: joined.clone(),
-    };
+pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<InputFile>, IngestError> {
+    let joined = if Path::new(pattern).is_absolute() { PathBuf::from(pattern) } else { base_dir.join(pattern) };
+    let no_match = || IngestError::NoMatch { pattern: pattern.to_owned(), resolved: joined.clone() };
     let (root, mut paths) = if has_glob_chars(pattern) {
         let text = joined.to_string_lossy().into_owned();
-        let entries = glob::glob(&text).map_err(|e| IngestError::BadGlob {
-            pattern: pattern.to_owned(),
-            message: e.to_string(),
-        })?;
+        let entries = glob::glob(&text)
+            .map_err(|e| IngestError::BadGlob { pattern: pattern.to_owned(), message: e.to_string() })?;
         let mut paths = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|e| IngestError::Io {
-                path: e.path().to_owned(),
-                source: io::Error::other(e.to_string()),
-            })?;
+            let path = entry
+                .map_err(|e| IngestError::Io { path: e.path().to_owned(), source: io::Error::other(e.to_string()) })?;
             if path.is_file() {
                 paths.push(path);
             }
@@ -135,18 +114,10 @@ pub fn resolve(
     for path in paths {
         let display = display_name(&path, base_dir);
         let relative = path.strip_prefix(&root).unwrap_or(&path).to_path_buf();
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-        {
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
             files.extend(zip_entries(&path, &display, &relative, format)?);
         } else {
-            files.push(InputFile {
-                relative_stem: stem_of(&relative),
-                disk_path: path,
-                zip_entry: None,
-                display,
-            });
+            files.push(InputFile { relative_stem: stem_of(&relative), disk_path: path, zip_entry: None, display });
         }
     }
     if files.is_empty() {
@@ -172,10 +143,7 @@ fn glob_root(pattern: &Path) -> PathBuf {
 }
 
 fn walk(dir: &Path, format: Format, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: dir.to_owned(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: dir.to_owned(), source };
     for entry in std::fs::read_dir(dir).map_err(io_error)? {
         let path = entry.map_err(io_error)?.path();
         if path.is_dir() {
@@ -188,9 +156,7 @@ fn walk(dir: &Path, format: Format, out: &mut Vec<PathBuf>) -> Result<(), Ingest
 }
 
 fn has_extension(path: &Path, extensions: &[&str]) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 fn display_name(path: &Path, base_dir: &Path) -> String {
@@ -199,31 +165,14 @@ fn display_name(path: &Path, base_dir: &Path) -> String {
 }
 
 fn stem_of(relative: &Path) -> String {
-    relative
-        .with_extension("")
-        .to_string_lossy()
-        .replace('\\', "/")
+    relative.with_extension("").to_string_lossy().replace('\\', "/")
 }
 
-fn zip_entries(
-    path: &Path,
-    display: &str,
-    relative: &Path,
-    format: Format,
-) -> Result<Vec<InputFile>, IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    };
+fn zip_entries(path: &Path, display: &str, relative: &Path, format: Format) -> Result<Vec<InputFile>, IngestError> {
+    let io_error = |source| IngestError::Io { path: path.to_owned(), source };
     let file = File::open(path).map_err(io_error)?;
-    let archive =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| io_error(io::Error::other(e)))?;
-    let extensions: Vec<&str> = format
-        .extensions()
-        .iter()
-        .copied()
-        .filter(|e| *e != "zip")
-        .collect();
+    let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| io_error(io::Error::other(e)))?;
+    let extensions: Vec<&str> = format.extensions().iter().copied().filter(|e| *e != "zip").collect();
     let mut names = Vec::new();
     for name in archive.file_names() {
         let name = name.map_err(|e| io_error(io::Error::other(e)))?;

@@ -24,9 +24,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use record::{
-    Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind,
-};
+pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
 
 use crate::pipeline::config::{IngestOptions, InputConfig, Utf8Policy};
 use formats::{RecordSink, reader_for};
@@ -49,27 +47,17 @@ pub enum IngestError {
     #[error("input path {pattern:?} is not a valid glob: {message}")]
     BadGlob { pattern: String, message: String },
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("writing {path}: {message}")]
     Parquet { path: PathBuf, message: String },
     #[error("--strict: {file} {location}: {reason}")]
-    Strict {
-        file: String,
-        location: Location,
-        reason: String,
-    },
+    Strict { file: String, location: Location, reason: String },
 }
 
 impl IngestError {
     /// Whether the error is the user's configuration rather than the data or the machine (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            IngestError::NoMatch { .. } | IngestError::BadGlob { .. }
-        )
+        matches!(self, IngestError::NoMatch { .. } | IngestError::BadGlob { .. })
     }
 }
 
@@ -129,10 +117,7 @@ pub struct IngestReport {
 impl IngestParams {
     /// Every rule the types do not express. Paths are checked when they are resolved.
     pub fn check(&self) -> Result<(), IngestError> {
-        std::fs::create_dir_all(&self.out_dir).map_err(|source| IngestError::Io {
-            path: self.out_dir.clone(),
-            source,
-        })
+        std::fs::create_dir_all(&self.out_dir).map_err(|source| IngestError::Io { path: self.out_dir.clone(), source })
     }
 
     /// Reads every input and writes the conversations table and the rejects file.
@@ -142,26 +127,20 @@ impl IngestParams {
         // Resolve every input first: a path that matches nothing fails before anything is written.
         let mut resolved: Vec<(&InputConfig, Vec<InputFile>)> = Vec::new();
         for input in &self.inputs {
-            resolved.push((
-                input,
-                input_files::resolve(&input.path, input.format, &self.base_dir)?,
-            ));
+            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir)?));
         }
-        let total_bytes: u64 = resolved
-            .iter()
-            .flat_map(|(_, files)| files)
-            .map(InputFile::disk_bytes)
-            .sum();
+        let total_bytes: u64 = resolved.iter().flat_map(|(_, files)| files).map(InputFile::disk_bytes).sum();
         let progress = crate::progress::bytes_bar(self.progress, total_bytes, "ingest");
+        // Content hashes for the manifest, computed on their own thread while the files are parsed.
+        let disk_paths: Vec<PathBuf> =
+            resolved.iter().flat_map(|(_, files)| files).map(|f| f.disk_path.clone()).collect();
+        let hashing = std::thread::spawn(move || hash_files(disk_paths));
 
         let conversations_path = self.out_dir.join(CONVERSATIONS_FILE);
         let rejects_path = self.out_dir.join(REJECTS_FILE);
         let mut collector = Collector {
             validator: Validator::new(self.options.clone()),
-            writer: writer::ConversationWriter::create(
-                &conversations_path,
-                self.options.row_group_size,
-            )?,
+            writer: writer::ConversationWriter::create(&conversations_path, self.options.row_group_size)?,
             rejects: RejectsWriter::create(&rejects_path)?,
             strict: self.strict,
             utf8: self.options.invalid_utf8,
@@ -169,35 +148,17 @@ impl IngestParams {
             current: None,
         };
         let mut files = Vec::new();
-        let mut hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut report_paths = Vec::new(); // the disk path of each entry of `files`
         for (input, input_files) in &resolved {
             let reader = reader_for(input);
-            let defaults = InputDefaults {
-                source: input.source.clone(),
-                kind: input.kind,
-            };
+            let defaults = InputDefaults { source: input.source.clone(), kind: input.kind };
             for file in input_files {
                 tracing::debug!(file = %file.display, format = input.format.name(), "reading");
                 collector.current = Some(CurrentFile::new(file, defaults.clone()));
                 reader.read(file, &mut collector)?;
                 let current = collector.current.take().expect("set above");
-                let sha256 = match hashes.get(&file.disk_path) {
-                    Some(hash) => hash.clone(),
-                    None => {
-                        let hash =
-                            sha256_file(&file.disk_path).map_err(|source| IngestError::Io {
-                                path: file.disk_path.clone(),
-                                source,
-                            })?;
-                        hashes.insert(file.disk_path.clone(), hash.clone());
-                        hash
-                    }
-                };
-                progress.inc(if file.zip_entry.is_some() {
-                    0
-                } else {
-                    file.disk_bytes()
-                });
+                report_paths.push(file.disk_path.clone());
+                progress.inc(if file.zip_entry.is_some() { 0 } else { file.disk_bytes() });
                 files.push(FileReport {
                     input: input.path.clone(),
                     file: file.display.clone(),
@@ -205,7 +166,7 @@ impl IngestParams {
                     source: input.source.clone(),
                     kind: input.kind,
                     bytes: file.disk_bytes(),
-                    sha256,
+                    sha256: String::new(), // filled in from the hashing thread below
                     read: current.accepted + current.rejected,
                     accepted: current.accepted,
                     rejected: current.rejected,
@@ -215,12 +176,11 @@ impl IngestParams {
             }
         }
         progress.finish_and_clear();
-        let Collector {
-            writer,
-            rejects,
-            sources,
-            ..
-        } = collector;
+        let hashes = hashing.join().expect("the hashing thread does not panic")?;
+        for (report, path) in files.iter_mut().zip(&report_paths) {
+            report.sha256 = hashes[path].clone();
+        }
+        let Collector { writer, rejects, sources, .. } = collector;
         let accepted = writer.finish()?;
         rejects.finish()?;
         let report = IngestReport {
@@ -237,6 +197,18 @@ impl IngestParams {
         debug_assert_eq!(report.read, report.accepted + report.rejected);
         Ok(report)
     }
+}
+
+/// SHA-256 of every distinct file on disk.
+fn hash_files(paths: Vec<PathBuf>) -> Result<BTreeMap<PathBuf, String>, IngestError> {
+    let mut hashes = BTreeMap::new();
+    for path in paths {
+        if !hashes.contains_key(&path) {
+            let hash = sha256_file(&path).map_err(|source| IngestError::Io { path: path.clone(), source })?;
+            hashes.insert(path, hash);
+        }
+    }
+    Ok(hashes)
 }
 
 /// Counts for the file being read.
@@ -288,21 +260,10 @@ impl Collector {
     ) -> Result<(), IngestError> {
         let file = self.current().display.clone();
         if self.strict {
-            return Err(IngestError::Strict {
-                file,
-                location,
-                reason: reason.to_owned(),
-            });
+            return Err(IngestError::Strict { file, location, reason: reason.to_owned() });
         }
         tracing::debug!(file = %file, %location, reason, "rejected");
-        self.rejects.write(&Reject {
-            file: &file,
-            location,
-            conversation_id,
-            source,
-            reason,
-            raw,
-        })?;
+        self.rejects.write(&Reject { file: &file, location, conversation_id, source, reason, raw })?;
         self.current().rejected += 1;
         Ok(())
     }
@@ -314,18 +275,12 @@ impl RecordSink for Collector {
         let (defaults, display) = (current.defaults.clone(), current.display.clone());
         let id_for_reject = record.conversation_id.clone();
         let source_for_reject = defaults.source.clone().or_else(|| record.source.clone());
-        match self
-            .validator
-            .validate(record, &defaults, &display, location.record_number())
-        {
+        match self.validator.validate(record, &defaults, &display, location.record_number()) {
             Ok(conversation) => {
                 self.writer.append(&conversation)?;
                 self.sources
                     .entry(conversation.source.clone())
-                    .or_insert(SourceCount {
-                        kind: conversation.kind,
-                        conversations: 0,
-                    })
+                    .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
                     .conversations += 1;
                 self.current().accepted += 1;
                 Ok(())
@@ -334,23 +289,12 @@ impl RecordSink for Collector {
                 let id = rejection.conversation_id.or(id_for_reject);
                 let source = rejection.source.or(source_for_reject);
                 let excerpt = id.clone().unwrap_or_default();
-                self.record_reject(
-                    location,
-                    &rejection.reason,
-                    id.as_deref(),
-                    source.as_deref(),
-                    excerpt.as_bytes(),
-                )
+                self.record_reject(location, &rejection.reason, id.as_deref(), source.as_deref(), excerpt.as_bytes())
             }
         }
     }
 
-    fn reject(
-        &mut self,
-        location: Location,
-        reason: String,
-        raw: &[u8],
-    ) -> Result<(), IngestError> {
+    fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError> {
         self.record_reject(location, &reason, None, None, raw)
     }
 
@@ -359,9 +303,7 @@ impl RecordSink for Collector {
         tracing::warn!(file = %current.display, %location, "{message}");
         current.warnings += 1;
         if current.warning_examples.len() < WARNINGS_KEPT {
-            current
-                .warning_examples
-                .push(format!("{location}: {message}"));
+            current.warning_examples.push(format!("{location}: {message}"));
         }
     }
 
@@ -381,11 +323,7 @@ pub fn summary(report: &IngestReport) -> String {
     for input in inputs {
         let files: Vec<&FileReport> = report.files.iter().filter(|f| f.input == input).collect();
         if files.len() <= FILES_LISTED {
-            rows.extend(
-                files
-                    .iter()
-                    .map(|f| (f.file.clone(), f.read, f.accepted, f.rejected)),
-            );
+            rows.extend(files.iter().map(|f| (f.file.clone(), f.read, f.accepted, f.rejected)));
         } else {
             let sum = |get: fn(&FileReport) -> u64| files.iter().map(|f| get(f)).sum::<u64>();
             rows.push((
@@ -396,33 +334,16 @@ pub fn summary(report: &IngestReport) -> String {
             ));
         }
     }
-    rows.push((
-        "total".into(),
-        report.read,
-        report.accepted,
-        report.rejected,
-    ));
+    rows.push(("total".into(), report.read, report.accepted, report.rejected));
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(5);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>9}  {:>9}  {:>9}",
-        "input", "read", "accepted", "rejected"
-    );
+    let _ = writeln!(out, "{:<width$}  {:>9}  {:>9}  {:>9}", "input", "read", "accepted", "rejected");
     for (name, read, accepted, rejected) in rows {
-        let _ = writeln!(
-            out,
-            "{name:<width$}  {read:>9}  {accepted:>9}  {rejected:>9}"
-        );
+        let _ = writeln!(out, "{name:<width$}  {read:>9}  {accepted:>9}  {rejected:>9}");
     }
     let _ = writeln!(out);
     for (source, count) in &report.sources {
-        let _ = writeln!(
-            out,
-            "{source} ({}): {} conversations",
-            count.kind.as_str(),
-            count.conversations
-        );
+        let _ = writeln!(out, "{source} ({}): {} conversations", count.kind.as_str(), count.conversations);
     }
     if report.warnings > 0 {
         let _ = writeln!(out, "{} warnings (see manifest.json)", report.warnings);

@@ -68,6 +68,9 @@ impl Role {
     /// Canonical names plus the aliases common formats use (ShareGPT's `human`/`gpt`, OpenAI's `developer` and
     /// `function`, Gemini's `model`). Case-insensitive.
     pub fn parse_alias(text: &str) -> Option<Self> {
+        if let Some(role) = Self::parse(text) {
+            return Some(role);
+        }
         let lower = text.trim().to_ascii_lowercase();
         Self::parse(&lower).or(match lower.as_str() {
             "human" => Some(Role::User),
@@ -197,11 +200,7 @@ pub struct RawMessage {
 
 impl RawMessage {
     pub fn new(role: impl Into<String>, content: Option<String>) -> Self {
-        Self {
-            role: role.into(),
-            content,
-            timestamp: None,
-        }
+        Self { role: role.into(), content, timestamp: None }
     }
 }
 
@@ -267,18 +266,8 @@ mod tests {
     #[test]
     fn location_text_names_the_place() {
         assert_eq!(Location::Line(7).to_string(), "line 7");
-        assert_eq!(
-            Location::Lines { first: 3, last: 9 }.to_string(),
-            "lines 3-9"
-        );
-        assert_eq!(
-            Location::RecordAt {
-                index: 2,
-                byte_offset: 512
-            }
-            .to_string(),
-            "record 2 (byte offset 512)"
-        );
+        assert_eq!(Location::Lines { first: 3, last: 9 }.to_string(), "lines 3-9");
+        assert_eq!(Location::RecordAt { index: 2, byte_offset: 512 }.to_string(), "record 2 (byte offset 512)");
         assert_eq!(Location::Lines { first: 3, last: 9 }.record_number(), 3);
     }
 }

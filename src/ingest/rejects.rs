@@ -35,15 +35,9 @@ pub struct RejectsWriter {
 impl RejectsWriter {
     pub fn create(path: &Path) -> Result<Self, IngestError> {
         let target = AtomicPath::new(path);
-        let file = File::create(target.temp()).map_err(|source| IngestError::Io {
-            path: target.temp().to_owned(),
-            source,
-        })?;
-        Ok(Self {
-            out: BufWriter::new(file),
-            target,
-            count: 0,
-        })
+        let file =
+            File::create(target.temp()).map_err(|source| IngestError::Io { path: target.temp().to_owned(), source })?;
+        Ok(Self { out: BufWriter::new(file), target, count: 0 })
     }
 
     pub fn write(&mut self, reject: &Reject<'_>) -> Result<(), IngestError> {
@@ -58,10 +52,7 @@ impl RejectsWriter {
         }
         line.insert("reason".into(), Value::from(reject.reason));
         line.insert("excerpt".into(), Value::from(excerpt(reject.raw)));
-        let io_error = |source| IngestError::Io {
-            path: self.target.temp().to_owned(),
-            source,
-        };
+        let io_error = |source| IngestError::Io { path: self.target.temp().to_owned(), source };
         serde_json::to_writer(&mut self.out, &line).map_err(|e| io_error(e.into()))?;
         self.out.write_all(b"\n").map_err(io_error)?;
         self.count += 1;
@@ -70,16 +61,9 @@ impl RejectsWriter {
 
     /// Flushes and renames into place. Returns the number of rejects written.
     pub fn finish(self) -> Result<u64, IngestError> {
-        let Self {
-            mut out,
-            target,
-            count,
-        } = self;
+        let Self { mut out, target, count } = self;
         let path = target.final_path().to_owned();
-        let io_error = |source| IngestError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io_error = |source| IngestError::Io { path: path.clone(), source };
         out.flush().map_err(io_error)?;
         drop(out);
         target.commit().map_err(io_error)?;

@@ -27,10 +27,7 @@ pub struct Validator {
 
 impl Validator {
     pub fn new(options: IngestOptions) -> Self {
-        Self {
-            options,
-            seen: HashMap::new(),
-        }
+        Self { options, seen: HashMap::new() }
     }
 
     /// Checks one record. `input_file` and `input_record` are copied into the row.
@@ -51,32 +48,24 @@ impl Validator {
             .clone()
             .or(raw.source)
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                Rejection::new("no source: the record names none and the pipeline input sets none")
-            })?;
+            .ok_or_else(|| Rejection::new("no source: the record names none and the pipeline input sets none"))?;
         let kind = match (defaults.kind, raw.kind) {
             (Some(kind), _) => kind,
-            (None, Some(text)) => SourceKind::parse(&text).ok_or_else(|| {
-                Rejection::new(format!("kind \"{text}\" is neither human nor simulator"))
-            })?,
+            (None, Some(text)) => SourceKind::parse(&text)
+                .ok_or_else(|| Rejection::new(format!("kind \"{text}\" is neither human nor simulator")))?,
             (None, None) => {
-                return Err(Rejection::new(
-                    "no kind: the record names none and the pipeline input sets none",
-                ));
+                return Err(Rejection::new("no kind: the record names none and the pipeline input sets none"));
             }
         };
-        let raw_messages = raw
-            .messages
-            .ok_or_else(|| Rejection::new("missing messages"))?;
+        let raw_messages = raw.messages.ok_or_else(|| Rejection::new("missing messages"))?;
         if raw_messages.is_empty() {
             return Err(Rejection::new("no messages"));
         }
         let mut messages = Vec::with_capacity(raw_messages.len());
         let mut user_turns_with_text = 0usize;
         for (i, message) in raw_messages.into_iter().enumerate() {
-            let role = Role::parse_alias(&message.role).ok_or_else(|| {
-                Rejection::new(format!("unknown role \"{}\" in message {i}", message.role))
-            })?;
+            let role = Role::parse_alias(&message.role)
+                .ok_or_else(|| Rejection::new(format!("unknown role \"{}\" in message {i}", message.role)))?;
             if let Some(content) = &message.content {
                 if content.len() > self.options.max_message_bytes {
                     return Err(Rejection::new(format!(
@@ -88,39 +77,24 @@ impl Validator {
                 if role == Role::User {
                     if content.trim().is_empty() {
                         if self.options.empty_user_messages == EmptyPolicy::Reject {
-                            return Err(Rejection::new(format!(
-                                "message {i} (user) is empty or whitespace only"
-                            )));
+                            return Err(Rejection::new(format!("message {i} (user) is empty or whitespace only")));
                         }
                     } else {
                         user_turns_with_text += 1;
                     }
                 }
             }
-            messages.push(Message {
-                role,
-                content: message.content,
-                timestamp: message.timestamp,
-            });
+            messages.push(Message { role, content: message.content, timestamp: message.timestamp });
         }
         if user_turns_with_text == 0 {
             return Err(Rejection::new("no user turn with text"));
         }
         if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
-            return Err(Rejection::new(format!(
-                "outcome {outcome} is not a finite number"
-            )));
+            return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
         }
-        if !self
-            .seen
-            .entry(source.clone())
-            .or_default()
-            .insert(id.clone())
-        {
+        if !self.seen.entry(source.clone()).or_default().insert(id.clone()) {
             return Err(Rejection {
-                reason: format!(
-                    "duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"
-                ),
+                reason: format!("duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"),
                 conversation_id: Some(id),
                 source: Some(source),
             });
@@ -151,11 +125,7 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            conversation_id: None,
-            source: None,
-        }
+        Self { reason: reason.into(), conversation_id: None, source: None }
     }
 }
 
@@ -165,42 +135,27 @@ mod tests {
     use crate::ingest::record::RawMessage;
 
     fn defaults() -> InputDefaults {
-        InputDefaults {
-            source: Some("human".into()),
-            kind: Some(SourceKind::Human),
-        }
+        InputDefaults { source: Some("human".into()), kind: Some(SourceKind::Human) }
     }
 
     fn raw(id: &str, messages: Vec<(&str, Option<&str>)>) -> RawConversation {
         RawConversation {
             conversation_id: Some(id.into()),
             messages: Some(
-                messages
-                    .into_iter()
-                    .map(|(role, content)| RawMessage::new(role, content.map(str::to_owned)))
-                    .collect(),
+                messages.into_iter().map(|(role, content)| RawMessage::new(role, content.map(str::to_owned))).collect(),
             ),
             ..RawConversation::default()
         }
     }
 
     fn check(raw: RawConversation) -> Result<Conversation, String> {
-        Validator::new(IngestOptions::default())
-            .validate(raw, &defaults(), "f", 1)
-            .map_err(|r| r.reason)
+        Validator::new(IngestOptions::default()).validate(raw, &defaults(), "f", 1).map_err(|r| r.reason)
     }
 
     #[test]
     fn accepts_and_canonicalises_roles() {
-        let conversation = check(raw(
-            "a",
-            vec![
-                ("human", Some("hi")),
-                ("gpt", Some("hello")),
-                ("tool", Some("")),
-            ],
-        ))
-        .unwrap();
+        let conversation =
+            check(raw("a", vec![("human", Some("hi")), ("gpt", Some("hello")), ("tool", Some(""))])).unwrap();
         let roles: Vec<_> = conversation.messages.iter().map(|m| m.role).collect();
         assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
         assert_eq!(conversation.source, "human");
@@ -223,30 +178,16 @@ mod tests {
 
     #[test]
     fn unknown_role() {
-        let err = check(raw(
-            "a",
-            vec![("user", Some("hi")), ("narrator", Some("x"))],
-        ))
-        .unwrap_err();
-        assert!(
-            err.contains("narrator") && err.contains("message 1"),
-            "{err}"
-        );
+        let err = check(raw("a", vec![("user", Some("hi")), ("narrator", Some("x"))])).unwrap_err();
+        assert!(err.contains("narrator") && err.contains("message 1"), "{err}");
     }
 
     #[test]
     fn empty_user_message_rejected_or_kept() {
         let record = raw("a", vec![("user", Some("hi")), ("user", Some("  \n"))]);
         assert!(check(record.clone()).unwrap_err().contains("empty"));
-        let options = IngestOptions {
-            empty_user_messages: EmptyPolicy::Keep,
-            ..IngestOptions::default()
-        };
-        assert!(
-            Validator::new(options)
-                .validate(record, &defaults(), "f", 1)
-                .is_ok()
-        );
+        let options = IngestOptions { empty_user_messages: EmptyPolicy::Keep, ..IngestOptions::default() };
+        assert!(Validator::new(options).validate(record, &defaults(), "f", 1).is_ok());
     }
 
     #[test]
@@ -257,13 +198,9 @@ mod tests {
 
     #[test]
     fn oversized_message() {
-        let options = IngestOptions {
-            max_message_bytes: 4,
-            ..IngestOptions::default()
-        };
-        let err = Validator::new(options)
-            .validate(raw("a", vec![("user", Some("hello"))]), &defaults(), "f", 1)
-            .unwrap_err();
+        let options = IngestOptions { max_message_bytes: 4, ..IngestOptions::default() };
+        let err =
+            Validator::new(options).validate(raw("a", vec![("user", Some("hello"))]), &defaults(), "f", 1).unwrap_err();
         assert!(err.reason.contains("5 bytes"), "{}", err.reason);
     }
 
@@ -278,42 +215,23 @@ mod tests {
     fn duplicate_ids_keep_first_per_source() {
         let mut validator = Validator::new(IngestOptions::default());
         let record = raw("a", vec![("user", Some("hi"))]);
-        assert!(
-            validator
-                .validate(record.clone(), &defaults(), "f", 1)
-                .is_ok()
-        );
-        let err = validator
-            .validate(record.clone(), &defaults(), "f", 2)
-            .unwrap_err();
+        assert!(validator.validate(record.clone(), &defaults(), "f", 1).is_ok());
+        let err = validator.validate(record.clone(), &defaults(), "f", 2).unwrap_err();
         assert!(err.reason.contains("duplicate"));
         assert_eq!(err.conversation_id.as_deref(), Some("a"));
-        let other = InputDefaults {
-            source: Some("sim".into()),
-            kind: Some(SourceKind::Simulator),
-        };
-        assert!(
-            validator.validate(record, &other, "f", 3).is_ok(),
-            "same id in another source is fine"
-        );
+        let other = InputDefaults { source: Some("sim".into()), kind: Some(SourceKind::Simulator) };
+        assert!(validator.validate(record, &other, "f", 3).is_ok(), "same id in another source is fine");
     }
 
     #[test]
     fn kind_from_record_or_error() {
         let mut record = raw("a", vec![("user", Some("hi"))]);
         record.kind = Some("robot".into());
-        let no_kind = InputDefaults {
-            source: Some("s".into()),
-            kind: None,
-        };
-        let err = Validator::new(IngestOptions::default())
-            .validate(record.clone(), &no_kind, "f", 1)
-            .unwrap_err();
+        let no_kind = InputDefaults { source: Some("s".into()), kind: None };
+        let err = Validator::new(IngestOptions::default()).validate(record.clone(), &no_kind, "f", 1).unwrap_err();
         assert!(err.reason.contains("robot"));
         record.kind = None;
-        let err = Validator::new(IngestOptions::default())
-            .validate(record, &no_kind, "f", 1)
-            .unwrap_err();
+        let err = Validator::new(IngestOptions::default()).validate(record, &no_kind, "f", 1).unwrap_err();
         assert!(err.reason.contains("no kind"));
     }
 
@@ -322,13 +240,8 @@ mod tests {
         let mut record = raw("a", vec![("user", Some("hi"))]);
         record.source = Some("gpt-4.1".into());
         assert_eq!(check(record.clone()).unwrap().source, "human");
-        let from_record = InputDefaults {
-            source: None,
-            kind: Some(SourceKind::Simulator),
-        };
-        let conversation = Validator::new(IngestOptions::default())
-            .validate(record, &from_record, "f", 1)
-            .unwrap();
+        let from_record = InputDefaults { source: None, kind: Some(SourceKind::Simulator) };
+        let conversation = Validator::new(IngestOptions::default()).validate(record, &from_record, "f", 1).unwrap();
         assert_eq!(conversation.source, "gpt-4.1");
     }
 }

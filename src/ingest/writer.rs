@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use arrow::array::{
-    ArrayBuilder, ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
-};
+use arrow::array::{ArrayBuilder, ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -106,8 +104,7 @@ impl Builders {
         let list = self.messages.values();
         for message in &c.messages {
             fn field(list: &mut StructBuilder, i: usize) -> &mut StringBuilder {
-                list.field_builder::<StringBuilder>(i)
-                    .expect("message fields are strings")
+                list.field_builder::<StringBuilder>(i).expect("message fields are strings")
             }
             field(list, 0).append_value(message.role.as_str());
             field(list, 1).append_option(message.content.as_deref());
@@ -157,26 +154,16 @@ impl ConversationWriter {
     /// Opens `path`'s temporary sibling for writing.
     pub fn create(path: &Path, row_group_size: usize) -> Result<Self, IngestError> {
         let target = AtomicPath::new(path);
-        let io_error = |source| IngestError::Io {
-            path: target.temp().to_owned(),
-            source,
-        };
+        let io_error = |source| IngestError::Io { path: target.temp().to_owned(), source };
         let file = std::fs::File::create(target.temp()).map_err(io_error)?;
         let schema = schema();
         let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
-            ))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")))
             .set_max_row_group_row_count(Some(row_group_size))
             .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let mut writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| {
-                IngestError::Parquet {
-                    path: target.temp().to_owned(),
-                    message: e.to_string(),
-                }
-            })?;
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .map_err(|e| IngestError::Parquet { path: target.temp().to_owned(), message: e.to_string() })?;
         let (sender, receiver) = sync_channel::<RecordBatch>(2);
         let thread = std::thread::spawn(move || {
             for batch in receiver {
@@ -209,19 +196,13 @@ impl ConversationWriter {
         if self.rows_in_batch == 0 {
             return Ok(());
         }
-        let batch = self
-            .builders
-            .finish(&self.schema)
-            .map_err(|e| self.parquet_error(e.to_string()))?;
+        let batch = self.builders.finish(&self.schema).map_err(|e| self.parquet_error(e.to_string()))?;
         self.rows_written += self.rows_in_batch as u64;
         self.rows_in_batch = 0;
         let sent = self.sender.as_ref().map(|s| s.send(batch));
         if !matches!(sent, Some(Ok(()))) {
             // The writer thread stopped: its own error says why.
-            return Err(self
-                .join()
-                .err()
-                .unwrap_or_else(|| self.parquet_error("writer thread stopped".into())));
+            return Err(self.join().err().unwrap_or_else(|| self.parquet_error("writer thread stopped".into())));
         }
         Ok(())
     }
@@ -236,10 +217,7 @@ impl ConversationWriter {
     }
 
     fn parquet_error(&self, message: String) -> IngestError {
-        IngestError::Parquet {
-            path: self.temp_path.clone(),
-            message,
-        }
+        IngestError::Parquet { path: self.temp_path.clone(), message }
     }
 
     /// Writes what is buffered, closes the file and renames it into place. Returns the rows written.
@@ -248,9 +226,7 @@ impl ConversationWriter {
         self.join()?;
         let target = self.target.take().expect("finish runs once");
         let path = target.final_path().to_owned();
-        target
-            .commit()
-            .map_err(|source| IngestError::Io { path, source })?;
+        target.commit().map_err(|source| IngestError::Io { path, source })?;
         Ok(self.rows_written)
     }
 }
@@ -283,16 +259,8 @@ mod tests {
             survey: None,
             metadata: None,
             messages: vec![
-                Message {
-                    role: Role::User,
-                    content: Some(format!("hello {i}")),
-                    timestamp: None,
-                },
-                Message {
-                    role: Role::Assistant,
-                    content: None,
-                    timestamp: Some("t".into()),
-                },
+                Message { role: Role::User, content: Some(format!("hello {i}")), timestamp: None },
+                Message { role: Role::Assistant, content: None, timestamp: Some("t".into()) },
             ],
             input_file: "f.jsonl".into(),
             input_record: i as i64 + 1,
@@ -308,8 +276,7 @@ mod tests {
             writer.append(&conversation(i)).unwrap();
         }
         assert_eq!(writer.finish().unwrap(), 5000);
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(builder.metadata().num_row_groups(), 5);
         let batches: Vec<RecordBatch> = builder.build().unwrap().collect::<Result<_, _>>().unwrap();
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -317,11 +284,7 @@ mod tests {
         let first = &batches[0];
         let messages = first.column_by_name("messages").unwrap().as_list::<i32>();
         let one = messages.value(3);
-        let content = one
-            .as_struct()
-            .column_by_name("content")
-            .unwrap()
-            .as_string::<i32>();
+        let content = one.as_struct().column_by_name("content").unwrap().as_string::<i32>();
         assert_eq!(content.value(0), "hello 3");
         assert!(content.is_null(1));
         assert!(!dir.path().join("c.parquet.tmp").exists());

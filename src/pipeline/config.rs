@@ -15,10 +15,7 @@ use crate::ingest::{Format, SourceKind};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read pipeline file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("pipeline file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -169,9 +166,7 @@ pub struct RecLlmSimOptions {
 
 impl Default for RecLlmSimOptions {
     fn default() -> Self {
-        Self {
-            text_field: default_content_field(),
-        }
+        Self { text_field: default_content_field() }
     }
 }
 
@@ -188,10 +183,8 @@ fn default_content_field() -> String {
 impl PipelineConfig {
     /// Reads and checks a pipeline file; relative paths resolve against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -202,12 +195,8 @@ impl PipelineConfig {
 
     /// Parses pipeline text as if it were the file `path` in folder `base_dir`.
     pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Self, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
-        let mut config: PipelineConfig =
-            toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         config.base_dir = base_dir.to_owned();
         config.file = path.to_owned();
         config.text = text.to_owned();
@@ -218,11 +207,7 @@ impl PipelineConfig {
 
     /// A path from the pipeline file, resolved against the pipeline file's folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_owned()
-        } else {
-            self.base_dir.join(path)
-        }
+        if path.is_absolute() { path.to_owned() } else { self.base_dir.join(path) }
     }
 
     /// Every rule the types alone cannot express; one message per rule.
@@ -250,15 +235,11 @@ impl PipelineConfig {
                 _ => {}
             }
             if input.recllmsim.is_some() && input.format != Format::RecLlmSim {
-                return Err(format!(
-                    "{which}: [input.recllmsim] is only for format \"recllmsim\""
-                ));
+                return Err(format!("{which}: [input.recllmsim] is only for format \"recllmsim\""));
             }
             if let Some(csv) = &input.csv {
                 if !csv.delimiter.is_ascii() {
-                    return Err(format!(
-                        "{which}: csv.delimiter must be one ASCII character"
-                    ));
+                    return Err(format!("{which}: csv.delimiter must be one ASCII character"));
                 }
                 for (raw, role) in &csv.roles {
                     if crate::ingest::Role::parse(role).is_none() {

@@ -15,12 +15,7 @@ use crate::ingest::input_files::sha256_bytes;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Records `stage` in `out_dir/manifest.json`, keeping the other stages' sections.
-pub fn record_stage(
-    out_dir: &Path,
-    config: &PipelineConfig,
-    stage: &str,
-    report: Value,
-) -> std::io::Result<()> {
+pub fn record_stage(out_dir: &Path, config: &PipelineConfig, stage: &str, report: Value) -> std::io::Result<()> {
     let path = out_dir.join(MANIFEST_FILE);
     let mut manifest = std::fs::read(&path)
         .ok()
@@ -39,14 +34,11 @@ pub fn record_stage(
             "text": config.text,
         }),
     );
-    let stages = manifest
-        .entry("stages")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let stages = manifest.entry("stages").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(stages) = stages {
         stages.insert(stage.to_owned(), report);
     }
-    let mut bytes =
-        serde_json::to_vec_pretty(&Value::Object(manifest)).map_err(std::io::Error::other)?;
+    let mut bytes = serde_json::to_vec_pretty(&Value::Object(manifest)).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(&path, &bytes)
 }

@@ -15,9 +15,7 @@ use config::PipelineConfig;
 impl PipelineConfig {
     /// The output folder: `--out` if given, else `[output] dir`.
     pub fn out_dir(&self, override_dir: Option<&PathBuf>) -> PathBuf {
-        override_dir
-            .cloned()
-            .unwrap_or_else(|| self.output.dir.clone())
+        override_dir.cloned().unwrap_or_else(|| self.output.dir.clone())
     }
 
     /// Parameters of the ingest stage.

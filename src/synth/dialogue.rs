@@ -36,23 +36,9 @@ const DOMAINS: &[Domain] = &[
             "upgrade my seat to business",
         ],
         details: &[
-            (
-                "user id",
-                &[
-                    "mia_li_3668",
-                    "omar_davis_3817",
-                    "ava_kim_2201",
-                    "noah_ruiz_9042",
-                ],
-            ),
-            (
-                "reservation number",
-                &["8JX2WO", "K1NW8N", "4WQ150", "ZFA04Y"],
-            ),
-            (
-                "travel date",
-                &["May 20", "June 3", "the 14th", "next Friday"],
-            ),
+            ("user id", &["mia_li_3668", "omar_davis_3817", "ava_kim_2201", "noah_ruiz_9042"]),
+            ("reservation number", &["8JX2WO", "K1NW8N", "4WQ150", "ZFA04Y"]),
+            ("travel date", &["May 20", "June 3", "the 14th", "next Friday"]),
         ],
         action: "update the reservation",
     },
@@ -65,18 +51,8 @@ const DOMAINS: &[Domain] = &[
             "cancel an order I placed yesterday",
         ],
         details: &[
-            (
-                "order number",
-                &["#W2378156", "#W9911432", "#W4417720", "#W5561034"],
-            ),
-            (
-                "email",
-                &[
-                    "sara.chen@example.com",
-                    "l.ortiz@example.org",
-                    "kim_j@example.net",
-                ],
-            ),
+            ("order number", &["#W2378156", "#W9911432", "#W4417720", "#W5561034"]),
+            ("email", &["sara.chen@example.com", "l.ortiz@example.org", "kim_j@example.net"]),
             ("zip code", &["94107", "10023", "60614", "73301"]),
         ],
         action: "process that for you",
@@ -98,18 +74,8 @@ const DOMAINS: &[Domain] = &[
     },
 ];
 
-const POLITE_OPENERS: &[&str] = &[
-    "Hi there!",
-    "Hello, good afternoon.",
-    "Hi, I hope you're doing well.",
-    "Hello!",
-];
-const POLITE_ADDONS: &[&str] = &[
-    "Thank you so much.",
-    "I'd really appreciate it.",
-    "Thanks in advance!",
-    "please",
-];
+const POLITE_OPENERS: &[&str] = &["Hi there!", "Hello, good afternoon.", "Hi, I hope you're doing well.", "Hello!"];
+const POLITE_ADDONS: &[&str] = &["Thank you so much.", "I'd really appreciate it.", "Thanks in advance!", "please"];
 const ELABORATIONS: &[&str] = &[
     "I have been planning this for a while and want to make sure everything is correct.",
     "It is quite important for me because my schedule is very tight this week.",
@@ -140,33 +106,22 @@ const PIVOTS: &[&str] = &[
 impl Dialogue {
     pub fn generate(profile: &Profile, task: u64, rng: &mut impl Rng) -> Self {
         let domain = &DOMAINS[(task % DOMAINS.len() as u64) as usize];
-        let goal =
-            domain.goals[((task / DOMAINS.len() as u64) % domain.goals.len() as u64) as usize];
+        let goal = domain.goals[((task / DOMAINS.len() as u64) % domain.goals.len() as u64) as usize];
         let values: Vec<(&str, &str)> = domain
             .details
             .iter()
             .map(|(name, options)| (*name, *options.choose(rng).expect("options are non-empty")))
             .collect();
-        let mut builder = Builder {
-            profile,
-            messages: Vec::new(),
-            clock: 0,
-        };
+        let mut builder = Builder { profile, messages: Vec::new(), clock: 0 };
         builder.agent(rng, "Hello! How can I help you today?".to_owned());
 
         let frontload = rng.gen_bool(profile.frontload);
         let mut opening = format!("I need to {goal}.");
         if profile.polite > 0.0 && rng.gen_bool(profile.polite) {
-            opening = format!(
-                "{} {opening}",
-                POLITE_OPENERS.choose(rng).expect("non-empty")
-            );
+            opening = format!("{} {opening}", POLITE_OPENERS.choose(rng).expect("non-empty"));
         }
         if frontload {
-            let all: Vec<String> = values
-                .iter()
-                .map(|(n, v)| format!("my {n} is {v}"))
-                .collect();
+            let all: Vec<String> = values.iter().map(|(n, v)| format!("my {n} is {v}")).collect();
             opening = format!("{opening} {}.", capitalise(&all.join(", ")));
         }
         let opening = builder.style(rng, opening);
@@ -177,10 +132,7 @@ impl Dialogue {
         for step in 0..exchanges {
             let (name, value) = values[step % values.len()];
             if frontload && step < values.len() {
-                builder.agent(
-                    rng,
-                    format!("Thanks. Can you confirm your {name} is {value}?"),
-                );
+                builder.agent(rng, format!("Thanks. Can you confirm your {name} is {value}?"));
             } else {
                 builder.agent(rng, format!("Could you please provide your {name}?"));
             }
@@ -195,11 +147,7 @@ impl Dialogue {
                     format!("My {name} is {value}.")
                 };
                 if rng.gen_bool(profile.uncertain) {
-                    text = format!(
-                        "{} {}",
-                        HEDGES.choose(rng).expect("non-empty"),
-                        lower_first(&text)
-                    );
+                    text = format!("{} {}", HEDGES.choose(rng).expect("non-empty"), lower_first(&text));
                 }
                 if rng.gen_bool(profile.pushback) {
                     text = format!("{} {text}", PUSHBACK.choose(rng).expect("non-empty"));
@@ -218,24 +166,12 @@ impl Dialogue {
 
         let success = rng.gen_bool(profile.success);
         if success {
-            builder.agent(
-                rng,
-                format!("I can {} now. Shall I go ahead?", domain.action),
-            );
+            builder.agent(rng, format!("I can {} now. Shall I go ahead?", domain.action));
             let confirm = builder.style(rng, "Yes, go ahead.".to_owned());
             builder.user(rng, confirm);
-            builder.agent(
-                rng,
-                "Done! Is there anything else I can help you with?".to_owned(),
-            );
+            builder.agent(rng, "Done! Is there anything else I can help you with?".to_owned());
         } else {
-            builder.agent(
-                rng,
-                format!(
-                    "I'm sorry, I am unable to {} because of our policy.",
-                    domain.action
-                ),
-            );
+            builder.agent(rng, format!("I'm sorry, I am unable to {} because of our policy.", domain.action));
         }
         let end: f64 = rng.r#gen();
         let ending = if end < profile.end_thanks {
@@ -251,9 +187,7 @@ impl Dialogue {
             builder.user(rng, text);
         }
         let noise: f64 = rng.gen_range(-1.0..1.0);
-        let rating = (profile.rating + noise + if success { 0.5 } else { -0.5 })
-            .round()
-            .clamp(1.0, 5.0) as u8;
+        let rating = (profile.rating + noise + if success { 0.5 } else { -0.5 }).round().clamp(1.0, 5.0) as u8;
         Dialogue {
             task_id: format!("{}-{task}", domain.name),
             outcome: if success { 1.0 } else { 0.0 },
@@ -277,11 +211,7 @@ impl Builder<'_> {
 
     fn user(&mut self, rng: &mut impl Rng, text: String) {
         // People take longer and vary more than simulators.
-        self.clock += if self.profile.human {
-            rng.gen_range(4..90)
-        } else {
-            rng.gen_range(2..6)
-        };
+        self.clock += if self.profile.human { rng.gen_range(4..90) } else { rng.gen_range(2..6) };
         self.messages.push(("user", text, self.clock));
     }
 
@@ -319,16 +249,12 @@ impl Builder<'_> {
 
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 fn lower_first(text: &str) -> String {
     let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
 }
 
 #[cfg(test)]
@@ -344,12 +270,7 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(1);
             for task in 0..200 {
                 let dialogue = Dialogue::generate(&profile, task, &mut rng);
-                assert!(
-                    dialogue
-                        .messages
-                        .iter()
-                        .any(|(role, text, _)| *role == "user" && !text.trim().is_empty())
-                );
+                assert!(dialogue.messages.iter().any(|(role, text, _)| *role == "user" && !text.trim().is_empty()));
                 assert!(dialogue.messages.windows(2).all(|w| w[0].2 < w[1].2));
                 assert!((1..=5).contains(&dialogue.rating));
             }
@@ -367,9 +288,7 @@ mod tests {
                     if role == "user" {
                         turns += 1;
                         words += text.split_whitespace().count();
-                        polite += usize::from(
-                            text.to_lowercase().contains("thank") || text.contains("please"),
-                        );
+                        polite += usize::from(text.to_lowercase().contains("thank") || text.contains("please"));
                     }
                 }
             }

@@ -40,10 +40,7 @@ pub enum SynthError {
     #[error("a synthetic corpus needs exactly one human profile and at least one simulator")]
     Profiles,
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 #[derive(Debug, Clone)]
@@ -100,11 +97,7 @@ impl SynthParams {
         std::fs::create_dir_all(&self.out_dir).map_err(io(&self.out_dir))?;
         let mut files = Vec::new();
         for (index, (profile, count)) in self.profiles.iter().zip(self.counts()).enumerate() {
-            let name = if profile.human {
-                "humans.jsonl".to_owned()
-            } else {
-                format!("{}.jsonl", profile.name)
-            };
+            let name = if profile.human { "humans.jsonl".to_owned() } else { format!("{}.jsonl", profile.name) };
             let path = self.out_dir.join(&name);
             let target = AtomicPath::new(&path);
             let file = File::create(target.temp()).map_err(io(&path))?;
@@ -112,10 +105,8 @@ impl SynthParams {
             let mut start = 0;
             while start < count {
                 let end = (start + BLOCK).min(count);
-                let lines: Vec<String> = (start..end)
-                    .into_par_iter()
-                    .map(|i| self.line(profile, index as u64, i))
-                    .collect();
+                let lines: Vec<String> =
+                    (start..end).into_par_iter().map(|i| self.line(profile, index as u64, i)).collect();
                 for line in lines {
                     out.write_all(line.as_bytes()).map_err(io(&path))?;
                     out.write_all(b"\n").map_err(io(&path))?;
@@ -125,18 +116,11 @@ impl SynthParams {
             out.flush().map_err(io(&path))?;
             drop(out);
             target.commit().map_err(io(&path))?;
-            files.push(SynthFile {
-                path,
-                source: profile.name.to_owned(),
-                conversations: count,
-            });
+            files.push(SynthFile { path, source: profile.name.to_owned(), conversations: count });
         }
         let pipeline = self.out_dir.join("pipeline.toml");
-        crate::atomic::write_atomic(
-            &pipeline,
-            pipeline_text(&self.profiles, &files, self.seed).as_bytes(),
-        )
-        .map_err(io(&pipeline))?;
+        crate::atomic::write_atomic(&pipeline, pipeline_text(&self.profiles, &files, self.seed).as_bytes())
+            .map_err(io(&pipeline))?;
         Ok(SynthReport { files, pipeline })
     }
 
@@ -183,8 +167,7 @@ impl SynthParams {
 
 /// A seed per (corpus seed, source, conversation), via SplitMix64 finalisation.
 fn mix(seed: u64, source: u64, i: u64) -> u64 {
-    let mut z =
-        seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z = seed ^ source.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -195,12 +178,7 @@ fn timestamp(seconds: u64) -> String {
     let days = seconds / 86_400;
     let (month, day) = (3 + (days / 28) % 9, 1 + days % 28);
     let rest = seconds % 86_400;
-    format!(
-        "2026-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        (rest / 60) % 60,
-        rest % 60
-    )
+    format!("2026-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, (rest / 60) % 60, rest % 60)
 }
 
 fn pipeline_text(profiles: &[Profile], files: &[SynthFile], seed: u64) -> String {
@@ -210,11 +188,7 @@ fn pipeline_text(profiles: &[Profile], files: &[SynthFile], seed: u64) -> String
         profiles.len() - 1
     );
     for (profile, file) in profiles.iter().zip(files) {
-        let name = file
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match profile.format {
             SynthFormat::Canonical => {
                 text.push_str(&format!(
@@ -235,12 +209,7 @@ mod tests {
     use super::*;
 
     fn params(dir: &std::path::Path, n: u64) -> SynthParams {
-        SynthParams {
-            out_dir: dir.to_owned(),
-            conversations: n,
-            seed: 5,
-            profiles: profiles::default_profiles(),
-        }
+        SynthParams { out_dir: dir.to_owned(), conversations: n, seed: 5, profiles: profiles::default_profiles() }
     }
 
     #[test]
@@ -269,10 +238,7 @@ mod tests {
     #[test]
     fn too_few_conversations() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            params(dir.path(), 3).run(),
-            Err(SynthError::TooFew(4))
-        ));
+        assert!(matches!(params(dir.path(), 3).run(), Err(SynthError::TooFew(4))));
     }
 
     #[test]

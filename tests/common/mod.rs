@@ -10,10 +10,7 @@ use arrow::array::{Array, AsArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub fn simgap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simgap"))
-        .args(args)
-        .output()
-        .expect("the simgap binary runs")
+    Command::new(env!("CARGO_BIN_EXE_simgap")).args(args).output().expect("the simgap binary runs")
 }
 
 pub fn project_root() -> PathBuf {
@@ -28,15 +25,9 @@ pub fn shared_data() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing, and CI=true: CI must have ../shared beside the checkout",
-            dir.display()
-        );
+        panic!("{} is missing, and CI=true: CI must have ../shared beside the checkout", dir.display());
     }
-    eprintln!(
-        "skipped: {} is absent (real-data tests need ../shared beside the checkout)",
-        dir.display()
-    );
+    eprintln!("skipped: {} is absent (real-data tests need ../shared beside the checkout)", dir.display());
     None
 }
 
@@ -61,20 +52,11 @@ pub struct Row {
 
 pub fn read_conversations(path: &Path) -> Vec<Row> {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
-        let text = |name: &str| {
-            batch
-                .column_by_name(name)
-                .unwrap()
-                .as_string::<i32>()
-                .clone()
-        };
+        let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().clone();
         let (ids, sources, kinds, tasks, surveys, files) = (
             text("conversation_id"),
             text("source"),
@@ -83,29 +65,12 @@ pub fn read_conversations(path: &Path) -> Vec<Row> {
             text("survey"),
             text("input_file"),
         );
-        let runs = batch
-            .column_by_name("run")
-            .unwrap()
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .clone();
-        let records = batch
-            .column_by_name("input_record")
-            .unwrap()
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .clone();
-        let outcomes = batch
-            .column_by_name("outcome")
-            .unwrap()
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .clone();
-        let messages = batch
-            .column_by_name("messages")
-            .unwrap()
-            .as_list::<i32>()
-            .clone();
-        let opt = |a: &arrow::array::StringArray, i: usize| {
-            (!a.is_null(i)).then(|| a.value(i).to_owned())
-        };
+        let runs = batch.column_by_name("run").unwrap().as_primitive::<arrow::datatypes::Int64Type>().clone();
+        let records =
+            batch.column_by_name("input_record").unwrap().as_primitive::<arrow::datatypes::Int64Type>().clone();
+        let outcomes = batch.column_by_name("outcome").unwrap().as_primitive::<arrow::datatypes::Float64Type>().clone();
+        let messages = batch.column_by_name("messages").unwrap().as_list::<i32>().clone();
+        let opt = |a: &arrow::array::StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
         for i in 0..batch.num_rows() {
             let list = messages.value(i);
             let list = list.as_struct();

@@ -57,9 +57,7 @@ fn parse(id: &str, text: &str) -> Result<RawConversation, String> {
             Some(messages)
         }
     };
-    let metadata = chat
-        .prompt
-        .map(|prompt| serde_json::json!({ "prompt": prompt }).to_string());
+    let metadata = chat.prompt.map(|prompt| serde_json::json!({ "prompt": prompt }).to_string());
     Ok(RawConversation {
         conversation_id: Some(id.to_owned()),
         survey: chat.ratings,
@@ -87,13 +85,7 @@ mod tests {
             [{"text": "fine", "timestamp": "t2", "sender": "B"}]]}}"#;
         let sink = read_text(&ChitchatReader, "c.json", text.as_bytes());
         let record = &sink.accepted[0].1;
-        let roles: Vec<_> = record
-            .messages
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|m| m.role.as_str())
-            .collect();
+        let roles: Vec<_> = record.messages.as_ref().unwrap().iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["user", "user", "assistant"]);
         assert_eq!(record.survey, Some(serde_json::json!({"witty": 3})));
     }

@@ -51,10 +51,7 @@ struct Group {
 
 impl FormatReader for CsvReader {
     fn read(&self, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
-        let io_error = |source| IngestError::Io {
-            path: file.disk_path.clone(),
-            source,
-        };
+        let io_error = |source| IngestError::Io { path: file.disk_path.clone(), source };
         let reader = file.open().map_err(io_error)?;
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -92,15 +89,7 @@ impl FormatReader for CsvReader {
                 if self.options.header {
                     continue;
                 }
-                self.take_row(
-                    columns.as_ref().unwrap(),
-                    &record,
-                    line,
-                    raw_row,
-                    sink,
-                    &mut open,
-                    &mut index_of,
-                )?;
+                self.take_row(columns.as_ref().unwrap(), &record, line, raw_row, sink, &mut open, &mut index_of)?;
                 continue;
             };
             self.take_row(cols, &record, line, raw_row, sink, &mut open, &mut index_of)?;
@@ -117,10 +106,7 @@ impl FormatReader for CsvReader {
 
 impl CsvReader {
     fn resolve_columns(&self, first: &csv::ByteRecord) -> Result<Columns, String> {
-        let header: Vec<String> = first
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_owned())
-            .collect();
+        let header: Vec<String> = first.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect();
         let find = |column: &ColumnRef, key: &str| -> Result<usize, String> {
             match column {
                 ColumnRef::Index(i) => Ok(*i),
@@ -128,27 +114,17 @@ impl CsvReader {
                     .iter()
                     .position(|h| h == name)
                     .ok_or_else(|| format!("csv.{key} names column \"{name}\", which is not in the header {header:?}")),
-                ColumnRef::Name(name) => Err(format!(
-                    "csv.{key} names column \"{name}\" but csv.header = false: use a 0-based index"
-                )),
+                ColumnRef::Name(name) => {
+                    Err(format!("csv.{key} names column \"{name}\" but csv.header = false: use a 0-based index"))
+                }
             }
         };
         Ok(Columns {
             id: find(&self.options.conversation_id, "conversation_id")?,
             role: find(&self.options.role, "role")?,
             text: find(&self.options.text, "text")?,
-            order: self
-                .options
-                .order
-                .as_ref()
-                .map(|c| find(c, "order"))
-                .transpose()?,
-            timestamp: self
-                .options
-                .timestamp
-                .as_ref()
-                .map(|c| find(c, "timestamp"))
-                .transpose()?,
+            order: self.options.order.as_ref().map(|c| find(c, "order")).transpose()?,
+            timestamp: self.options.timestamp.as_ref().map(|c| find(c, "timestamp")).transpose()?,
             expected_fields: header.len(),
         })
     }
@@ -169,11 +145,7 @@ impl CsvReader {
             return Ok(()); // rejected: not UTF-8
         };
         let fields = self.fields(record, cols);
-        let Some(id) = fields
-            .get(cols.id)
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(id) = fields.get(cols.id).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
             return sink.reject(
                 location,
                 format!("line {line} has no conversation id in column {}", cols.id),
@@ -210,27 +182,16 @@ impl CsvReader {
 
     /// The row's fields as text, with surplus fields merged into the text column when asked.
     fn fields(&self, record: &csv::ByteRecord, cols: &Columns) -> Vec<String> {
-        let mut fields: Vec<String> = record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
+        let mut fields: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
         let surplus = fields.len().saturating_sub(cols.expected_fields);
-        if surplus > 0
-            && self.options.extra_fields == ExtraFieldsPolicy::Merge
-            && cols.text < fields.len()
-        {
+        if surplus > 0 && self.options.extra_fields == ExtraFieldsPolicy::Merge && cols.text < fields.len() {
             let merged: Vec<String> = fields.drain(cols.text..=cols.text + surplus).collect();
             fields.insert(cols.text, merged.join(&self.options.delimiter.to_string()));
         }
         fields
     }
 
-    fn message(
-        &self,
-        cols: &Columns,
-        fields: &[String],
-        line: u64,
-    ) -> Result<(Option<f64>, RawMessage), String> {
+    fn message(&self, cols: &Columns, fields: &[String], line: u64) -> Result<(Option<f64>, RawMessage), String> {
         if fields.len() > cols.expected_fields {
             return Err(format!(
                 "line {line} has {} fields, expected {} (an unquoted delimiter in the text? set csv.extra_fields = \"merge\")",
@@ -239,12 +200,7 @@ impl CsvReader {
             ));
         }
         let field = |i: usize| {
-            fields.get(i).ok_or_else(|| {
-                format!(
-                    "line {line} has {} fields, column {i} is missing",
-                    fields.len()
-                )
-            })
+            fields.get(i).ok_or_else(|| format!("line {line} has {} fields, column {i} is missing", fields.len()))
         };
         let raw_role = field(cols.role)?.trim();
         let role = match self.options.roles.get(raw_role) {
@@ -262,59 +218,32 @@ impl CsvReader {
                 }
             },
         };
-        let order =
-            match cols.order {
-                None => None,
-                Some(i) => {
-                    let text = field(i)?.trim();
-                    Some(text.parse::<f64>().map_err(|_| {
-                        format!("line {line}: order value \"{text}\" is not a number")
-                    })?)
-                }
-            };
+        let order = match cols.order {
+            None => None,
+            Some(i) => {
+                let text = field(i)?.trim();
+                Some(text.parse::<f64>().map_err(|_| format!("line {line}: order value \"{text}\" is not a number"))?)
+            }
+        };
         let timestamp = cols.timestamp.map(|i| field(i).cloned()).transpose()?;
-        Ok((
-            order,
-            RawMessage {
-                role,
-                content: Some(field(cols.text)?.clone()),
-                timestamp,
-            },
-        ))
+        Ok((order, RawMessage { role, content: Some(field(cols.text)?.clone()), timestamp }))
     }
 }
 
 impl Group {
     fn new(id: String, line: u64, first_row: Vec<u8>) -> Self {
-        Self {
-            id,
-            first_line: line,
-            last_line: line,
-            first_row,
-            rows: Vec::new(),
-            error: None,
-        }
+        Self { id, first_line: line, last_line: line, first_row, rows: Vec::new(), error: None }
     }
 }
 
 fn emit(group: Group, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
-    let location = Location::Lines {
-        first: group.first_line,
-        last: group.last_line,
-    };
+    let location = Location::Lines { first: group.first_line, last: group.last_line };
     if let Some(reason) = group.error {
-        return sink.reject(
-            location,
-            format!("conversation {}: {reason}", group.id),
-            &group.first_row,
-        );
+        return sink.reject(location, format!("conversation {}: {reason}", group.id), &group.first_row);
     }
     let mut rows = group.rows;
     if rows.iter().any(|(order, _)| order.is_some()) {
-        rows.sort_by(|a, b| {
-            a.0.unwrap_or(f64::INFINITY)
-                .total_cmp(&b.0.unwrap_or(f64::INFINITY))
-        });
+        rows.sort_by(|a, b| a.0.unwrap_or(f64::INFINITY).total_cmp(&b.0.unwrap_or(f64::INFINITY)));
     }
     sink.accept(
         location,
@@ -352,10 +281,7 @@ mod tests {
             text: ColumnRef::Index(2),
             order: None,
             timestamp: None,
-            roles: BTreeMap::from([
-                ("usr".into(), "user".into()),
-                ("sys".into(), "assistant".into()),
-            ]),
+            roles: BTreeMap::from([("usr".into(), "user".into()), ("sys".into(), "assistant".into())]),
             extra_fields: ExtraFieldsPolicy::Reject,
             grouping: CsvGrouping::Contiguous,
         }
@@ -367,14 +293,7 @@ mod tests {
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
         assert_eq!(sink.accepted.len(), 2);
         assert_eq!(sink.accepted[0].0, Location::Lines { first: 1, last: 2 });
-        let roles: Vec<_> = sink.accepted[0]
-            .1
-            .messages
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|m| m.role.as_str())
-            .collect();
+        let roles: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["user", "assistant"]);
     }
 
@@ -383,22 +302,14 @@ mod tests {
         let text = "d0,goal,{...},\nd0,usr,hi,x\nd1,usr,ok,x\n";
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
         assert_eq!(sink.accepted.len(), 1);
-        assert!(
-            sink.rejected[0].1.contains("line 1") && sink.rejected[0].1.contains("goal"),
-            "{:?}",
-            sink.rejected
-        );
+        assert!(sink.rejected[0].1.contains("line 1") && sink.rejected[0].1.contains("goal"), "{:?}", sink.rejected);
     }
 
     #[test]
     fn extra_fields_reject_or_merge() {
         let text = "d0,usr,ok,x\nd0,sys,I am sorry, but no,label\n";
         let sink = read_text(&CsvReader::new(options(false)), "s.csv", text.as_bytes());
-        assert!(
-            sink.rejected[0].1.contains("extra_fields"),
-            "{:?}",
-            sink.rejected
-        );
+        assert!(sink.rejected[0].1.contains("extra_fields"), "{:?}", sink.rejected);
         let mut merging = options(false);
         merging.extra_fields = ExtraFieldsPolicy::Merge;
         let sink = read_text(&CsvReader::new(merging), "s.csv", text.as_bytes());
@@ -413,22 +324,13 @@ mod tests {
         opts.role = ColumnRef::Name("who".into());
         opts.text = ColumnRef::Name("utt".into());
         opts.order = Some(ColumnRef::Name("n".into()));
-        opts.roles = BTreeMap::from([
-            ("0".into(), "user".into()),
-            ("1".into(), "assistant".into()),
-        ]);
+        opts.roles = BTreeMap::from([("0".into(), "user".into()), ("1".into(), "assistant".into())]);
         opts.grouping = CsvGrouping::Any;
         let text = "n,id,who,utt\n1,a,1,second\n5,b,0,only\n0,a,0,first\n";
         let sink = read_text(&CsvReader::new(opts), "h.csv", text.as_bytes());
         assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
-        let texts: Vec<_> = sink.accepted[0]
-            .1
-            .messages
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|m| m.content.clone().unwrap())
-            .collect();
+        let texts: Vec<_> =
+            sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.content.clone().unwrap()).collect();
         assert_eq!(texts, ["first", "second"]);
         assert_eq!(sink.accepted[1].1.conversation_id.as_deref(), Some("b"));
     }
@@ -444,16 +346,8 @@ mod tests {
 
     #[test]
     fn contiguous_repeat_is_a_second_record() {
-        let sink = read_text(
-            &CsvReader::new(options(false)),
-            "s.csv",
-            b"a,usr,x,1\nb,usr,y,1\na,usr,z,1\n",
-        );
-        let ids: Vec<_> = sink
-            .accepted
-            .iter()
-            .map(|(_, r)| r.conversation_id.clone().unwrap())
-            .collect();
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", b"a,usr,x,1\nb,usr,y,1\na,usr,z,1\n");
+        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
         assert_eq!(ids, ["a", "b", "a"]);
     }
 }

@@ -47,9 +47,7 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                     items.push(ArrayItem::Broken {
                         index,
                         byte_offset: pos as u64,
-                        reason:
-                            "file ends before the closing `]` (truncated after a complete record)"
-                                .into(),
+                        reason: "file ends before the closing `]` (truncated after a complete record)".into(),
                     });
                 }
                 break;
@@ -59,11 +57,7 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
         let mut stream = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<&RawValue>();
         match stream.next() {
             Some(Ok(raw)) => {
-                items.push(ArrayItem::Element {
-                    index,
-                    byte_offset: pos as u64,
-                    raw,
-                });
+                items.push(ArrayItem::Element { index, byte_offset: pos as u64, raw });
                 pos += stream.byte_offset();
             }
             Some(Err(e)) => {
@@ -72,11 +66,7 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                 } else {
                     format!("malformed JSON, the rest of the file cannot be read: {e}")
                 };
-                items.push(ArrayItem::Broken {
-                    index,
-                    byte_offset: pos as u64,
-                    reason,
-                });
+                items.push(ArrayItem::Broken { index, byte_offset: pos as u64, reason });
                 break;
             }
             None => break,
@@ -90,8 +80,7 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                 items.push(ArrayItem::Broken {
                     index,
                     byte_offset: pos as u64,
-                    reason: "file ends before the closing `]` (truncated after a complete record)"
-                        .into(),
+                    reason: "file ends before the closing `]` (truncated after a complete record)".into(),
                 });
                 break;
             }
@@ -99,10 +88,7 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
                 items.push(ArrayItem::Broken {
                     index,
                     byte_offset: pos as u64,
-                    reason: format!(
-                        "expected `,` or `]` between records, found `{}`",
-                        *other as char
-                    ),
+                    reason: format!("expected `,` or `]` between records, found `{}`", *other as char),
                 });
                 break;
             }
@@ -147,27 +133,63 @@ pub struct JsonContent(pub Option<String>);
 
 impl<'de> Deserialize<'de> for JsonContent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(deserializer)? {
-            serde_json::Value::Null => Ok(JsonContent(None)),
-            serde_json::Value::String(text) => Ok(JsonContent(Some(text))),
-            serde_json::Value::Array(parts) => {
-                let texts: Vec<&str> = parts
-                    .iter()
-                    .filter_map(|part| match part {
-                        serde_json::Value::String(text) => Some(text.as_str()),
-                        serde_json::Value::Object(fields) => {
-                            fields.get("text").and_then(|t| t.as_str())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                Ok(JsonContent((!texts.is_empty()).then(|| texts.join("\n"))))
+        deserializer.deserialize_any(ContentVisitor)
+    }
+}
+
+/// Visits content without building a `serde_json::Value` for the common case, a plain string.
+struct ContentVisitor;
+
+impl<'de> Visitor<'de> for ContentVisitor {
+    type Value = JsonContent;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("message content: a string, null or a list of parts")
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<JsonContent, E> {
+        Ok(JsonContent(Some(text.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, text: String) -> Result<JsonContent, E> {
+        Ok(JsonContent(Some(text)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<JsonContent, E> {
+        Ok(JsonContent(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<JsonContent, E> {
+        Ok(JsonContent(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsonContent, D::Error> {
+        deserializer.deserialize_any(ContentVisitor)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonContent, A::Error> {
+        let mut texts: Vec<String> = Vec::new();
+        while let Some(part) = seq.next_element::<serde_json::Value>()? {
+            match part {
+                serde_json::Value::String(text) => texts.push(text),
+                serde_json::Value::Object(mut fields) => {
+                    if let Some(serde_json::Value::String(text)) = fields.remove("text") {
+                        texts.push(text);
+                    }
+                }
+                _ => {}
             }
-            other => Err(de::Error::custom(format!(
-                "message content must be a string, null or a list of parts, found {}",
-                kind_of(&other)
-            ))),
         }
+        Ok(JsonContent((!texts.is_empty()).then(|| texts.join("\n"))))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<JsonContent, E> {
+        Err(E::custom("message content must be a string, null or a list of parts, found a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<JsonContent, E> {
+        Err(E::custom("message content must be a string, null or a list of parts, found a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<JsonContent, E> {
+        Err(E::custom("message content must be a string, null or a list of parts, found a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<JsonContent, E> {
+        Err(E::custom("message content must be a string, null or a list of parts, found a number"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<JsonContent, A::Error> {
+        Err(de::Error::custom("message content must be a string, null or a list of parts, found an object"))
     }
 }
 
@@ -204,10 +226,7 @@ impl<'de> Deserialize<'de> for JsonId {
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(text) => Ok(JsonId(text)),
             serde_json::Value::Number(n) => Ok(JsonId(n.to_string())),
-            other => Err(de::Error::custom(format!(
-                "an id must be a string or a number, found {}",
-                kind_of(&other)
-            ))),
+            other => Err(de::Error::custom(format!("an id must be a string or a number, found {}", kind_of(&other)))),
         }
     }
 }
@@ -252,9 +271,7 @@ mod tests {
         items
             .iter()
             .filter_map(|item| match item {
-                ArrayItem::Broken {
-                    index, byte_offset, ..
-                } => Some((*index, *byte_offset)),
+                ArrayItem::Broken { index, byte_offset, .. } => Some((*index, *byte_offset)),
                 ArrayItem::Element { .. } => None,
             })
             .collect()
@@ -306,11 +323,9 @@ mod tests {
         assert_eq!(parse("\"hi\"").unwrap().as_deref(), Some("hi"));
         assert_eq!(parse("null").unwrap(), None);
         assert_eq!(
-            parse(
-                r#"[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]"#
-            )
-            .unwrap()
-            .as_deref(),
+            parse(r#"[{"type":"text","text":"a"},{"type":"image_url"},{"type":"text","text":"b"}]"#)
+                .unwrap()
+                .as_deref(),
             Some("a\nb")
         );
         assert!(parse("3").unwrap_err().to_string().contains("a number"));

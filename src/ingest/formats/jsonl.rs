@@ -37,15 +37,11 @@ pub struct JsonlReader {
 
 impl JsonlReader {
     pub fn canonical() -> Self {
-        Self {
-            dialect: Dialect::Canonical,
-        }
+        Self { dialect: Dialect::Canonical }
     }
 
     pub fn openai() -> Self {
-        Self {
-            dialect: Dialect::OpenAi,
-        }
+        Self { dialect: Dialect::OpenAi }
     }
 }
 
@@ -58,21 +54,14 @@ impl FormatReader for JsonlReader {
                 .unwrap_or(&file.disk_path.to_string_lossy())
                 .to_ascii_lowercase()
                 .ends_with(".json");
-        if is_array_document {
-            self.read_array(file, sink)
-        } else {
-            self.read_lines(file, sink)
-        }
+        if is_array_document { self.read_array(file, sink) } else { self.read_lines(file, sink) }
     }
 }
 
 /// What one line turned into, computed in parallel.
 enum LineOutcome {
     Blank,
-    Record {
-        record: RawConversation,
-        replaced_utf8_at: Option<usize>,
-    },
+    Record { record: RawConversation, replaced_utf8_at: Option<usize> },
     Invalid(String),
 }
 
@@ -83,10 +72,7 @@ pub fn read_each_line(
     sink: &mut dyn RecordSink,
     parse: impl Fn(&str, u64) -> Result<RawConversation, String> + Sync,
 ) -> Result<(), IngestError> {
-    let io_error = |source| IngestError::Io {
-        path: file.disk_path.clone(),
-        source,
-    };
+    let io_error = |source| IngestError::Io { path: file.disk_path.clone(), source };
     let mut reader = file.open().map_err(io_error)?;
     let policy = sink.utf8_policy();
     let mut buffer: Vec<u8> = Vec::with_capacity(BLOCK_BYTES);
@@ -129,15 +115,9 @@ pub fn read_each_line(
             let location = Location::Line(first_line + i as u64);
             match outcome {
                 LineOutcome::Blank => {}
-                LineOutcome::Record {
-                    record,
-                    replaced_utf8_at,
-                } => {
+                LineOutcome::Record { record, replaced_utf8_at } => {
                     if let Some(at) = replaced_utf8_at {
-                        sink.warn(
-                            location,
-                            format!("invalid UTF-8 at byte {at} of the line, replaced with U+FFFD"),
-                        );
+                        sink.warn(location, format!("invalid UTF-8 at byte {at} of the line, replaced with U+FFFD"));
                     }
                     sink.accept(location, record)?;
                 }
@@ -165,30 +145,20 @@ fn parse_line(
     }
     let (text, replaced_utf8_at) = match std::str::from_utf8(line) {
         Ok(text) => (std::borrow::Cow::Borrowed(text), None),
-        Err(e) if policy == Utf8Policy::Replace => {
-            (String::from_utf8_lossy(line), Some(e.valid_up_to()))
-        }
+        Err(e) if policy == Utf8Policy::Replace => (String::from_utf8_lossy(line), Some(e.valid_up_to())),
         Err(e) => {
-            return LineOutcome::Invalid(format!(
-                "invalid UTF-8 at byte {} of the line",
-                e.valid_up_to()
-            ));
+            return LineOutcome::Invalid(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()));
         }
     };
     match parse(&text, line_number) {
-        Ok(record) => LineOutcome::Record {
-            record,
-            replaced_utf8_at,
-        },
+        Ok(record) => LineOutcome::Record { record, replaced_utf8_at },
         Err(reason) => LineOutcome::Invalid(reason),
     }
 }
 
 impl JsonlReader {
     fn read_lines(&self, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
-        read_each_line(file, sink, |text, line| {
-            self.parse_record(text, || format!("{}-{line}", file.relative_stem))
-        })
+        read_each_line(file, sink, |text, line| self.parse_record(text, || format!("{}-{line}", file.relative_stem)))
     }
 
     fn read_array(&self, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
@@ -198,23 +168,17 @@ impl JsonlReader {
     }
 
     /// One record's JSON text to a raw conversation. `default_id` names records that carry no id (OpenAI only).
-    fn parse_record(
-        &self,
-        text: &str,
-        default_id: impl FnOnce() -> String,
-    ) -> Result<RawConversation, String> {
+    fn parse_record(&self, text: &str, default_id: impl FnOnce() -> String) -> Result<RawConversation, String> {
         let trimmed = text.trim_start();
         if self.dialect == Dialect::OpenAi && trimmed.starts_with('[') {
-            let messages: Vec<MessageIn> =
-                serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+            let messages: Vec<MessageIn> = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
             return Ok(RawConversation {
                 conversation_id: Some(default_id()),
                 messages: Some(convert_messages(messages)?),
                 ..RawConversation::default()
             });
         }
-        let record: RecordIn =
-            serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+        let record: RecordIn = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
         let conversation_id = match (record.conversation_id, self.dialect) {
             (Some(id), _) => Some(id.0),
             (None, Dialect::OpenAi) => Some(default_id()),
@@ -264,11 +228,7 @@ mod tests {
     #[test]
     fn canonical_line_reads_every_field() {
         let line = r#"{"conversation_id": "c-1", "source": "sim", "kind": "simulator", "task_id": 12, "run": 2, "outcome": 1.0, "survey": {"q": "4"}, "metadata": {"a": [1]}, "messages": [{"role": "user", "content": "hi", "timestamp": "t0"}, {"role": "assistant", "content": null}]}"#;
-        let sink = read_text(
-            &JsonlReader::canonical(),
-            "x.jsonl",
-            format!("{line}\n").as_bytes(),
-        );
+        let sink = read_text(&JsonlReader::canonical(), "x.jsonl", format!("{line}\n").as_bytes());
         assert!(sink.rejected.is_empty());
         let (location, record) = &sink.accepted[0];
         assert_eq!(*location, Location::Line(1));
@@ -298,10 +258,7 @@ mod tests {
         let sink = read_text(&JsonlReader::canonical(), "x.jsonl", text);
         assert_eq!(sink.accepted.len(), 1);
         assert_eq!(sink.warnings.len(), 1);
-        let content = sink.accepted[0].1.messages.as_ref().unwrap()[0]
-            .content
-            .clone()
-            .unwrap();
+        let content = sink.accepted[0].1.messages.as_ref().unwrap()[0].content.clone().unwrap();
         assert_eq!(content, "caf\u{fffd}");
     }
 
@@ -316,18 +273,9 @@ mod tests {
     fn openai_bare_arrays_and_objects_get_ids() {
         let text = "[{\"role\": \"user\", \"content\": \"a\"}]\n{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"b\"}]}]}\n{\"id\": \"own\", \"messages\": []}\n";
         let sink = read_text(&JsonlReader::openai(), "chats.jsonl", text.as_bytes());
-        let ids: Vec<_> = sink
-            .accepted
-            .iter()
-            .map(|(_, r)| r.conversation_id.clone().unwrap())
-            .collect();
+        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
         assert_eq!(ids, ["chats-1", "chats-2", "own"]);
-        assert_eq!(
-            sink.accepted[1].1.messages.as_ref().unwrap()[0]
-                .content
-                .as_deref(),
-            Some("b")
-        );
+        assert_eq!(sink.accepted[1].1.messages.as_ref().unwrap()[0].content.as_deref(), Some("b"));
     }
 
     #[test]
@@ -335,10 +283,7 @@ mod tests {
         let text = r#"[{"messages": [{"role": "user", "content": "a"}]}, [{"role": "user", "content": "b"}]]"#;
         let sink = read_text(&JsonlReader::openai(), "chats.json", text.as_bytes());
         assert_eq!(sink.accepted.len(), 2);
-        assert_eq!(
-            sink.accepted[1].1.conversation_id.as_deref(),
-            Some("chats-1")
-        );
+        assert_eq!(sink.accepted[1].1.conversation_id.as_deref(), Some("chats-1"));
     }
 
     #[test]
@@ -348,11 +293,7 @@ mod tests {
             "x.jsonl",
             b"{\"conversation_id\": \"a\", \"messages\": [{\"content\": \"x\"}]}\n",
         );
-        assert!(
-            sink.rejected[0].1.contains("no role"),
-            "{:?}",
-            sink.rejected
-        );
+        assert!(sink.rejected[0].1.contains("no role"), "{:?}", sink.rejected);
     }
 
     #[test]

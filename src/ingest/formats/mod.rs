@@ -29,8 +29,7 @@ pub trait RecordSink {
     /// A record that could be read; validation may still reject it.
     fn accept(&mut self, location: Location, record: RawConversation) -> Result<(), IngestError>;
     /// A record that could not be read. `raw` is the record's bytes, or a prefix of them, for the excerpt.
-    fn reject(&mut self, location: Location, reason: String, raw: &[u8])
-    -> Result<(), IngestError>;
+    fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError>;
     /// Something was changed but the record kept (invalid UTF-8 replaced).
     fn warn(&mut self, location: Location, message: String);
     fn utf8_policy(&self) -> Utf8Policy;
@@ -50,15 +49,10 @@ pub fn reader_for(input: &InputConfig) -> Box<dyn FormatReader> {
         Format::Tau2 => Box::new(tau2::Tau2Reader),
         Format::Sharegpt => Box::new(sharegpt::ShareGptReader),
         Format::Csv => Box::new(csv::CsvReader::new(
-            input
-                .csv
-                .clone()
-                .expect("pipeline check guarantees [input.csv] for format csv"),
+            input.csv.clone().expect("pipeline check guarantees [input.csv] for format csv"),
         )),
         Format::Multiwoz => Box::new(multiwoz::MultiwozReader),
-        Format::RecLlmSim => Box::new(recllmsim::RecLlmSimReader::new(
-            input.recllmsim.clone().unwrap_or_default(),
-        )),
+        Format::RecLlmSim => Box::new(recllmsim::RecLlmSimReader::new(input.recllmsim.clone().unwrap_or_default())),
         Format::Chitchat => Box::new(chitchat::ChitchatReader),
     }
 }
@@ -75,18 +69,11 @@ pub fn decode<'a>(
             let at = e.valid_up_to();
             match sink.utf8_policy() {
                 Utf8Policy::Replace => {
-                    sink.warn(
-                        location,
-                        format!("invalid UTF-8 at byte {at} of the record, replaced with U+FFFD"),
-                    );
+                    sink.warn(location, format!("invalid UTF-8 at byte {at} of the record, replaced with U+FFFD"));
                     Ok(Some(String::from_utf8_lossy(bytes)))
                 }
                 Utf8Policy::Reject => {
-                    sink.reject(
-                        location,
-                        format!("invalid UTF-8 at byte {at} of the record"),
-                        bytes,
-                    )?;
+                    sink.reject(location, format!("invalid UTF-8 at byte {at} of the record"), bytes)?;
                     Ok(None)
                 }
             }
@@ -96,14 +83,8 @@ pub fn decode<'a>(
 
 /// Reads a whole-document file as text, rejecting the file as one record when it cannot be read or decoded.
 /// `None` means the file was rejected (and counted) already.
-pub fn read_document(
-    file: &InputFile,
-    sink: &mut dyn RecordSink,
-) -> Result<Option<String>, IngestError> {
-    let bytes = file.read_all().map_err(|source| IngestError::Io {
-        path: file.disk_path.clone(),
-        source,
-    })?;
+pub fn read_document(file: &InputFile, sink: &mut dyn RecordSink) -> Result<Option<String>, IngestError> {
+    let bytes = file.read_all().map_err(|source| IngestError::Io { path: file.disk_path.clone(), source })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         sink.reject(Location::File, "empty file".into(), b"")?;
         return Ok(None);
@@ -128,22 +109,14 @@ pub fn read_array_records(
     };
     for item in items {
         match item {
-            json::ArrayItem::Element {
-                index,
-                byte_offset,
-                raw,
-            } => {
+            json::ArrayItem::Element { index, byte_offset, raw } => {
                 let location = Location::RecordAt { index, byte_offset };
                 match parse(raw.get(), index) {
                     Ok(record) => sink.accept(location, record)?,
                     Err(reason) => sink.reject(location, reason, raw.get().as_bytes())?,
                 }
             }
-            json::ArrayItem::Broken {
-                index,
-                byte_offset,
-                reason,
-            } => {
+            json::ArrayItem::Broken { index, byte_offset, reason } => {
                 let tail = &text.as_bytes()[byte_offset as usize..];
                 sink.reject(Location::RecordAt { index, byte_offset }, reason, tail)?;
             }
@@ -177,11 +150,7 @@ pub fn read_object_records(
         let location = Location::Record(index as u64);
         match parse(&key, raw.get()) {
             Ok(record) => sink.accept(location, record)?,
-            Err(reason) => sink.reject(
-                location,
-                format!("record \"{key}\": {reason}"),
-                raw.get().as_bytes(),
-            )?,
+            Err(reason) => sink.reject(location, format!("record \"{key}\": {reason}"), raw.get().as_bytes())?,
         }
     }
     Ok(())
@@ -206,20 +175,11 @@ pub(crate) mod testing {
     }
 
     impl RecordSink for VecSink {
-        fn accept(
-            &mut self,
-            location: Location,
-            record: RawConversation,
-        ) -> Result<(), IngestError> {
+        fn accept(&mut self, location: Location, record: RawConversation) -> Result<(), IngestError> {
             self.accepted.push((location, record));
             Ok(())
         }
-        fn reject(
-            &mut self,
-            location: Location,
-            reason: String,
-            _raw: &[u8],
-        ) -> Result<(), IngestError> {
+        fn reject(&mut self, location: Location, reason: String, _raw: &[u8]) -> Result<(), IngestError> {
             self.rejected.push((location, reason));
             Ok(())
         }
@@ -240,10 +200,7 @@ pub(crate) mod testing {
             disk_path: path,
             zip_entry: None,
             display: name.to_owned(),
-            relative_stem: name
-                .rsplit_once('.')
-                .map_or(name, |(stem, _)| stem)
-                .to_owned(),
+            relative_stem: name.rsplit_once('.').map_or(name, |(stem, _)| stem).to_owned(),
         };
         let mut sink = VecSink::default();
         reader.read(&file, &mut sink).unwrap();

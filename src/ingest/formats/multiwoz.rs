@@ -28,16 +28,10 @@ fn parse(id: &str, text: &str) -> Result<RawConversation, String> {
     let messages = dialogue.log.map(|log| {
         log.into_iter()
             .enumerate()
-            .map(|(i, turn)| {
-                RawMessage::new(if i % 2 == 0 { "user" } else { "assistant" }, turn.text)
-            })
+            .map(|(i, turn)| RawMessage::new(if i % 2 == 0 { "user" } else { "assistant" }, turn.text))
             .collect()
     });
-    Ok(RawConversation {
-        conversation_id: Some(id.to_owned()),
-        messages,
-        ..RawConversation::default()
-    })
+    Ok(RawConversation { conversation_id: Some(id.to_owned()), messages, ..RawConversation::default() })
 }
 
 impl FormatReader for MultiwozReader {
@@ -56,35 +50,16 @@ mod tests {
         let text = r#"{"PMUL2": {"goal": {}, "log": [{"text": "I need a hotel"}, {"text": "Which area?"}, {"text": "East"}]},
                        "A1": {"goal": {}, "log": [{"text": "hi"}]}}"#;
         let sink = read_text(&MultiwozReader, "val.json", text.as_bytes());
-        let ids: Vec<_> = sink
-            .accepted
-            .iter()
-            .map(|(_, r)| r.conversation_id.clone().unwrap())
-            .collect();
+        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
         assert_eq!(ids, ["PMUL2", "A1"]);
-        let roles: Vec<_> = sink.accepted[0]
-            .1
-            .messages
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|m| m.role.clone())
-            .collect();
+        let roles: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.role.clone()).collect();
         assert_eq!(roles, ["user", "assistant", "user"]);
     }
 
     #[test]
     fn truncated_document_is_one_reject() {
-        let sink = read_text(
-            &MultiwozReader,
-            "val.json",
-            br#"{"A": {"log": [{"text": "h"#,
-        );
+        let sink = read_text(&MultiwozReader, "val.json", br#"{"A": {"log": [{"text": "h"#);
         assert_eq!(sink.rejected.len(), 1);
-        assert!(
-            sink.rejected[0].1.contains("truncated"),
-            "{}",
-            sink.rejected[0].1
-        );
+        assert!(sink.rejected[0].1.contains("truncated"), "{}", sink.rejected[0].1);
     }
 }

@@ -41,7 +41,9 @@ impl RecLlmSimReader {
                         let content = match message.remove(&self.options.text_field) {
                             Some(serde_json::Value::String(text)) => Some(text),
                             Some(serde_json::Value::Null) => None,
-                            Some(_) => return Err(format!("message {i}: `{}` is not a string", self.options.text_field)),
+                            Some(_) => {
+                                return Err(format!("message {i}: `{}` is not a string", self.options.text_field));
+                            }
                             None => {
                                 return Err(format!(
                                     "message {i} has no `{}` field (set [input.recllmsim] text_field)",
@@ -95,24 +97,17 @@ mod tests {
 
     #[test]
     fn text_field_picks_the_translation() {
-        let reader = RecLlmSimReader::new(RecLlmSimOptions {
-            text_field: "content_zh".into(),
-        });
+        let reader = RecLlmSimReader::new(RecLlmSimOptions { text_field: "content_zh".into() });
         let sink = read_text(&reader, "7.json", FILE.as_bytes());
         let record = &sink.accepted[0].1;
         assert_eq!(record.conversation_id.as_deref(), Some("7"));
         assert_eq!(record.task_id.as_deref(), Some("travel"));
-        assert_eq!(
-            record.messages.as_ref().unwrap()[0].content.as_deref(),
-            Some("你好")
-        );
+        assert_eq!(record.messages.as_ref().unwrap()[0].content.as_deref(), Some("你好"));
     }
 
     #[test]
     fn missing_text_field_is_rejected() {
-        let reader = RecLlmSimReader::new(RecLlmSimOptions {
-            text_field: "content_en".into(),
-        });
+        let reader = RecLlmSimReader::new(RecLlmSimOptions { text_field: "content_en".into() });
         let sink = read_text(&reader, "7.json", FILE.as_bytes());
         assert!(sink.rejected[0].1.contains("content_en"));
     }

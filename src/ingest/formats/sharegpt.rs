@@ -56,9 +56,7 @@ impl FormatReader for ShareGptReader {
                 parse(text, format!("{}-{line}", file.relative_stem))
             });
         }
-        read_array_records(file, sink, |text, index| {
-            parse(text, format!("{}-{index}", file.relative_stem))
-        })
+        read_array_records(file, sink, |text, index| parse(text, format!("{}-{index}", file.relative_stem)))
     }
 }
 
@@ -75,26 +73,12 @@ mod tests {
   {"id": "b", "conversations": [{"from": "human", "value": "bye"}]},
   {"id": "c", "conversations": [{"from": "human", "val"#;
         let sink = read_text(&ShareGptReader, "dump.json", text.as_bytes());
-        let ids: Vec<_> = sink
-            .accepted
-            .iter()
-            .map(|(_, r)| r.conversation_id.clone().unwrap())
-            .collect();
+        let ids: Vec<_> = sink.accepted.iter().map(|(_, r)| r.conversation_id.clone().unwrap()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(sink.rejected.len(), 1);
         let offset = text.find(r#"{"id": "c""#).unwrap() as u64;
-        assert_eq!(
-            sink.rejected[0].0,
-            Location::RecordAt {
-                index: 2,
-                byte_offset: offset
-            }
-        );
-        assert!(
-            sink.rejected[0].1.contains("truncated"),
-            "{}",
-            sink.rejected[0].1
-        );
+        assert_eq!(sink.rejected[0].0, Location::RecordAt { index: 2, byte_offset: offset });
+        assert!(sink.rejected[0].1.contains("truncated"), "{}", sink.rejected[0].1);
     }
 
     #[test]
@@ -108,9 +92,6 @@ mod tests {
         let text = "{\"conversations\": [{\"from\": \"human\", \"value\": \"a\"}]}\n";
         let sink = read_text(&ShareGptReader, "d.jsonl", text.as_bytes());
         assert_eq!(sink.accepted[0].1.conversation_id.as_deref(), Some("d-1"));
-        assert_eq!(
-            sink.accepted[0].1.messages.as_ref().unwrap()[0].role,
-            "human"
-        );
+        assert_eq!(sink.accepted[0].1.messages.as_ref().unwrap()[0].role, "human");
     }
 }

@@ -51,9 +51,8 @@ struct RewardIn {
 
 fn parse(text: &str, user_llm: Option<&str>) -> Result<RawConversation, String> {
     let simulation: SimulationIn = parse_json(text)?;
-    let metadata = simulation
-        .termination_reason
-        .map(|reason| serde_json::json!({ "termination_reason": reason }).to_string());
+    let metadata =
+        simulation.termination_reason.map(|reason| serde_json::json!({ "termination_reason": reason }).to_string());
     Ok(RawConversation {
         conversation_id: simulation.id.map(|id| id.0),
         source: user_llm.map(str::to_owned),
@@ -74,19 +73,11 @@ impl FormatReader for Tau2Reader {
         let results: ResultsIn = match serde_json::from_str(&text) {
             Ok(results) => results,
             Err(e) => {
-                return sink.reject(
-                    Location::File,
-                    format!("not a tau2 results document: {e}"),
-                    text.as_bytes(),
-                );
+                return sink.reject(Location::File, format!("not a tau2 results document: {e}"), text.as_bytes());
             }
         };
         let Some(simulations) = results.simulations else {
-            return sink.reject(
-                Location::File,
-                "no `simulations` list".into(),
-                text.as_bytes(),
-            );
+            return sink.reject(Location::File, "no `simulations` list".into(), text.as_bytes());
         };
         let user_llm = results.info.and_then(|i| i.user_info).and_then(|u| u.llm);
         for (index, raw) in simulations.into_iter().enumerate() {
@@ -115,16 +106,10 @@ mod tests {
         let record = &sink.accepted[0].1;
         assert_eq!(record.conversation_id.as_deref(), Some("s1"));
         assert_eq!(record.source.as_deref(), Some("gpt-4.1"));
-        assert_eq!(
-            (record.task_id.as_deref(), record.run, record.outcome),
-            (Some("t9"), Some(0), Some(0.0))
-        );
+        assert_eq!((record.task_id.as_deref(), record.run, record.outcome), (Some("t9"), Some(0), Some(0.0)));
         assert!(record.metadata.as_deref().unwrap().contains("user_stop"));
         let messages = record.messages.as_ref().unwrap();
-        assert_eq!(
-            messages[0].timestamp.as_deref(),
-            Some("2025-01-01T00:00:00")
-        );
+        assert_eq!(messages[0].timestamp.as_deref(), Some("2025-01-01T00:00:00"));
     }
 
     #[test]

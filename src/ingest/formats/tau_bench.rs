@@ -63,11 +63,7 @@ mod tests {
 
     #[test]
     fn missing_trial_is_rejected() {
-        let sink = read_text(
-            &TauBenchReader,
-            "t.json",
-            br#"[{"task_id": 7, "traj": []}]"#,
-        );
+        let sink = read_text(&TauBenchReader, "t.json", br#"[{"task_id": 7, "traj": []}]"#);
         assert!(sink.rejected[0].1.contains("trial"));
     }
 }
