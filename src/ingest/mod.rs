@@ -146,7 +146,9 @@ impl IngestParams {
             utf8: self.options.invalid_utf8,
             sources: BTreeMap::new(),
             current: None,
+            progress: progress.clone(),
         };
+        let mut bytes_done = 0u64;
         let mut files = Vec::new();
         let mut report_paths = Vec::new(); // the disk path of each entry of `files`
         for (input, input_files) in &resolved {
@@ -158,7 +160,10 @@ impl IngestParams {
                 reader.read(file, &mut collector)?;
                 let current = collector.current.take().expect("set above");
                 report_paths.push(file.disk_path.clone());
-                progress.inc(if file.zip_entry.is_some() { 0 } else { file.disk_bytes() });
+                if file.zip_entry.is_none() {
+                    bytes_done += file.disk_bytes();
+                }
+                progress.set_position(bytes_done);
                 files.push(FileReport {
                     input: input.path.clone(),
                     file: file.display.clone(),
@@ -243,6 +248,7 @@ struct Collector {
     utf8: Utf8Policy,
     sources: BTreeMap<String, SourceCount>,
     current: Option<CurrentFile>,
+    progress: indicatif::ProgressBar,
 }
 
 impl Collector {
@@ -309,6 +315,10 @@ impl RecordSink for Collector {
 
     fn utf8_policy(&self) -> Utf8Policy {
         self.utf8
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.progress.inc(bytes);
     }
 }
 

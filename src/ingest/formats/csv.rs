@@ -63,6 +63,7 @@ impl FormatReader for CsvReader {
         let mut open: Vec<Group> = Vec::new(); // one group when contiguous; all groups otherwise
         let mut index_of: HashMap<String, usize> = HashMap::new();
         let mut saw_row = false;
+        let mut bytes_reported = 0u64;
         loop {
             let has_row = match csv.read_byte_record(&mut record) {
                 Ok(has_row) => has_row,
@@ -79,6 +80,11 @@ impl FormatReader for CsvReader {
                 break;
             }
             let line = record.position().map_or(0, |p| p.line());
+            if line % 8192 == 0 {
+                let byte = record.position().map_or(0, |p| p.byte());
+                sink.advance(byte - bytes_reported);
+                bytes_reported = byte;
+            }
             let raw_row = join_fields(&record, self.options.delimiter);
             saw_row = true;
             let Some(cols) = &columns else {

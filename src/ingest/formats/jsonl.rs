@@ -125,6 +125,7 @@ pub fn read_each_line(
             }
         }
         next_line += lines.len() as u64;
+        sink.advance(cut as u64);
         buffer.drain(..cut);
     }
     if !saw_any_byte {

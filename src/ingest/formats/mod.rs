@@ -33,6 +33,8 @@ pub trait RecordSink {
     /// Something was changed but the record kept (invalid UTF-8 replaced).
     fn warn(&mut self, location: Location, message: String);
     fn utf8_policy(&self) -> Utf8Policy;
+    /// `bytes` more of the file have been read (for progress; streaming readers call it per block).
+    fn advance(&mut self, _bytes: u64) {}
 }
 
 /// Reads one file of one format.
