@@ -6,6 +6,7 @@
 //! [`synth`] generates a seeded demo and scale corpus.
 
 pub mod atomic;
+pub mod features;
 pub mod ingest;
 pub mod pipeline;
 pub mod progress;

@@ -14,8 +14,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::logging::init(&args.global);
+    if let Some(threads) = args.global.threads {
+        // Fails only if a pool exists already, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    }
     let result = match args.command {
         cli::Command::Ingest(command) => cli::ingest::run(command, &args.global),
+        cli::Command::Features(command) => cli::features::run(command, &args.global),
         cli::Command::Run(command) => cli::run::run(command, &args.global),
         cli::Command::Synth(command) => cli::synth::run(command, &args.global),
     };

@@ -17,3 +17,17 @@ pub fn bytes_bar(enabled: bool, total: u64, label: &'static str) -> ProgressBar 
     bar.set_prefix(label);
     bar
 }
+
+/// A bar counting items (conversations); hidden unless `enabled` and stderr is a terminal.
+pub fn count_bar(enabled: bool, total: u64, label: &'static str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(label);
+    bar
+}

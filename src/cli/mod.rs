@@ -1,6 +1,7 @@
 //! The command line: global flags, the subcommand list, and how outcomes and errors become exit codes.
 //! One file per subcommand, each an `Args` struct whose doc comments are its `--help`, and a `run`.
 
+pub mod features;
 pub mod ingest;
 pub mod logging;
 pub mod run;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use simgap::features::FeaturesError;
 use simgap::ingest::IngestError;
 use simgap::pipeline::config::ConfigError;
 
@@ -41,6 +43,9 @@ pub struct GlobalArgs {
     /// Only warnings and errors; no progress bars and no summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Worker threads for parallel stages (default: every core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     /// Log format: `text` for people, `json` (one object per line) for schedulers.
     #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
     pub log_format: logging::LogFormat,
@@ -49,6 +54,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Ingest(ingest::Args),
+    Features(features::Args),
     Run(run::Args),
     Synth(synth::Args),
 }
@@ -74,6 +80,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     let usage = error.chain().any(|cause| {
         cause.downcast_ref::<ConfigError>().is_some()
             || cause.downcast_ref::<IngestError>().is_some_and(IngestError::is_usage)
+            || cause.downcast_ref::<FeaturesError>().is_some_and(FeaturesError::is_usage)
     });
     ExitCode::from(if usage { 2 } else { 1 })
 }

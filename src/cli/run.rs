@@ -8,8 +8,9 @@ use simgap::pipeline::config::PipelineConfig;
 /// Run every stage of the pipeline, in order, into one output folder.
 ///
 /// Reads: the pipeline file and everything its [[input]] tables name.
-/// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl, manifest.json;
-/// features, cluster, divergence and report join as they land).
+/// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl; features ->
+/// features.parquet, features_rejects.jsonl; both recorded in manifest.json; cluster, divergence and report join as
+/// they land).
 /// Cost: the sum of the stages; see each stage's --help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,5 +27,6 @@ pub struct Args {
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
     let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
+    super::features::features_stage(&config, args.out.as_ref(), global)?;
     Ok(super::ingest::outcome_of(&report))
 }

@@ -14,7 +14,7 @@
 pub mod formats;
 pub mod input_files;
 pub mod record;
-mod rejects;
+pub mod rejects;
 pub mod validate;
 pub mod writer;
 

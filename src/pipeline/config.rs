@@ -29,6 +29,8 @@ pub struct PipelineConfig {
     pub inputs: Vec<InputConfig>,
     #[serde(default)]
     pub ingest: IngestOptions,
+    #[serde(default)]
+    pub features: crate::features::FeaturesConfig,
     /// The folder relative paths were resolved against (the pipeline file's folder). Not a TOML key.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -201,6 +203,13 @@ impl PipelineConfig {
         config.file = path.to_owned();
         config.text = text.to_owned();
         config.output.dir = config.resolve(&config.output.dir);
+        if let Some(lexicons) = &config.features.lexicons {
+            config.features.lexicons = Some(config.resolve(lexicons));
+        }
+        if let Some(embeddings) = &config.features.embeddings {
+            let path = config.resolve(&embeddings.path);
+            config.features.embeddings.as_mut().expect("checked above").path = path;
+        }
         config.check().map_err(invalid)?;
         Ok(config)
     }

@@ -9,6 +9,7 @@ pub mod manifest;
 
 use std::path::PathBuf;
 
+use crate::features::{Facet, FeaturesParams};
 use crate::ingest::IngestParams;
 use config::PipelineConfig;
 
@@ -26,6 +27,27 @@ impl PipelineConfig {
             base_dir: self.base_dir.clone(),
             out_dir,
             strict,
+            progress,
+        }
+    }
+
+    /// Parameters of the features stage.
+    pub fn features_params(&self, out_dir: PathBuf, progress: bool) -> FeaturesParams {
+        let features = &self.features;
+        let facets = features.facets.clone().unwrap_or_else(|| {
+            let mut facets = Facet::BUILT_IN.to_vec();
+            if features.embeddings.is_some() {
+                facets.push(Facet::Embedding);
+            }
+            facets
+        });
+        FeaturesParams {
+            out_dir,
+            facets,
+            lexicons: features.lexicons.clone(),
+            lexical_dimensions: features.lexical_dimensions,
+            seed: features.seed,
+            embeddings: features.embeddings.clone(),
             progress,
         }
     }

@@ -1,0 +1,555 @@
+//! Stage 2, features: `conversations.parquet` -> `features.parquet`, one behavioural feature vector per
+//! conversation, grouped in facets.
+//!
+//! Consumes: `OUT/conversations.parquet` (streamed batch by batch), the `[features]` settings, the cue lists, and
+//! optionally an embeddings file. Produces: `OUT/features.parquet` (identity columns `conversation_id`, `source`,
+//! `kind`, `task_id`, `run`, `outcome`, then one float64 column per feature, null where a value does not exist; each
+//! column's facet in its field metadata and in the file's `simgap.facets` key), `OUT/features_rejects.jsonl`
+//! (conversations that yield no row, embedding rows rejected or unmatched, conversations without a vector) and a
+//! [`FeaturesReport`] with per-source means.
+//!
+//! Facets: `usi` (the published 19 + n_turns), `style`, `information`, `cooperation`, `repetition`, `context`,
+//! `termination`, `timing`, `lexical` (hashed TF-IDF, projected), `embedding` (joined from a file).
+//! Invariants: conversations read = rows written + conversations skipped (no user turn after cleaning); rows keep the
+//! input order, so equal inputs and settings give identical bytes, whatever the thread count. Cost: one pass (two
+//! with `lexical`), parallel over the conversations of each batch with rayon; memory: one batch of conversations
+//! (plus the embeddings file, when used, and a 4 MiB document-frequency table for `lexical`).
+
+pub mod context;
+pub mod cooperation;
+pub mod cues;
+pub mod embedding;
+pub mod information;
+pub mod lexical;
+pub mod reader;
+pub mod repetition;
+pub mod style;
+pub mod termination;
+pub mod text;
+pub mod timing;
+pub mod usi;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::Location;
+use crate::ingest::rejects::{Reject, RejectsWriter};
+use cues::{CueLists, Cues};
+use embedding::{EmbeddingConfig, Embeddings};
+use reader::ConversationBatches;
+use text::{Prepared, prepare};
+
+pub const FEATURES_FILE: &str = "features.parquet";
+pub const FEATURES_REJECTS_FILE: &str = "features_rejects.jsonl";
+
+/// A feature: its column name and a one-line definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FeatureDef {
+    pub name: &'static str,
+    pub definition: &'static str,
+}
+
+/// A family of features, computed together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facet {
+    Usi,
+    Style,
+    Information,
+    Cooperation,
+    Repetition,
+    Context,
+    Termination,
+    Timing,
+    Lexical,
+    Embedding,
+}
+
+type Compute = fn(&Prepared<'_>, &Cues, &mut Vec<f64>);
+
+impl Facet {
+    /// Every facet simgap computes from the transcripts themselves, in column order.
+    pub const BUILT_IN: [Facet; 9] = [
+        Facet::Usi,
+        Facet::Style,
+        Facet::Information,
+        Facet::Cooperation,
+        Facet::Repetition,
+        Facet::Context,
+        Facet::Termination,
+        Facet::Timing,
+        Facet::Lexical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Facet::Usi => "usi",
+            Facet::Style => "style",
+            Facet::Information => "information",
+            Facet::Cooperation => "cooperation",
+            Facet::Repetition => "repetition",
+            Facet::Context => "context",
+            Facet::Termination => "termination",
+            Facet::Timing => "timing",
+            Facet::Lexical => "lexical",
+            Facet::Embedding => "embedding",
+        }
+    }
+
+    /// The fixed features of a rule-based facet and the function computing them; `None` for lexical and embedding,
+    /// whose columns depend on settings.
+    fn rules(self) -> Option<(Vec<FeatureDef>, Compute)> {
+        let (defs, compute): (Vec<FeatureDef>, Compute) = match self {
+            Facet::Usi => (usi::FEATURES.iter().map(|(f, _)| *f).collect(), usi::compute),
+            Facet::Style => (style::FEATURES.to_vec(), style::compute),
+            Facet::Information => (information::FEATURES.to_vec(), information::compute),
+            Facet::Cooperation => (cooperation::FEATURES.to_vec(), cooperation::compute),
+            Facet::Repetition => (repetition::FEATURES.to_vec(), repetition::compute),
+            Facet::Context => (context::FEATURES.to_vec(), context::compute),
+            Facet::Termination => (termination::FEATURES.to_vec(), termination::compute),
+            Facet::Timing => (timing::FEATURES.to_vec(), timing::compute),
+            Facet::Lexical | Facet::Embedding => return None,
+        };
+        Some((defs, compute))
+    }
+}
+
+/// `[features]` in the pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Facets to compute. Default: every built-in facet, plus `embedding` when `[features.embeddings]` is set.
+    pub facets: Option<Vec<Facet>>,
+    /// A TOML file replacing cue lists (tables `[usi]`, `[own]`; see `simgap features --list`).
+    pub lexicons: Option<PathBuf>,
+    /// Dimensions of the `lexical` facet. Default 64.
+    #[serde(default = "default_lexical_dimensions")]
+    pub lexical_dimensions: usize,
+    /// Seed of the `lexical` random projection. Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    pub embeddings: Option<EmbeddingConfig>,
+}
+
+fn default_lexical_dimensions() -> usize {
+    64
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self {
+            facets: None,
+            lexicons: None,
+            lexical_dimensions: default_lexical_dimensions(),
+            seed: 0,
+            embeddings: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeaturesError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Cues(#[from] cues::CueError),
+    #[error(transparent)]
+    Embeddings(#[from] embedding::EmbeddingError),
+    #[error("writing {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Rejects(#[from] crate::ingest::IngestError),
+}
+
+impl FeaturesError {
+    /// Configuration mistakes (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, FeaturesError::Config(_) | FeaturesError::Cues(_))
+    }
+}
+
+/// What the features stage needs. Paths are already resolved.
+#[derive(Debug, Clone)]
+pub struct FeaturesParams {
+    pub out_dir: PathBuf,
+    pub facets: Vec<Facet>,
+    pub lexicons: Option<PathBuf>,
+    pub lexical_dimensions: usize,
+    pub seed: u64,
+    pub embeddings: Option<EmbeddingConfig>,
+    pub progress: bool,
+}
+
+/// One output column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub facet: Facet,
+    pub definition: String,
+}
+
+/// Per-source means of every feature (nulls left out).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceMeans {
+    pub kind: String,
+    pub conversations: u64,
+    pub means: Vec<f64>,
+    #[serde(skip)]
+    sums: Vec<f64>,
+    #[serde(skip)]
+    counts: Vec<u64>,
+}
+
+impl SourceMeans {
+    fn add(&mut self, values: &[f64]) {
+        self.sums.resize(values.len(), 0.0);
+        self.counts.resize(values.len(), 0);
+        for (i, v) in values.iter().enumerate() {
+            if !v.is_nan() {
+                self.sums[i] += v;
+                self.counts[i] += 1;
+            }
+        }
+        self.conversations += 1;
+    }
+
+    fn finish(&mut self) {
+        self.means =
+            self.sums.iter().zip(&self.counts).map(|(s, &n)| if n == 0 { f64::NAN } else { s / n as f64 }).collect();
+    }
+}
+
+/// What the features stage did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeaturesReport {
+    pub columns: Vec<Column>,
+    pub conversations_read: u64,
+    pub rows_written: u64,
+    pub skipped_no_user_turn: u64,
+    pub embedding_issues: u64,
+    pub sources: BTreeMap<String, SourceMeans>,
+    pub seconds: f64,
+    pub features_file: PathBuf,
+    pub rejects_file: PathBuf,
+}
+
+/// The columns the settings produce, in order.
+pub fn columns(facets: &[Facet], lexical_dimensions: usize, embedding_dimensions: usize) -> Vec<Column> {
+    let mut columns = Vec::new();
+    for &facet in facets {
+        match facet.rules() {
+            Some((defs, _)) => columns.extend(defs.into_iter().map(|d| Column {
+                name: d.name.to_owned(),
+                facet,
+                definition: d.definition.to_owned(),
+            })),
+            None if facet == Facet::Lexical => columns.extend((0..lexical_dimensions).map(|i| Column {
+                name: format!("lexical_{i:02}"),
+                facet,
+                definition: format!("dimension {i} of the projected TF-IDF of the user's words and bigrams"),
+            })),
+            None => columns.extend((0..embedding_dimensions).map(|i| Column {
+                name: format!("emb_{i:03}"),
+                facet,
+                definition: format!("dimension {i} of the supplied conversation embedding"),
+            })),
+        }
+    }
+    columns
+}
+
+impl FeaturesParams {
+    /// Every rule about the settings; one message per rule.
+    pub fn check(&self) -> Result<(), FeaturesError> {
+        let conversations = self.out_dir.join(crate::ingest::CONVERSATIONS_FILE);
+        if !conversations.is_file() {
+            return Err(FeaturesError::Config(format!(
+                "{} does not exist: run `simgap ingest` first",
+                conversations.display()
+            )));
+        }
+        if self.facets.is_empty() {
+            return Err(FeaturesError::Config("[features] facets is empty".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(repeated) = self.facets.iter().find(|f| !seen.insert(**f)) {
+            return Err(FeaturesError::Config(format!("[features] facets names {} twice", repeated.name())));
+        }
+        if self.facets.contains(&Facet::Lexical) && self.lexical_dimensions == 0 {
+            return Err(FeaturesError::Config("[features] lexical_dimensions must be positive".into()));
+        }
+        if self.facets.contains(&Facet::Embedding) && self.embeddings.is_none() {
+            return Err(FeaturesError::Config(
+                "facet embedding needs a [features.embeddings] table (path, id_column, vector_column or columns)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn run(&self) -> Result<FeaturesReport, FeaturesError> {
+        self.check()?;
+        let started = Instant::now();
+        let cue_lists = match &self.lexicons {
+            Some(path) => CueLists::with_overrides(path)?,
+            None => CueLists::built_in(),
+        };
+        let cues = cue_lists.compile()?;
+        let (embeddings, embedding_issues) = match (&self.embeddings, self.facets.contains(&Facet::Embedding)) {
+            (Some(config), true) => {
+                let (embeddings, issues) = Embeddings::load(config, &config.path)?;
+                (Some(embeddings), issues)
+            }
+            _ => (None, Vec::new()),
+        };
+        let columns = columns(&self.facets, self.lexical_dimensions, embeddings.as_ref().map_or(0, |e| e.dimensions));
+        let conversations_path = self.out_dir.join(crate::ingest::CONVERSATIONS_FILE);
+        let read_error = |message: String| FeaturesError::Read { path: conversations_path.clone(), message };
+
+        let frequencies = if self.facets.contains(&Facet::Lexical) {
+            Some(self.document_frequencies(&conversations_path, &cues).map_err(read_error)?)
+        } else {
+            None
+        };
+
+        let features_path = self.out_dir.join(FEATURES_FILE);
+        let mut writer = writer::FeaturesWriter::create(&features_path, &columns)?;
+        let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
+        let mut rejects = RejectsWriter::create(&rejects_path)?;
+        let batches = ConversationBatches::open(&conversations_path).map_err(read_error)?;
+        let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
+        let mut sources: BTreeMap<String, SourceMeans> = BTreeMap::new();
+        let (mut read, mut written, mut skipped) = (0u64, 0u64, 0u64);
+        for batch in batches {
+            let batch = batch.map_err(read_error)?;
+            let rows = batch.rows().map_err(read_error)?;
+            let computed: Vec<Option<Vec<f64>>> = rows
+                .par_iter()
+                .map(|row| {
+                    let prepared = prepare(&row.messages, row.kind, &cues.stopwords)?;
+                    let mut values = Vec::with_capacity(columns.len());
+                    for &facet in &self.facets {
+                        match facet.rules() {
+                            Some((_, compute)) => compute(&prepared, &cues, &mut values),
+                            None if facet == Facet::Lexical => {
+                                let terms = lexical::term_counts(&prepared);
+                                let frequencies = frequencies.as_ref().expect("computed when lexical is on");
+                                lexical::project(&terms, frequencies, self.lexical_dimensions, self.seed, &mut values);
+                            }
+                            None => {
+                                let embeddings = embeddings.as_ref().expect("loaded when embedding is on");
+                                match embeddings.lookup(row.source, row.conversation_id) {
+                                    Some(vector) => values.extend_from_slice(vector),
+                                    None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
+                                }
+                            }
+                        }
+                    }
+                    Some(values)
+                })
+                .collect();
+            let mut kept = Vec::new();
+            let mut values = Vec::new();
+            for (index, (row, features)) in rows.iter().zip(computed).enumerate() {
+                read += 1;
+                let Some(features) = features else {
+                    skipped += 1;
+                    rejects.write(&Reject {
+                        file: crate::ingest::CONVERSATIONS_FILE,
+                        location: Location::Record(row.row_number),
+                        conversation_id: Some(row.conversation_id),
+                        source: Some(row.source),
+                        reason: "no user turn left after cleaning (meta messages and markup removed): no feature row",
+                        raw: b"",
+                    })?;
+                    continue;
+                };
+                if embeddings.is_some() && self.embedding_missing(&columns, &features) {
+                    rejects.write(&Reject {
+                        file: crate::ingest::CONVERSATIONS_FILE,
+                        location: Location::Record(row.row_number),
+                        conversation_id: Some(row.conversation_id),
+                        source: Some(row.source),
+                        reason: "no embedding for this conversation: its embedding columns are null",
+                        raw: b"",
+                    })?;
+                }
+                sources
+                    .entry(row.source.to_owned())
+                    .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
+                    .add(&features);
+                kept.push(index as u32);
+                values.push(features);
+                written += 1;
+            }
+            writer.write(&batch, &kept, &values)?;
+            progress.inc(rows.len() as u64);
+        }
+        progress.finish_and_clear();
+        writer.finish()?;
+        let mut issue_count = 0u64;
+        if let (Some(config), Some(embeddings)) = (&self.embeddings, &embeddings) {
+            let file = config.path.display().to_string();
+            for issue in embedding_issues.iter().chain(&embeddings.unmatched()) {
+                issue_count += 1;
+                rejects.write(&Reject {
+                    file: &file,
+                    location: issue.row.map_or(Location::File, Location::Record),
+                    conversation_id: issue.conversation_id.as_deref(),
+                    source: issue.source.as_deref(),
+                    reason: &issue.reason,
+                    raw: b"",
+                })?;
+            }
+        }
+        rejects.finish()?;
+        for means in sources.values_mut() {
+            means.finish();
+        }
+        Ok(FeaturesReport {
+            columns,
+            conversations_read: read,
+            rows_written: written,
+            skipped_no_user_turn: skipped,
+            embedding_issues: issue_count,
+            sources,
+            seconds: started.elapsed().as_secs_f64(),
+            features_file: features_path,
+            rejects_file: rejects_path,
+        })
+    }
+
+    fn embedding_missing(&self, columns: &[Column], features: &[f64]) -> bool {
+        columns.iter().zip(features).any(|(c, v)| c.facet == Facet::Embedding && v.is_nan())
+    }
+
+    /// First pass of the `lexical` facet: in how many conversations each term bucket occurs.
+    fn document_frequencies(
+        &self,
+        path: &std::path::Path,
+        cues: &Cues,
+    ) -> Result<lexical::DocumentFrequencies, String> {
+        let mut total = lexical::DocumentFrequencies::default();
+        for batch in ConversationBatches::open(path)? {
+            let batch = batch?;
+            let rows = batch.rows()?;
+            // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
+            let terms: Vec<Vec<(u32, u32)>> = rows
+                .par_iter()
+                .filter_map(|row| prepare(&row.messages, row.kind, &cues.stopwords).map(|p| lexical::term_counts(&p)))
+                .collect();
+            for conversation in &terms {
+                total.add(conversation);
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A table of per-source means: feature, facet, one column per source. Lexical and embedding dimensions are left
+/// out (they have no meaning one by one).
+pub fn summary(report: &FeaturesReport) -> String {
+    use std::fmt::Write;
+    let sources: Vec<&String> = report.sources.keys().collect();
+    let width = sources.iter().map(|s| s.len()).max().unwrap_or(8).max(9);
+    let mut out = String::new();
+    let _ = write!(out, "{:<32} {:<12}", "feature", "facet");
+    for source in &sources {
+        let _ = write!(out, " {source:>width$}");
+    }
+    let _ = writeln!(out);
+    for (i, column) in report.columns.iter().enumerate() {
+        if matches!(column.facet, Facet::Lexical | Facet::Embedding) {
+            continue;
+        }
+        let _ = write!(out, "{:<32} {:<12}", column.name, column.facet.name());
+        for source in &sources {
+            let mean = report.sources[*source].means.get(i).copied().unwrap_or(f64::NAN);
+            if mean.is_nan() {
+                let _ = write!(out, " {:>width$}", "-");
+            } else {
+                let _ = write!(out, " {mean:>width$.4}");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let _ = write!(out, "{:<32} {:<12}", "conversations", "");
+    for source in &sources {
+        let _ = write!(out, " {:>width$}", report.sources[*source].conversations);
+    }
+    let _ = writeln!(out);
+    out
+}
+
+/// Every feature of every facet, one line each: name, facet, definition.
+pub fn list(lexical_dimensions: usize) -> String {
+    let mut out = String::new();
+    for column in columns(&Facet::BUILT_IN, lexical_dimensions, 0) {
+        if column.facet == Facet::Lexical && column.name != "lexical_00" {
+            continue;
+        }
+        let name = if column.facet == Facet::Lexical { "lexical_00 .. lexical_NN".to_owned() } else { column.name };
+        let definition = if column.facet == Facet::Lexical {
+            "the user's words and bigrams, TF-IDF weighted, projected to lexical_dimensions (default 64)".to_owned()
+        } else {
+            column.definition
+        };
+        out.push_str(&format!("{name:<34} {:<12} {definition}\n", column.facet.name()));
+    }
+    out.push_str(&format!(
+        "{:<34} {:<12} {}\n",
+        "emb_000 .. emb_NNN", "embedding", "the vector of [features.embeddings], one column per dimension"
+    ));
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Building conversations and reading a facet's values by name, for the facets' unit tests.
+    use std::collections::HashMap;
+
+    use super::cues::{CueLists, Cues};
+    use super::text::{MessageView, Prepared, prepare};
+    use super::{Compute, FeatureDef};
+    use crate::ingest::{Role, SourceKind};
+
+    pub fn conversation(messages: &[(Role, &'static str)]) -> Vec<MessageView<'static>> {
+        messages.iter().map(|(role, text)| MessageView { role: *role, content: Some(text), timestamp: None }).collect()
+    }
+
+    pub fn users(texts: &[&'static str]) -> Vec<MessageView<'static>> {
+        texts.iter().map(|text| MessageView { role: Role::User, content: Some(text), timestamp: None }).collect()
+    }
+
+    pub fn timed(messages: &[(Role, &'static str, &'static str)]) -> Vec<MessageView<'static>> {
+        messages
+            .iter()
+            .map(|(role, text, at)| MessageView { role: *role, content: Some(text), timestamp: Some(at) })
+            .collect()
+    }
+
+    pub fn prepared(texts: &[&'static str]) -> Prepared<'static> {
+        let views = users(texts);
+        prepare(&views, SourceKind::Human, &cues().stopwords).expect("a user turn")
+    }
+
+    pub fn cues() -> Cues {
+        CueLists::built_in().compile().expect("built-in cues compile")
+    }
+
+    pub fn by_name(defs: &[FeatureDef], compute: Compute, messages: &[MessageView<'_>]) -> HashMap<&'static str, f64> {
+        let cues = cues();
+        let prepared = prepare(messages, SourceKind::Human, &cues.stopwords).expect("a user turn");
+        let mut out = Vec::new();
+        compute(&prepared, &cues, &mut out);
+        assert_eq!(out.len(), defs.len());
+        defs.iter().map(|d| d.name).zip(out).collect()
+    }
+}

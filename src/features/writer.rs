@@ -1,0 +1,92 @@
+//! `features.parquet`: the identity columns copied from the conversations table, then one float64 column per
+//! feature (null where the value does not exist), each field tagged with its facet.
+//!
+//! Consumes: conversation batches, the indexes of the rows that yielded features, and their values. Produces: the
+//! file, through a temporary name renamed into place by [`FeaturesWriter::finish`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::reader::{COLUMNS, ConversationBatch};
+use super::{Column, FeaturesError};
+use crate::atomic::AtomicPath;
+
+pub struct FeaturesWriter {
+    writer: ArrowWriter<std::fs::File>,
+    schema: SchemaRef,
+    target: AtomicPath,
+}
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> FeaturesError {
+    FeaturesError::Write { path: path.to_owned(), message: e.to_string() }
+}
+
+impl FeaturesWriter {
+    pub fn create(path: &Path, columns: &[Column]) -> Result<Self, FeaturesError> {
+        let target = AtomicPath::new(path);
+        let mut fields = vec![
+            Field::new("conversation_id", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("task_id", DataType::Utf8, true),
+            Field::new("run", DataType::Int64, true),
+            Field::new("outcome", DataType::Float64, true),
+        ];
+        for column in columns {
+            fields.push(
+                Field::new(&column.name, DataType::Float64, true)
+                    .with_metadata(HashMap::from([("facet".to_owned(), column.facet.name().to_owned())])),
+            );
+        }
+        let facets: serde_json::Map<String, serde_json::Value> =
+            columns.iter().map(|c| (c.name.clone(), c.facet.name().into())).collect();
+        let schema = Arc::new(Schema::new(fields).with_metadata(HashMap::from([
+            ("simgap.facets".to_owned(), serde_json::Value::Object(facets).to_string()),
+            ("simgap.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+        ])));
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+            .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let file = std::fs::File::create(target.temp()).map_err(|e| write_error(target.temp(), e))?;
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| write_error(target.temp(), e))?;
+        Ok(Self { writer, schema, target })
+    }
+
+    /// Writes the rows `kept` of `batch` with their feature values.
+    pub fn write(&mut self, batch: &ConversationBatch, kept: &[u32], values: &[Vec<f64>]) -> Result<(), FeaturesError> {
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let indices = UInt32Array::from(kept.to_vec());
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for name in &COLUMNS[..6] {
+            let column = batch.batch.column_by_name(name).expect("the reader checked the columns");
+            arrays.push(take(column, &indices, None).map_err(|e| write_error(self.target.temp(), e))?);
+        }
+        let width = self.schema.fields().len() - 6;
+        for j in 0..width {
+            let column: Float64Array = values.iter().map(|row| Some(row[j]).filter(|v| !v.is_nan())).collect();
+            arrays.push(Arc::new(column));
+        }
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| write_error(self.target.temp(), e))?;
+        self.writer.write(&batch).map_err(|e| write_error(self.target.temp(), e))
+    }
+
+    pub fn finish(self) -> Result<(), FeaturesError> {
+        let Self { writer, target, .. } = self;
+        writer.close().map_err(|e| write_error(target.temp(), e))?;
+        let path = target.final_path().to_owned();
+        target.commit().map_err(|e| write_error(&path, e))
+    }
+}
