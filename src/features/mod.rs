@@ -101,6 +101,11 @@ impl Facet {
         }
     }
 
+    /// Whether the facet reads the tokens of user turns (the others read counts and lower-cased text only).
+    fn reads_words(self) -> bool {
+        matches!(self, Facet::Style | Facet::Information | Facet::Repetition | Facet::Context | Facet::Lexical)
+    }
+
     /// The fixed features of a rule-based facet and the function computing them; `None` for lexical and embedding,
     /// whose columns depend on settings.
     fn rules(self) -> Option<(Vec<FeatureDef>, Compute)> {
@@ -319,6 +324,8 @@ impl FeaturesParams {
             None
         };
 
+        // Tokenise user turns only when a facet reads their words.
+        let stopwords = self.facets.iter().any(|f| f.reads_words()).then_some(&cues.stopwords);
         let features_path = self.out_dir.join(FEATURES_FILE);
         let mut writer = writer::FeaturesWriter::create(&features_path, &columns)?;
         let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
@@ -333,7 +340,7 @@ impl FeaturesParams {
             let computed: Vec<Option<Vec<f64>>> = rows
                 .par_iter()
                 .map(|row| {
-                    let prepared = prepare(&row.messages, row.kind, &cues.stopwords)?;
+                    let prepared = prepare(&row.messages, row.kind, stopwords)?;
                     let mut values = Vec::with_capacity(columns.len());
                     for &facet in &self.facets {
                         match facet.rules() {
@@ -443,7 +450,9 @@ impl FeaturesParams {
             // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
             let terms: Vec<Vec<(u32, u32)>> = rows
                 .par_iter()
-                .filter_map(|row| prepare(&row.messages, row.kind, &cues.stopwords).map(|p| lexical::term_counts(&p)))
+                .filter_map(|row| {
+                    prepare(&row.messages, row.kind, Some(&cues.stopwords)).map(|p| lexical::term_counts(&p))
+                })
                 .collect();
             for conversation in &terms {
                 total.add(conversation);
@@ -537,7 +546,7 @@ pub(crate) mod testing {
 
     pub fn prepared(texts: &[&'static str]) -> Prepared<'static> {
         let views = users(texts);
-        prepare(&views, SourceKind::Human, &cues().stopwords).expect("a user turn")
+        prepare(&views, SourceKind::Human, Some(&cues().stopwords)).expect("a user turn")
     }
 
     pub fn cues() -> Cues {
@@ -546,7 +555,7 @@ pub(crate) mod testing {
 
     pub fn by_name(defs: &[FeatureDef], compute: Compute, messages: &[MessageView<'_>]) -> HashMap<&'static str, f64> {
         let cues = cues();
-        let prepared = prepare(messages, SourceKind::Human, &cues.stopwords).expect("a user turn");
+        let prepared = prepare(messages, SourceKind::Human, Some(&cues.stopwords)).expect("a user turn");
         let mut out = Vec::new();
         compute(&prepared, &cues, &mut out);
         assert_eq!(out.len(), defs.len());

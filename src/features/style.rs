@@ -135,6 +135,9 @@ mod tests {
     #[test]
     fn marks_capitals_emoji_pronouns() {
         let f = by_name(FEATURES, compute, &users(&["Why?? I don't KNOW!", "我们 you 😀"]));
+        assert_eq!(f["style_words_per_turn"], 4.0);
+        // "Why?? I don't KNOW!" is 19 characters, "我们 you 😀" 8.
+        assert_eq!(f["style_chars_per_turn"], 13.5);
         assert_eq!(f["style_questions_per_turn"], 1.0);
         assert_eq!(f["style_exclamations_per_turn"], 0.5);
         assert_eq!(f["style_emoji_per_turn"], 0.5);

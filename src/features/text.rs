@@ -146,12 +146,13 @@ pub fn strip_markup(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// Cleans a conversation and tokenises its user turns (`stopwords` mark the content words). `None` when nothing
-/// is left or no user turn remains (the USI scorer gives no row).
+/// Cleans a conversation and, given `stopwords` (which mark the content words), tokenises its user turns for the
+/// facets that read words; without, `tokens`, `clean_words` and `content_words` are empty. `None` when nothing is
+/// left or no user turn remains (the USI scorer gives no row).
 pub fn prepare<'a>(
     messages: &[MessageView<'a>],
     kind: SourceKind,
-    stopwords: &FxHashSet<String>,
+    stopwords: Option<&FxHashSet<String>>,
 ) -> Option<Prepared<'a>> {
     let mut prepared = Vec::with_capacity(messages.len());
     let mut user_turns = Vec::new();
@@ -178,7 +179,10 @@ pub fn prepare<'a>(
         if is_turn {
             user_turns.push(prepared.len());
         }
-        let spans = if is_turn { WordSpans::of(&lower, stopwords) } else { WordSpans::default() };
+        let spans = match stopwords {
+            Some(stopwords) if is_turn => WordSpans::of(&lower, stopwords),
+            _ => WordSpans::default(),
+        };
         prepared.push(PreparedMessage {
             role: message.role,
             text,
@@ -278,7 +282,7 @@ mod tests {
             MessageView { role: Role::User, content: None, timestamp: None },
             view(Role::User, "###STOP###"),
         ];
-        let prepared = prepare(&messages, SourceKind::Simulator, &FxHashSet::default()).unwrap();
+        let prepared = prepare(&messages, SourceKind::Simulator, Some(&FxHashSet::default())).unwrap();
         assert_eq!(prepared.messages.len(), 3, "the stop message is dropped, the tool call kept");
         assert_eq!(prepared.user_turns, [1]);
         assert_eq!(prepared.turn(0).text.as_deref(), Some("Hello there"));
@@ -291,6 +295,6 @@ mod tests {
     #[test]
     fn no_user_turn_left_gives_none() {
         let messages = [view(Role::Assistant, "Hi"), view(Role::User, "###STOP###")];
-        assert!(prepare(&messages, SourceKind::Simulator, &FxHashSet::default()).is_none());
+        assert!(prepare(&messages, SourceKind::Simulator, None).is_none());
     }
 }

@@ -183,7 +183,7 @@ mod tests {
             .iter()
             .map(|(role, text)| MessageView { role: *role, content: Some(text), timestamp: None })
             .collect();
-        let prepared = prepare(&views, kind, &cues.stopwords).expect("a user turn");
+        let prepared = prepare(&views, kind, None).expect("a user turn");
         let mut out = Vec::new();
         compute(&prepared, &cues, &mut out);
         assert_eq!(out.len(), FEATURES.len());
