@@ -42,7 +42,7 @@ use crate::ingest::rejects::{Reject, RejectsWriter};
 use cues::{CueLists, Cues};
 use embedding::{EmbeddingConfig, Embeddings};
 use reader::ConversationBatches;
-use text::{Prepared, prepare};
+use text::{Prepared, Reading, prepare};
 
 pub const FEATURES_FILE: &str = "features.parquet";
 pub const FEATURES_REJECTS_FILE: &str = "features_rejects.jsonl";
@@ -104,6 +104,11 @@ impl Facet {
     /// Whether the facet reads the tokens of user turns (the others read counts and lower-cased text only).
     fn reads_words(self) -> bool {
         matches!(self, Facet::Style | Facet::Information | Facet::Repetition | Facet::Context | Facet::Lexical)
+    }
+
+    /// Whether the facet reads assistant messages' text or word counts.
+    fn reads_assistant_text(self) -> bool {
+        matches!(self, Facet::Information | Facet::Cooperation | Facet::Termination)
     }
 
     /// The fixed features of a rule-based facet and the function computing them; `None` for lexical and embedding,
@@ -324,8 +329,11 @@ impl FeaturesParams {
             None
         };
 
-        // Tokenise user turns only when a facet reads their words.
-        let stopwords = self.facets.iter().any(|f| f.reads_words()).then_some(&cues.stopwords);
+        // Tokenise user turns, and read assistant messages, only when a facet needs it.
+        let reading = Reading {
+            words: self.facets.iter().any(|f| f.reads_words()).then_some(&cues.stopwords),
+            assistant_text: self.facets.iter().any(|f| f.reads_assistant_text()),
+        };
         let features_path = self.out_dir.join(FEATURES_FILE);
         let mut writer = writer::FeaturesWriter::create(&features_path, &columns)?;
         let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
@@ -340,7 +348,7 @@ impl FeaturesParams {
             let computed: Vec<Option<Vec<f64>>> = rows
                 .par_iter()
                 .map(|row| {
-                    let prepared = prepare(&row.messages, row.kind, stopwords)?;
+                    let prepared = prepare(&row.messages, row.kind, reading)?;
                     let mut values = Vec::with_capacity(columns.len());
                     for &facet in &self.facets {
                         match facet.rules() {
@@ -451,7 +459,8 @@ impl FeaturesParams {
             let terms: Vec<Vec<(u32, u32)>> = rows
                 .par_iter()
                 .filter_map(|row| {
-                    prepare(&row.messages, row.kind, Some(&cues.stopwords)).map(|p| lexical::term_counts(&p))
+                    let reading = Reading { words: Some(&cues.stopwords), assistant_text: false };
+                    prepare(&row.messages, row.kind, reading).map(|p| lexical::term_counts(&p))
                 })
                 .collect();
             for conversation in &terms {
@@ -525,7 +534,7 @@ pub(crate) mod testing {
     use std::collections::HashMap;
 
     use super::cues::{CueLists, Cues};
-    use super::text::{MessageView, Prepared, prepare};
+    use super::text::{MessageView, Prepared, Reading, prepare};
     use super::{Compute, FeatureDef};
     use crate::ingest::{Role, SourceKind};
 
@@ -546,7 +555,9 @@ pub(crate) mod testing {
 
     pub fn prepared(texts: &[&'static str]) -> Prepared<'static> {
         let views = users(texts);
-        prepare(&views, SourceKind::Human, Some(&cues().stopwords)).expect("a user turn")
+        let cues = cues();
+        prepare(&views, SourceKind::Human, Reading { words: Some(&cues.stopwords), assistant_text: true })
+            .expect("a user turn")
     }
 
     pub fn cues() -> Cues {
@@ -555,7 +566,8 @@ pub(crate) mod testing {
 
     pub fn by_name(defs: &[FeatureDef], compute: Compute, messages: &[MessageView<'_>]) -> HashMap<&'static str, f64> {
         let cues = cues();
-        let prepared = prepare(messages, SourceKind::Human, Some(&cues.stopwords)).expect("a user turn");
+        let reading = Reading { words: Some(&cues.stopwords), assistant_text: true };
+        let prepared = prepare(messages, SourceKind::Human, reading).expect("a user turn");
         let mut out = Vec::new();
         compute(&prepared, &cues, &mut out);
         assert_eq!(out.len(), defs.len());

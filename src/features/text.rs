@@ -31,9 +31,10 @@ pub struct PreparedMessage<'a> {
     pub role: Role,
     /// Cleaned text; `None` for messages without text (tool calls).
     pub text: Option<Cow<'a, str>>,
-    /// Lower-cased cleaned text (empty without text, and for system and tool messages, which no facet reads).
+    /// Lower-cased cleaned text (empty without text, for system and tool messages, which no facet reads, and for
+    /// assistant messages unless [`Reading::assistant_text`]).
     pub lower: String,
-    /// Words in the cleaned text, each CJK character one word (0 for system and tool messages).
+    /// Words in the cleaned text, each CJK character one word (0 where `lower` is empty for lack of need).
     pub words: usize,
     /// Whitespace-separated tokens of the cleaned text, as the USI scorer counts words (0 for system and tool).
     pub usi_words: usize,
@@ -146,14 +147,18 @@ pub fn strip_markup(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// Cleans a conversation and, given `stopwords` (which mark the content words), tokenises its user turns for the
-/// facets that read words; without, `tokens`, `clean_words` and `content_words` are empty. `None` when nothing is
-/// left or no user turn remains (the USI scorer gives no row).
-pub fn prepare<'a>(
-    messages: &[MessageView<'a>],
-    kind: SourceKind,
-    stopwords: Option<&FxHashSet<String>>,
-) -> Option<Prepared<'a>> {
+/// What the facets at hand read beyond the counts and lower-cased text of user turns, so nobody pays for the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reading<'s> {
+    /// Tokenise user turns (`tokens`, `clean_words`, `content_words`); these stopwords mark the content words.
+    pub words: Option<&'s FxHashSet<String>>,
+    /// Lower-case and count assistant messages too.
+    pub assistant_text: bool,
+}
+
+/// Cleans a conversation and prepares what `reading` asks for. `None` when nothing is left or no user turn remains
+/// (the USI scorer gives no row).
+pub fn prepare<'a>(messages: &[MessageView<'a>], kind: SourceKind, reading: Reading<'_>) -> Option<Prepared<'a>> {
     let mut prepared = Vec::with_capacity(messages.len());
     let mut user_turns = Vec::new();
     let mut last_raw_user_text = None;
@@ -166,7 +171,7 @@ pub fn prepare<'a>(
         }
         let text = message.content.map(strip_markup);
         // System prompts and tool output are never matched against cues: no need to lower-case or count them.
-        let read_by_facets = matches!(message.role, Role::User | Role::Assistant);
+        let read_by_facets = message.role == Role::User || (message.role == Role::Assistant && reading.assistant_text);
         let (lower, words, usi_words) = match &text {
             Some(text) if read_by_facets => {
                 let usi_words = text.split_whitespace().count();
@@ -179,7 +184,7 @@ pub fn prepare<'a>(
         if is_turn {
             user_turns.push(prepared.len());
         }
-        let spans = match stopwords {
+        let spans = match reading.words {
             Some(stopwords) if is_turn => WordSpans::of(&lower, stopwords),
             _ => WordSpans::default(),
         };
@@ -282,7 +287,9 @@ mod tests {
             MessageView { role: Role::User, content: None, timestamp: None },
             view(Role::User, "###STOP###"),
         ];
-        let prepared = prepare(&messages, SourceKind::Simulator, Some(&FxHashSet::default())).unwrap();
+        let stopwords = FxHashSet::default();
+        let reading = Reading { words: Some(&stopwords), assistant_text: true };
+        let prepared = prepare(&messages, SourceKind::Simulator, reading).unwrap();
         assert_eq!(prepared.messages.len(), 3, "the stop message is dropped, the tool call kept");
         assert_eq!(prepared.user_turns, [1]);
         assert_eq!(prepared.turn(0).text.as_deref(), Some("Hello there"));
@@ -295,6 +302,6 @@ mod tests {
     #[test]
     fn no_user_turn_left_gives_none() {
         let messages = [view(Role::Assistant, "Hi"), view(Role::User, "###STOP###")];
-        assert!(prepare(&messages, SourceKind::Simulator, None).is_none());
+        assert!(prepare(&messages, SourceKind::Simulator, Reading::default()).is_none());
     }
 }

@@ -7,6 +7,7 @@
 //! Groups: D1 style (politeness .. id_confuse), D2 information (info_frontload .. opening_words), D3 clarification
 //! (uncertainty .. info_q), D4 error reaction (emotion .. pivot).
 
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -78,12 +79,12 @@ struct TrigramCounter<'a> {
 impl<'a> TrigramCounter<'a> {
     fn add_turn(&mut self, lower: &'a str) {
         let mut window: [&str; 3] = [""; 3];
+        let mut hashes = [0u64; 3];
         for (i, word) in lower.split_whitespace().enumerate() {
             window = [window[1], window[2], word];
+            hashes = [hashes[1], hashes[2], rustc_hash::FxBuildHasher.hash_one(word)];
             if i >= 2 {
-                let hash = window.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
-                    w.bytes().chain([0xff]).fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-                });
+                let hash = hashes[0].rotate_left(42) ^ hashes[1].rotate_left(21) ^ hashes[2];
                 self.hashes.push((hash, self.trigrams.len() as u32));
                 self.trigrams.push(window);
             }
@@ -172,7 +173,7 @@ pub fn compute(conversation: &Prepared<'_>, cues: &Cues, out: &mut Vec<f64>) {
 mod tests {
     use super::*;
     use crate::features::cues::CueLists;
-    use crate::features::text::{MessageView, prepare};
+    use crate::features::text::{MessageView, Reading, prepare};
     use crate::ingest::{Role, SourceKind};
     use std::collections::HashMap;
 
@@ -183,7 +184,7 @@ mod tests {
             .iter()
             .map(|(role, text)| MessageView { role: *role, content: Some(text), timestamp: None })
             .collect();
-        let prepared = prepare(&views, kind, None).expect("a user turn");
+        let prepared = prepare(&views, kind, Reading::default()).expect("a user turn");
         let mut out = Vec::new();
         compute(&prepared, &cues, &mut out);
         assert_eq!(out.len(), FEATURES.len());
