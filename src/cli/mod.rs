@@ -1,8 +1,10 @@
 //! The command line: global flags, the subcommand list, and how outcomes and errors become exit codes.
 //! One file per subcommand, each an `Args` struct whose doc comments are its `--help`, and a `run`.
 
+pub mod cluster;
 pub mod features;
 pub mod ingest;
+pub mod kmeans;
 pub mod logging;
 pub mod run;
 pub mod synth;
@@ -11,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use simgap::cluster::ClusterError;
+use simgap::cluster::kmeans::KMeansError;
 use simgap::features::FeaturesError;
 use simgap::ingest::IngestError;
 use simgap::pipeline::config::ConfigError;
@@ -55,6 +59,8 @@ pub struct GlobalArgs {
 pub enum Command {
     Ingest(ingest::Args),
     Features(features::Args),
+    Cluster(cluster::Args),
+    Kmeans(kmeans::Args),
     Run(run::Args),
     Synth(synth::Args),
 }
@@ -81,6 +87,8 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
         cause.downcast_ref::<ConfigError>().is_some()
             || cause.downcast_ref::<IngestError>().is_some_and(IngestError::is_usage)
             || cause.downcast_ref::<FeaturesError>().is_some_and(FeaturesError::is_usage)
+            || cause.downcast_ref::<ClusterError>().is_some_and(ClusterError::is_usage)
+            || cause.downcast_ref::<KMeansError>().is_some_and(|e| !matches!(e, KMeansError::Linfa(_)))
     });
     ExitCode::from(if usage { 2 } else { 1 })
 }

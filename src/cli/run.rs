@@ -9,8 +9,8 @@ use simgap::pipeline::config::PipelineConfig;
 ///
 /// Reads: the pipeline file and everything its [[input]] tables name.
 /// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl; features ->
-/// features.parquet, features_rejects.jsonl; both recorded in manifest.json; cluster, divergence and report join as
-/// they land).
+/// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; all recorded in
+/// manifest.json; divergence and report join as they land).
 /// Cost: the sum of the stages; see each stage's --help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,5 +28,6 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
     let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
     super::features::features_stage(&config, args.out.as_ref(), global)?;
+    super::cluster::cluster_stage(&config, args.out.as_ref(), global)?;
     Ok(super::ingest::outcome_of(&report))
 }

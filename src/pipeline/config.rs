@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub ingest: IngestOptions,
     #[serde(default)]
     pub features: crate::features::FeaturesConfig,
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
     /// The folder relative paths were resolved against (the pipeline file's folder). Not a TOML key.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -51,4 +51,9 @@ impl PipelineConfig {
             progress,
         }
     }
+
+    /// Parameters of the cluster stage.
+    pub fn cluster_params(&self, out_dir: PathBuf, progress: bool) -> crate::cluster::ClusterParams {
+        crate::cluster::ClusterParams { out_dir, config: self.cluster.clone(), progress }
+    }
 }

@@ -1,0 +1,620 @@
+//! simgap's k-means: greedy k-means++ and Lloyd iterations on matrix multiplies, in parallel, reproducibly.
+//!
+//! Consumes: a row-major matrix of `f32` or `f64` (n x d) and [`KMeansParams`]. Produces: a [`KMeans`] model
+//! (centroids, inertia, iterations, which restart won) that labels rows by their nearest centroid. Implements
+//! linfa's `Fit` and `PredictInplace`, so it plugs into linfa code; linfa-clustering is the reference it is tested
+//! and benchmarked against.
+//!
+//! How: squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per block of rows.
+//! The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks, each keeps its
+//! own partial sums, and the partials are merged in chunk order, so the same seed gives the same bits on 1 thread or
+//! 16. Initialisation is greedy k-means++ (2 + ln k candidates per centre, the best kept), its candidate distances
+//! also one GEMM per chunk: O(n k d log k) flops, no pass over the data per candidate. Convergence as in
+//! scikit-learn: labels unchanged, or the centres' total squared shift under `tol` times the mean feature variance.
+//! Empty clusters take the points farthest from their centres. Restarts keep the best run whole. Cost per Lloyd
+//! iteration: 2 n k d flops plus O(n d); memory: the data, plus n labels and distances, plus k x d per chunk.
+
+use linfa::Float;
+use linfa::dataset::DatasetBase;
+use linfa::traits::{Fit, PredictInplace};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis, Data, Ix2, s};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// Rows per GEMM block (a block's distances, rows x k, stay in cache).
+const BLOCK_ROWS: usize = 256;
+/// Chunks the rows are cut into; fixed so results do not depend on the thread count.
+const CHUNKS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KMeansError {
+    #[error("k must be at least 1")]
+    ZeroClusters,
+    #[error("k = {k} is more than the {n} rows")]
+    TooManyClusters { k: usize, n: usize },
+    #[error("restarts must be at least 1")]
+    ZeroRestarts,
+    #[error("max_iter must be at least 1")]
+    ZeroIterations,
+    #[error("tol must be a non-negative finite number, not {0}")]
+    BadTolerance(f64),
+    #[error("the data has a non-finite value (NaN or infinite) at row {row}, column {column}")]
+    NotFinite { row: usize, column: usize },
+    #[error("the data has no columns")]
+    NoColumns,
+    #[error("centroids have {got} columns, the data {expected}")]
+    DimensionMismatch { expected: usize, got: usize },
+    #[error(transparent)]
+    Linfa(#[from] linfa::Error),
+}
+
+/// Settings of a k-means fit. Defaults follow scikit-learn's: 300 iterations, tol 1e-4, 1 restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansParams {
+    pub k: usize,
+    /// Independent runs from different seeds; the lowest inertia wins.
+    pub restarts: usize,
+    pub max_iter: usize,
+    /// Relative tolerance: converged when the centres' total squared shift is at most `tol` x mean feature variance.
+    pub tol: f64,
+    pub seed: u64,
+}
+
+impl KMeansParams {
+    pub fn new(k: usize) -> Self {
+        Self { k, restarts: 1, max_iter: 300, tol: 1e-4, seed: 0 }
+    }
+
+    pub fn restarts(mut self, restarts: usize) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Every rule about the settings and the data; one error per rule.
+    pub fn check<F: Float>(&self, data: &ArrayView2<F>) -> Result<(), KMeansError> {
+        if self.k == 0 {
+            return Err(KMeansError::ZeroClusters);
+        }
+        if self.restarts == 0 {
+            return Err(KMeansError::ZeroRestarts);
+        }
+        if self.max_iter == 0 {
+            return Err(KMeansError::ZeroIterations);
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(KMeansError::BadTolerance(self.tol));
+        }
+        if data.ncols() == 0 {
+            return Err(KMeansError::NoColumns);
+        }
+        if self.k > data.nrows() {
+            return Err(KMeansError::TooManyClusters { k: self.k, n: data.nrows() });
+        }
+        if let Some((index, _)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(KMeansError::NotFinite { row: index / data.ncols(), column: index % data.ncols() });
+        }
+        Ok(())
+    }
+
+    /// Fits on `data` (rows are points).
+    pub fn fit_array<F: Float>(&self, data: ArrayView2<F>) -> Result<KMeans<F>, KMeansError> {
+        self.check(&data)?;
+        let data = data.as_standard_layout();
+        let data = data.view();
+        let norms = squared_norms(&data);
+        let tol = F::cast(self.tol) * mean_variance(&data);
+        let mut best: Option<KMeans<F>> = None;
+        for restart in 0..self.restarts {
+            let mut rng = ChaCha8Rng::seed_from_u64(split_seed(self.seed, restart as u64));
+            let centroids = kmeans_plus_plus(&data, &norms, self.k, &mut rng);
+            let run = lloyd(&data, &norms, centroids, self.max_iter, tol, restart);
+            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
+                best = Some(run);
+            }
+        }
+        Ok(best.expect("at least one restart"))
+    }
+}
+
+/// A fitted k-means model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans<F> {
+    pub centroids: Array2<F>,
+    /// Sum of squared distances of the rows to their centroids.
+    pub inertia: f64,
+    /// Lloyd iterations of the winning run.
+    pub iterations: usize,
+    /// Whether the winning run converged before max_iter.
+    pub converged: bool,
+    /// Which restart won (0-based).
+    pub restart: usize,
+}
+
+impl<F: Float> KMeans<F> {
+    /// A model from given centroids (a codebook read back from disk).
+    pub fn from_centroids(centroids: Array2<F>) -> Self {
+        Self { centroids, inertia: f64::NAN, iterations: 0, converged: true, restart: 0 }
+    }
+
+    /// The nearest centroid of every row, and the sum of squared distances.
+    pub fn assign(&self, data: ArrayView2<F>) -> Result<(Vec<u32>, f64), KMeansError> {
+        if data.ncols() != self.centroids.ncols() {
+            return Err(KMeansError::DimensionMismatch { expected: data.ncols(), got: self.centroids.ncols() });
+        }
+        let data = data.as_standard_layout();
+        let data = data.view();
+        let norms = squared_norms(&data);
+        let step = assignment_step(&data, &norms, &self.centroids, false);
+        Ok((step.labels, step.inertia))
+    }
+}
+
+/// A seed per restart, via the SplitMix64 finaliser.
+fn split_seed(seed: u64, restart: u64) -> u64 {
+    let mut z = seed ^ restart.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn squared_norms<F: Float>(data: &ArrayView2<F>) -> Array1<F> {
+    let mut norms = Array1::zeros(data.nrows());
+    let slice = norms.as_slice_mut().expect("a fresh array is contiguous");
+    slice.par_iter_mut().enumerate().for_each(|(i, norm)| {
+        let row = data.row(i);
+        *norm = row.dot(&row);
+    });
+    norms
+}
+
+/// Mean over columns of the column variances (scikit-learn's scale for `tol`).
+fn mean_variance<F: Float>(data: &ArrayView2<F>) -> F {
+    let n = F::cast(data.nrows());
+    let means = data.sum_axis(Axis(0)) / n;
+    let mut total = F::zero();
+    for row in data.axis_iter(Axis(0)) {
+        for (x, m) in row.iter().zip(means.iter()) {
+            total += (*x - *m) * (*x - *m);
+        }
+    }
+    total / (n * F::cast(data.ncols()))
+}
+
+/// The row ranges of the fixed chunks.
+fn chunk_ranges(n: usize) -> Vec<(usize, usize)> {
+    let chunks = CHUNKS.min(n.div_ceil(BLOCK_ROWS)).max(1);
+    let size = n.div_ceil(chunks);
+    (0..chunks).map(|c| (c * size, ((c + 1) * size).min(n))).filter(|(a, b)| a < b).collect()
+}
+
+/// Labels, distances and per-cluster sums of one assignment pass.
+struct Assignment<F> {
+    labels: Vec<u32>,
+    distances: Vec<F>,
+    sums: Array2<F>,
+    counts: Vec<u64>,
+    inertia: f64,
+}
+
+/// Assigns every row to its nearest centroid; with `accumulate`, also sums the rows per cluster.
+fn assignment_step<F: Float>(
+    data: &ArrayView2<F>,
+    norms: &Array1<F>,
+    centroids: &Array2<F>,
+    accumulate: bool,
+) -> Assignment<F> {
+    let (n, d) = data.dim();
+    let k = centroids.nrows();
+    let centroid_norms: Vec<F> = centroids.axis_iter(Axis(0)).map(|c| c.dot(&c)).collect();
+    let centroids_t = centroids.t();
+    let partials: Vec<(Vec<u32>, Vec<F>, Array2<F>, Vec<u64>, f64)> = chunk_ranges(n)
+        .into_par_iter()
+        .map(|(start, end)| {
+            let mut labels = Vec::with_capacity(end - start);
+            let mut distances = Vec::with_capacity(end - start);
+            let mut sums = Array2::<F>::zeros(if accumulate { (k, d) } else { (0, d) });
+            let mut counts = vec![0u64; if accumulate { k } else { 0 }];
+            let mut inertia = 0.0f64;
+            let mut dots = Array2::<F>::zeros((BLOCK_ROWS, k));
+            let mut block_start = start;
+            while block_start < end {
+                let block_end = (block_start + BLOCK_ROWS).min(end);
+                let rows = data.slice(s![block_start..block_end, ..]);
+                let mut block = dots.slice_mut(s![..block_end - block_start, ..]);
+                general_mat_mul(F::one(), &rows, &centroids_t, F::zero(), &mut block);
+                for (i, dot_row) in block.axis_iter(Axis(0)).enumerate() {
+                    let x_norm = norms[block_start + i];
+                    let mut best = (0usize, F::infinity());
+                    for (j, dot) in dot_row.iter().enumerate() {
+                        let distance = centroid_norms[j] - (*dot + *dot);
+                        if distance < best.1 {
+                            best = (j, distance);
+                        }
+                    }
+                    let distance = (best.1 + x_norm).max(F::zero());
+                    labels.push(best.0 as u32);
+                    distances.push(distance);
+                    inertia += distance.to_f64().unwrap_or(f64::NAN);
+                    if accumulate {
+                        let mut sum = sums.row_mut(best.0);
+                        sum += &rows.row(i);
+                        counts[best.0] += 1;
+                    }
+                }
+                block_start = block_end;
+            }
+            (labels, distances, sums, counts, inertia)
+        })
+        .collect();
+    let mut merged = Assignment {
+        labels: Vec::with_capacity(n),
+        distances: Vec::with_capacity(n),
+        sums: Array2::zeros((k, d)),
+        counts: vec![0; k],
+        inertia: 0.0,
+    };
+    for (labels, distances, sums, counts, inertia) in partials {
+        merged.labels.extend(labels);
+        merged.distances.extend(distances);
+        if accumulate {
+            merged.sums += &sums;
+            for (total, count) in merged.counts.iter_mut().zip(counts) {
+                *total += count;
+            }
+        }
+        merged.inertia += inertia;
+    }
+    merged
+}
+
+/// Lloyd iterations from `centroids` until convergence or `max_iter`, then a final assignment.
+fn lloyd<F: Float>(
+    data: &ArrayView2<F>,
+    norms: &Array1<F>,
+    mut centroids: Array2<F>,
+    max_iter: usize,
+    tol: F,
+    restart: usize,
+) -> KMeans<F> {
+    let mut previous_labels: Option<Vec<u32>> = None;
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < max_iter {
+        iterations += 1;
+        let mut step = assignment_step(data, norms, &centroids, true);
+        relocate_empty_clusters(data, &mut step);
+        let new_centroids = centroids_from(&step, &centroids);
+        let shift: F = (&new_centroids - &centroids).iter().map(|v| *v * *v).sum();
+        let unchanged = previous_labels.as_ref().is_some_and(|p| *p == step.labels);
+        centroids = new_centroids;
+        if unchanged {
+            // Labels did not change: the centroids just computed are the means of the final labels.
+            converged = true;
+            break;
+        }
+        if shift <= tol {
+            converged = true;
+            break;
+        }
+        previous_labels = Some(step.labels);
+    }
+    let final_step = assignment_step(data, norms, &centroids, false);
+    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart }
+}
+
+fn centroids_from<F: Float>(step: &Assignment<F>, previous: &Array2<F>) -> Array2<F> {
+    let mut centroids = step.sums.clone();
+    for (j, mut row) in centroids.axis_iter_mut(Axis(0)).enumerate() {
+        if step.counts[j] > 0 {
+            row /= F::cast(step.counts[j]);
+        } else {
+            row.assign(&previous.row(j));
+        }
+    }
+    centroids
+}
+
+/// Gives each empty cluster the point farthest from its centre (taking it out of its old cluster's sums), as
+/// scikit-learn does.
+fn relocate_empty_clusters<F: Float>(data: &ArrayView2<F>, step: &mut Assignment<F>) {
+    let empty: Vec<usize> = (0..step.counts.len()).filter(|&j| step.counts[j] == 0).collect();
+    if empty.is_empty() {
+        return;
+    }
+    let mut order: Vec<usize> = (0..step.labels.len()).collect();
+    order.sort_by(|&a, &b| {
+        step.distances[b].partial_cmp(&step.distances[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+    });
+    let mut donors = order.into_iter();
+    for j in empty {
+        // The farthest point whose cluster keeps at least one other member.
+        let Some(i) = donors.by_ref().find(|&i| step.counts[step.labels[i] as usize] > 1) else { break };
+        let old = step.labels[i] as usize;
+        let row = data.row(i);
+        {
+            let mut sum = step.sums.row_mut(old);
+            sum -= &row;
+        }
+        step.counts[old] -= 1;
+        step.sums.row_mut(j).assign(&row);
+        step.counts[j] = 1;
+        step.labels[i] = j as u32;
+        step.distances[i] = F::zero();
+    }
+}
+
+/// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion to the squared
+/// distance to the nearest centre so far.
+fn kmeans_plus_plus<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, k: usize, rng: &mut ChaCha8Rng) -> Array2<F> {
+    let (n, d) = data.dim();
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centroids = Array2::<F>::zeros((k, d));
+    let first = rng.gen_range(0..n);
+    centroids.row_mut(0).assign(&data.row(first));
+    let ranges = chunk_ranges(n);
+    // closest[i]: squared distance of row i to its nearest centre so far.
+    let mut closest: Vec<F> = distances_to(data, norms, data.row(first));
+    for c in 1..k {
+        let chunk_totals: Vec<f64> =
+            ranges.iter().map(|&(a, b)| closest[a..b].iter().map(|v| v.to_f64().unwrap_or(0.0)).sum()).collect();
+        let potential: f64 = chunk_totals.iter().sum();
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| sample_proportional(&closest, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
+            .collect();
+        let mut candidate_rows = Array2::<F>::zeros((candidates.len(), d));
+        for (t, &i) in candidates.iter().enumerate() {
+            candidate_rows.row_mut(t).assign(&data.row(i));
+        }
+        // Potential after adding each candidate, summed per chunk in parallel, merged in chunk order.
+        let candidate_norms: Vec<F> = candidate_rows.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
+        let candidates_t = candidate_rows.t();
+        let partial: Vec<Vec<f64>> = ranges
+            .par_iter()
+            .map(|&(start, end)| {
+                let mut pots = vec![0.0f64; candidates.len()];
+                let mut dots = Array2::<F>::zeros((BLOCK_ROWS, candidates.len()));
+                let mut block_start = start;
+                while block_start < end {
+                    let block_end = (block_start + BLOCK_ROWS).min(end);
+                    let rows = data.slice(s![block_start..block_end, ..]);
+                    let mut block = dots.slice_mut(s![..block_end - block_start, ..]);
+                    general_mat_mul(F::one(), &rows, &candidates_t, F::zero(), &mut block);
+                    for (i, dot_row) in block.axis_iter(Axis(0)).enumerate() {
+                        let row = block_start + i;
+                        for (t, dot) in dot_row.iter().enumerate() {
+                            let distance = (norms[row] - (*dot + *dot) + candidate_norms[t]).max(F::zero());
+                            pots[t] += distance.min(closest[row]).to_f64().unwrap_or(0.0);
+                        }
+                    }
+                    block_start = block_end;
+                }
+                pots
+            })
+            .collect();
+        let mut pots = vec![0.0f64; candidates.len()];
+        for chunk in partial {
+            for (total, value) in pots.iter_mut().zip(chunk) {
+                *total += value;
+            }
+        }
+        let best = (0..candidates.len())
+            .min_by(|&a, &b| pots[a].partial_cmp(&pots[b]).unwrap_or(std::cmp::Ordering::Equal))
+            .expect("at least two trials");
+        centroids.row_mut(c).assign(&candidate_rows.row(best));
+        for (nearest, distance) in closest.iter_mut().zip(distances_to(data, norms, candidate_rows.row(best))) {
+            *nearest = nearest.min(distance);
+        }
+    }
+    centroids
+}
+
+/// Index of the row where the running sum of `weights` passes `target` (weights in chunks with known totals).
+fn sample_proportional<F: Float>(
+    weights: &[F],
+    ranges: &[(usize, usize)],
+    chunk_totals: &[f64],
+    target: f64,
+    n: usize,
+) -> usize {
+    let mut remaining = target;
+    for (&(start, end), &total) in ranges.iter().zip(chunk_totals) {
+        if remaining < total {
+            for (i, w) in weights[start..end].iter().enumerate() {
+                remaining -= w.to_f64().unwrap_or(0.0);
+                if remaining < 0.0 {
+                    return start + i;
+                }
+            }
+            return end - 1;
+        }
+        remaining -= total;
+    }
+    // Rounding left the target past the end: the last row with weight.
+    (0..n).rev().find(|&i| weights[i] > F::zero()).unwrap_or(n - 1)
+}
+
+/// Squared distance of every row to `point`.
+fn distances_to<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, point: ndarray::ArrayView1<F>) -> Vec<F> {
+    let point_norm = point.dot(&point);
+    let chunks: Vec<Vec<F>> = chunk_ranges(data.nrows())
+        .into_par_iter()
+        .map(|(start, end)| {
+            let dots = data.slice(s![start..end, ..]).dot(&point);
+            dots.iter()
+                .enumerate()
+                .map(|(i, dot)| (norms[start + i] - (*dot + *dot) + point_norm).max(F::zero()))
+                .collect()
+        })
+        .collect();
+    chunks.concat()
+}
+
+impl<F: Float, D: Data<Elem = F>, T> Fit<ArrayBase<D, Ix2>, T, KMeansError> for KMeansParams {
+    type Object = KMeans<F>;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<KMeans<F>, KMeansError> {
+        self.fit_array(dataset.records().view())
+    }
+}
+
+impl<F: Float, D: Data<Elem = F>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for KMeans<F> {
+    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<usize>) {
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        // The dimensions are checked by `assign`; a mismatch here is a caller's bug, as in linfa's own models.
+        let (labels, _) = self.assign(x.view()).expect("rows with the centroids' number of columns");
+        for (target, label) in y.iter_mut().zip(labels) {
+            *target = label as usize;
+        }
+    }
+
+    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<usize> {
+        Array1::zeros(x.nrows())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linfa::traits::Predict;
+    use ndarray::Array2;
+    use rand::Rng;
+
+    /// `centres` well-separated Gaussian-ish blobs of `per` points in `d` dimensions, with their true labels.
+    pub(crate) fn blobs(centres: usize, per: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let centre_points: Vec<Vec<f64>> =
+            (0..centres).map(|_| (0..d).map(|_| rng.gen_range(-100.0..100.0)).collect()).collect();
+        let mut data = Array2::zeros((centres * per, d));
+        let mut labels = Vec::new();
+        for i in 0..centres * per {
+            let c = i % centres;
+            for j in 0..d {
+                // Sum of uniforms: roughly normal, spread 1.
+                let noise: f64 = (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum();
+                data[[i, j]] = centre_points[c][j] + noise;
+            }
+            labels.push(c);
+        }
+        (data, labels)
+    }
+
+    /// The adjusted Rand index of two labellings.
+    pub(crate) fn adjusted_rand_index(a: &[usize], b: &[usize]) -> f64 {
+        let n = a.len() as f64;
+        let ka = a.iter().max().map_or(0, |m| m + 1);
+        let kb = b.iter().max().map_or(0, |m| m + 1);
+        let mut table = vec![vec![0f64; kb]; ka];
+        for (&x, &y) in a.iter().zip(b) {
+            table[x][y] += 1.0;
+        }
+        let pairs = |v: f64| v * (v - 1.0) / 2.0;
+        let index: f64 = table.iter().flatten().map(|&v| pairs(v)).sum();
+        let rows: f64 = table.iter().map(|r| pairs(r.iter().sum())).sum();
+        let cols: f64 = (0..kb).map(|j| pairs(table.iter().map(|r| r[j]).sum())).sum();
+        let expected = rows * cols / pairs(n);
+        (index - expected) / ((rows + cols) / 2.0 - expected)
+    }
+
+    #[test]
+    fn recovers_planted_clusters() {
+        let (data, truth) = blobs(8, 250, 5, 1);
+        let model = KMeansParams::new(8).restarts(3).seed(7).fit_array(data.view()).unwrap();
+        let (labels, inertia) = model.assign(data.view()).unwrap();
+        let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+        let ari = adjusted_rand_index(&truth, &labels);
+        assert!(ari >= 0.99, "ARI {ari}");
+        assert!((inertia - model.inertia).abs() <= 1e-9 * inertia.max(1.0));
+        assert!(model.converged);
+    }
+
+    #[test]
+    fn same_seed_same_model_on_any_thread_count() {
+        let (data, _) = blobs(5, 400, 4, 2);
+        let params = KMeansParams::new(12).restarts(2).seed(11);
+        let fit = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| params.fit_array(data.view()).unwrap())
+        };
+        let one = fit(1);
+        assert_eq!(one, fit(1));
+        assert_eq!(one, fit(3), "chunks are fixed, so the thread count does not change the bits");
+        let other = KMeansParams::new(12).restarts(2).seed(12).fit_array(data.view()).unwrap();
+        assert_ne!(one.centroids, other.centroids);
+    }
+
+    #[test]
+    fn f32_agrees_with_f64() {
+        let (data, truth) = blobs(4, 200, 3, 3);
+        let model = KMeansParams::new(4).seed(1).fit_array(data.mapv(|v| v as f32).view()).unwrap();
+        let (labels, _) = model.assign(data.mapv(|v| v as f32).view()).unwrap();
+        let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+        assert!(adjusted_rand_index(&truth, &labels) >= 0.99);
+    }
+
+    #[test]
+    fn bad_parameters_are_clear_errors() {
+        let data = Array2::<f64>::zeros((5, 2));
+        assert!(matches!(KMeansParams::new(0).fit_array(data.view()), Err(KMeansError::ZeroClusters)));
+        assert!(matches!(
+            KMeansParams::new(6).fit_array(data.view()),
+            Err(KMeansError::TooManyClusters { k: 6, n: 5 })
+        ));
+        assert!(matches!(KMeansParams::new(2).restarts(0).fit_array(data.view()), Err(KMeansError::ZeroRestarts)));
+        assert!(matches!(KMeansParams::new(2).max_iter(0).fit_array(data.view()), Err(KMeansError::ZeroIterations)));
+        assert!(matches!(KMeansParams::new(2).tol(f64::NAN).fit_array(data.view()), Err(KMeansError::BadTolerance(_))));
+        let mut with_nan = data.clone();
+        with_nan[[3, 1]] = f64::NAN;
+        let err = KMeansParams::new(2).fit_array(with_nan.view()).unwrap_err();
+        assert!(matches!(err, KMeansError::NotFinite { row: 3, column: 1 }), "{err}");
+        assert!(err.to_string().contains("row 3, column 1"));
+    }
+
+    #[test]
+    fn duplicate_points_and_as_many_clusters_as_points() {
+        // Three distinct points, many copies: k = 3 finds them exactly; k = n leaves no cluster empty.
+        let data = Array2::from_shape_fn((30, 2), |(i, j)| ((i % 3) * 10 + j) as f64);
+        let model = KMeansParams::new(3).seed(5).fit_array(data.view()).unwrap();
+        assert!(model.inertia.abs() < 1e-9, "{}", model.inertia);
+        let small = Array2::from_shape_fn((6, 1), |(i, _)| i as f64);
+        let model = KMeansParams::new(6).fit_array(small.view()).unwrap();
+        assert!(model.inertia.abs() < 1e-9);
+    }
+
+    #[test]
+    fn implements_linfa_fit_and_predict() {
+        let (data, truth) = blobs(3, 100, 2, 4);
+        let dataset = DatasetBase::from(data.clone());
+        let model: KMeans<f64> = KMeansParams::new(3).seed(2).fit(&dataset).unwrap();
+        let predicted: Array1<usize> = model.predict(&data);
+        assert!(adjusted_rand_index(&truth, predicted.as_slice().unwrap()) >= 0.99);
+    }
+
+    #[test]
+    fn relative_tolerance_stops_early() {
+        let (data, _) = blobs(10, 100, 3, 6);
+        let loose = KMeansParams::new(10).tol(1.0).seed(3).fit_array(data.view()).unwrap();
+        let strict = KMeansParams::new(10).tol(0.0).seed(3).fit_array(data.view()).unwrap();
+        assert!(loose.iterations <= strict.iterations);
+        assert!(strict.inertia <= loose.inertia + 1e-9);
+    }
+}
