@@ -19,7 +19,8 @@ use simgap::cluster::scaling::{Normalisation, Scaler};
 /// Reads: --input (Parquet), the columns named by --columns or else every numeric column.
 /// Writes: --out, a JSON codebook: centroids (a list of rows, in the input's space), inertia (sum of squared
 /// distances, in the space k-means ran in: standardised with --standardize, raw otherwise), iterations, converged,
-/// seconds (the fit alone), k, seed, restarts, max_iter, tol, precision and the columns.
+/// seconds (the fit alone; init_seconds and lloyd_seconds split it, lloyd_passes counts the distance passes over
+/// every restart), k, seed, restarts, max_iter, tol, precision and the columns.
 /// Cost: greedy k-means++ then Lloyd iterations, 2 n k d flops each, on every core; memory: the matrix (n x d
 /// values of 8 bytes, or 4 with --f32).
 #[derive(Debug, clap::Args)]
@@ -107,12 +108,12 @@ pub fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
         None => data,
     };
     let started = Instant::now();
-    let (centroids, inertia, iterations, converged) = if args.f32 {
+    let (centroids, inertia, iterations, converged, stats) = if args.f32 {
         let model = params.fit_array(data.mapv(|v| v as f32).view())?;
-        (model.centroids.mapv(f64::from), model.inertia, model.iterations, model.converged)
+        (model.centroids.mapv(f64::from), model.inertia, model.iterations, model.converged, model.stats)
     } else {
         let model = params.fit_array(data.view())?;
-        (model.centroids, model.inertia, model.iterations, model.converged)
+        (model.centroids, model.inertia, model.iterations, model.converged, model.stats)
     };
     let seconds = started.elapsed().as_secs_f64();
     let centroids = match &scaler {
@@ -125,6 +126,9 @@ pub fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
         "iterations": iterations,
         "converged": converged,
         "seconds": seconds,
+        "init_seconds": stats.init_seconds,
+        "lloyd_seconds": stats.lloyd_seconds,
+        "lloyd_passes": stats.passes,
         "k": args.k,
         "seed": args.seed,
         "restarts": args.restarts,

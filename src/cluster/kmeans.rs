@@ -121,20 +121,38 @@ impl KMeansParams {
         let norms = squared_norms(&data);
         let tol = F::cast(self.tol) * mean_variance(&data);
         let mut best: Option<KMeans<F>> = None;
+        let mut stats = FitStats::default();
+        let seeding = SeedingData::new(&data);
         for restart in 0..self.restarts {
             let mut rng = ChaCha8Rng::seed_from_u64(split_seed(self.seed, restart as u64));
-            let centroids = kmeans_plus_plus(&data, &norms, self.k, &mut rng);
+            let started = std::time::Instant::now();
+            let centroids = kmeans_plus_plus(&data, &seeding, self.k, &mut rng);
+            let initialised = std::time::Instant::now();
             let run = lloyd(&data, &norms, centroids, self.max_iter, tol, restart);
+            stats.init_seconds += (initialised - started).as_secs_f64();
+            stats.lloyd_seconds += initialised.elapsed().as_secs_f64();
+            stats.passes += run.iterations + 1;
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
         }
-        Ok(best.expect("at least one restart"))
+        let mut best = best.expect("at least one restart");
+        best.stats = stats;
+        Ok(best)
     }
 }
 
-/// A fitted k-means model.
-#[derive(Debug, Clone, PartialEq)]
+/// Where a fit's time went, over every restart (for benchmarks: flop rates of the Lloyd iterations).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FitStats {
+    pub init_seconds: f64,
+    pub lloyd_seconds: f64,
+    /// Lloyd iterations of all restarts, plus the final assignment pass of each.
+    pub passes: usize,
+}
+
+/// A fitted k-means model. Equality compares the model, not the timings.
+#[derive(Debug, Clone)]
 pub struct KMeans<F> {
     pub centroids: Array2<F>,
     /// Sum of squared distances of the rows to their centroids.
@@ -145,12 +163,23 @@ pub struct KMeans<F> {
     pub converged: bool,
     /// Which restart won (0-based).
     pub restart: usize,
+    pub stats: FitStats,
+}
+
+impl<F: PartialEq> PartialEq for KMeans<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.centroids == other.centroids
+            && self.inertia.to_bits() == other.inertia.to_bits()
+            && self.iterations == other.iterations
+            && self.converged == other.converged
+            && self.restart == other.restart
+    }
 }
 
 impl<F: Float> KMeans<F> {
     /// A model from given centroids (a codebook read back from disk).
     pub fn from_centroids(centroids: Array2<F>) -> Self {
-        Self { centroids, inertia: f64::NAN, iterations: 0, converged: true, restart: 0 }
+        Self { centroids, inertia: f64::NAN, iterations: 0, converged: true, restart: 0, stats: FitStats::default() }
     }
 
     /// The nearest centroid of every row, and the sum of squared distances.
@@ -200,7 +229,8 @@ fn mean_variance<F: Float>(data: &ArrayView2<F>) -> F {
 /// The row ranges of the fixed chunks.
 fn chunk_ranges(n: usize) -> Vec<(usize, usize)> {
     let chunks = CHUNKS.min(n.div_ceil(BLOCK_ROWS)).max(1);
-    let size = n.div_ceil(chunks);
+    // A multiple of the seeding layout's lane group, so no group straddles two chunks.
+    let size = n.div_ceil(chunks).next_multiple_of(LANES);
     (0..chunks).map(|c| (c * size, ((c + 1) * size).min(n))).filter(|(a, b)| a < b).collect()
 }
 
@@ -316,7 +346,7 @@ fn lloyd<F: Float>(
         previous_labels = Some(step.labels);
     }
     let final_step = assignment_step(data, norms, &centroids, false);
-    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart }
+    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats: FitStats::default() }
 }
 
 fn centroids_from<F: Float>(step: &Assignment<F>, previous: &Array2<F>) -> Array2<F> {
@@ -360,74 +390,217 @@ fn relocate_empty_clusters<F: Float>(data: &ArrayView2<F>, step: &mut Assignment
     }
 }
 
+/// Rows per lane group of the seeding layout (eight f32 lanes: one AVX2 register).
+const LANES: usize = 8;
+
+/// The matrix in f32 for k-means++ (half the memory traffic of f64; the choice of seeds tolerates the rounding), in
+/// groups of eight rows stored dimension by dimension, so eight rows' dot products with a candidate are eight-lane
+/// multiply-adds with no horizontal sums. Shared by every restart.
+struct SeedingData {
+    /// Group g, dimension j, lane l: row 8 g + l, value j (rows past n are zero).
+    groups: Vec<f32>,
+    norms: Vec<f32>,
+    d: usize,
+}
+
+impl SeedingData {
+    fn new<F: Float>(data: &ArrayView2<F>) -> Self {
+        let (n, d) = data.dim();
+        let mut groups = vec![0.0f32; n.div_ceil(LANES) * d * LANES];
+        groups.par_chunks_mut(d * LANES).enumerate().for_each(|(g, group)| {
+            for l in 0..LANES.min(n - g * LANES) {
+                for (j, value) in data.row(g * LANES + l).iter().enumerate() {
+                    group[j * LANES + l] = value.to_f32().unwrap_or(f32::NAN);
+                }
+            }
+        });
+        let norms = (0..n)
+            .into_par_iter()
+            .map(|i| data.row(i).iter().map(|v| v.to_f32().unwrap_or(0.0).powi(2)).sum())
+            .collect();
+        Self { groups, norms, d }
+    }
+
+    fn row(&self, i: usize) -> Vec<f32> {
+        let group = &self.groups[(i / LANES) * self.d * LANES..];
+        (0..self.d).map(|j| group[j * LANES + i % LANES]).collect()
+    }
+}
+
+/// Candidates by fours, dimension by dimension: `planes[b * d + j]` holds value j of candidates 4b .. 4b + 3
+/// (zero past the last), so the kernel reads one small array per dimension.
+fn candidate_planes(candidates: &[Vec<f32>], d: usize) -> Vec<[f32; 4]> {
+    let mut planes = vec![[0.0f32; 4]; candidates.len().div_ceil(4) * d];
+    for (t, candidate) in candidates.iter().enumerate() {
+        for (j, value) in candidate.iter().enumerate() {
+            planes[(t / 4) * d + j][t % 4] = *value;
+        }
+    }
+    planes
+}
+
+/// Scores one group of (up to) eight rows against every candidate: for row r and candidate t,
+/// min(nearest[r], ||x_r - c_t||^2), written to `scores[t * plane + r]` and added to `sums[t]`.
+/// Four candidates at a time: four independent multiply-add chains share each load of the rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn score_group<const FMA: bool>(
+    group: &[f32],
+    norms: &[f32],
+    nearest: &[f32],
+    planes: &[[f32; 4]],
+    candidate_norms: &[f32],
+    scores: &mut [f32],
+    plane: usize,
+    sums: &mut [f64],
+) {
+    let rows = nearest.len();
+    let trials = candidate_norms.len();
+    let d = group.len() / LANES;
+    for (b, batch) in planes.chunks_exact(d).enumerate() {
+        let mut acc = [[0.0f32; LANES]; 4];
+        for (x, c4) in group.chunks_exact(LANES).zip(batch) {
+            let x: &[f32; LANES] = x.try_into().expect("a lane group");
+            for q in 0..4 {
+                let c = c4[q];
+                for l in 0..LANES {
+                    acc[q][l] = if FMA { x[l].mul_add(c, acc[q][l]) } else { acc[q][l] + x[l] * c };
+                }
+            }
+        }
+        for (q, dots) in acc.iter().enumerate().take(trials - 4 * b) {
+            let t = 4 * b + q;
+            let out = &mut scores[t * plane..t * plane + rows];
+            let mut sum = 0.0f32;
+            for r in 0..rows {
+                let score = (norms[r] + candidate_norms[t] - 2.0 * dots[r]).max(0.0).min(nearest[r]);
+                out[r] = score;
+                sum += score;
+            }
+            sums[t] += f64::from(sum);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn score_group_avx2(
+    group: &[f32],
+    norms: &[f32],
+    nearest: &[f32],
+    planes: &[[f32; 4]],
+    candidate_norms: &[f32],
+    scores: &mut [f32],
+    plane: usize,
+    sums: &mut [f64],
+) {
+    score_group::<true>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
+}
+
+/// [`score_group`] with AVX2 and FMA where the processor has them (checked at run time), portable code elsewhere.
+fn score_group_dispatch(
+    group: &[f32],
+    norms: &[f32],
+    nearest: &[f32],
+    planes: &[[f32; 4]],
+    candidate_norms: &[f32],
+    scores: &mut [f32],
+    plane: usize,
+    sums: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor supports AVX2 and FMA, checked just above.
+        unsafe { score_group_avx2(group, norms, nearest, planes, candidate_norms, scores, plane, sums) };
+        return;
+    }
+    score_group::<false>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
+}
+
 /// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion to the squared
-/// distance to the nearest centre so far.
-fn kmeans_plus_plus<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, k: usize, rng: &mut ChaCha8Rng) -> Array2<F> {
+/// distance to the nearest centre so far. One pass over the data per centre: the pass that scores the candidates
+/// also keeps each row's distance to every candidate, so the winner's distances need no second pass, and each
+/// chunk's total for the next draw comes out of the same scores.
+fn kmeans_plus_plus<F: Float>(
+    data: &ArrayView2<F>,
+    seeding: &SeedingData,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Array2<F> {
     let (n, d) = data.dim();
     let trials = 2 + (k as f64).ln() as usize;
+    let ranges = chunk_ranges(n);
+    let chunk_rows = ranges[0].1 - ranges[0].0;
     let mut centroids = Array2::<F>::zeros((k, d));
     let first = rng.gen_range(0..n);
     centroids.row_mut(0).assign(&data.row(first));
-    let ranges = chunk_ranges(n);
-    // closest[i]: squared distance of row i to its nearest centre so far.
-    let mut closest: Vec<F> = distances_to(data, norms, data.row(first));
-    for c in 1..k {
-        let chunk_totals: Vec<f64> =
-            ranges.iter().map(|&(a, b)| closest[a..b].iter().map(|v| v.to_f64().unwrap_or(0.0)).sum()).collect();
-        let potential: f64 = chunk_totals.iter().sum();
-        let candidates: Vec<usize> = (0..trials)
-            .map(|_| sample_proportional(&closest, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
-            .collect();
-        let mut candidate_rows = Array2::<F>::zeros((candidates.len(), d));
-        for (t, &i) in candidates.iter().enumerate() {
-            candidate_rows.row_mut(t).assign(&data.row(i));
-        }
-        // Potential after adding each candidate, summed per chunk in parallel, merged in chunk order.
-        let candidate_norms: Vec<F> = candidate_rows.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
-        let candidates_t = candidate_rows.t();
-        let partial: Vec<Vec<f64>> = ranges
-            .par_iter()
-            .map(|&(start, end)| {
-                let mut pots = vec![0.0f64; candidates.len()];
-                let mut dots = Array2::<F>::zeros((BLOCK_ROWS, candidates.len()));
-                let mut block_start = start;
-                while block_start < end {
-                    let block_end = (block_start + BLOCK_ROWS).min(end);
-                    let rows = data.slice(s![block_start..block_end, ..]);
-                    let mut block = dots.slice_mut(s![..block_end - block_start, ..]);
-                    general_mat_mul(F::one(), &rows, &candidates_t, F::zero(), &mut block);
-                    for (i, dot_row) in block.axis_iter(Axis(0)).enumerate() {
-                        let row = block_start + i;
-                        for (t, dot) in dot_row.iter().enumerate() {
-                            let distance = (norms[row] - (*dot + *dot) + candidate_norms[t]).max(F::zero());
-                            pots[t] += distance.min(closest[row]).to_f64().unwrap_or(0.0);
-                        }
-                    }
-                    block_start = block_end;
+    // The scores of a chunk (rows start..end): min(nearest so far, distance of row i to candidate t) at
+    // start * trials + t * (end - start) + (i - start), one plane per candidate.
+    // Round 0 scores the first centre alone (as every candidate), with an infinite "nearest so far".
+    let mut closest = vec![f32::INFINITY; n];
+    let mut scores = vec![0.0f32; n * trials];
+    let mut pending: Option<usize> = None; // last round's winner, not yet folded into `closest`
+    let mut candidates: Vec<usize> = vec![first; trials];
+    for c in 0..k {
+        let candidate_rows: Vec<Vec<f32>> = candidates.iter().map(|&i| seeding.row(i)).collect();
+        let planes = candidate_planes(&candidate_rows, d);
+        let candidate_norms: Vec<f32> = candidates.iter().map(|&i| seeding.norms[i]).collect();
+        // One pass: fold last round's winner into `closest`, score this round's candidates, sum per chunk.
+        let chunk_scores: Vec<Vec<f64>> = closest
+            .par_chunks_mut(chunk_rows)
+            .zip(scores.par_chunks_mut(chunk_rows * trials))
+            .zip(ranges.par_iter())
+            .map(|((closest, scores), &(start, end))| {
+                let mut sums = vec![0.0f64; trials];
+                let plane = end - start;
+                if let Some(best) = pending {
+                    closest.copy_from_slice(&scores[best * plane..(best + 1) * plane]);
                 }
-                pots
+                let mut row = start;
+                while row < end {
+                    let rows = LANES.min(end - row);
+                    let group = &seeding.groups[(row / LANES) * d * LANES..(row / LANES + 1) * d * LANES];
+                    let local = row - start;
+                    score_group_dispatch(
+                        group,
+                        &seeding.norms[row..row + rows],
+                        &closest[local..local + rows],
+                        &planes,
+                        &candidate_norms,
+                        &mut scores[local..],
+                        plane,
+                        &mut sums,
+                    );
+                    row += rows;
+                }
+                sums
             })
             .collect();
-        let mut pots = vec![0.0f64; candidates.len()];
-        for chunk in partial {
-            for (total, value) in pots.iter_mut().zip(chunk) {
-                *total += value;
-            }
+        let pots: Vec<f64> = (0..trials).map(|t| chunk_scores.iter().map(|chunk| chunk[t]).sum()).collect();
+        let best = (0..trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("at least two trials");
+        centroids.row_mut(c).assign(&data.row(candidates[best]));
+        pending = Some(best);
+        if c + 1 == k {
+            break;
         }
-        let best = (0..candidates.len())
-            .min_by(|&a, &b| pots[a].partial_cmp(&pots[b]).unwrap_or(std::cmp::Ordering::Equal))
-            .expect("at least two trials");
-        centroids.row_mut(c).assign(&candidate_rows.row(best));
-        for (nearest, distance) in closest.iter_mut().zip(distances_to(data, norms, candidate_rows.row(best))) {
-            *nearest = nearest.min(distance);
-        }
+        // Draw the next round's candidates in proportion to the distance to the nearest centre.
+        let chunk_totals: Vec<f64> = chunk_scores.iter().map(|chunk| chunk[best]).collect();
+        let potential: f64 = chunk_totals.iter().sum();
+        let current = |i: usize| {
+            let start = (i / chunk_rows) * chunk_rows;
+            let plane = chunk_rows.min(n - start);
+            scores[start * trials + best * plane + (i - start)]
+        };
+        candidates = (0..trials)
+            .map(|_| sample_proportional(&current, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
+            .collect();
     }
     centroids
 }
 
-/// Index of the row where the running sum of `weights` passes `target` (weights in chunks with known totals).
-fn sample_proportional<F: Float>(
-    weights: &[F],
+/// Index of the row where the running sum of `weight(i)` passes `target` (weights in chunks with known totals).
+fn sample_proportional(
+    weight: &impl Fn(usize) -> f32,
     ranges: &[(usize, usize)],
     chunk_totals: &[f64],
     target: f64,
@@ -436,10 +609,10 @@ fn sample_proportional<F: Float>(
     let mut remaining = target;
     for (&(start, end), &total) in ranges.iter().zip(chunk_totals) {
         if remaining < total {
-            for (i, w) in weights[start..end].iter().enumerate() {
-                remaining -= w.to_f64().unwrap_or(0.0);
+            for i in start..end {
+                remaining -= f64::from(weight(i));
                 if remaining < 0.0 {
-                    return start + i;
+                    return i;
                 }
             }
             return end - 1;
@@ -447,23 +620,7 @@ fn sample_proportional<F: Float>(
         remaining -= total;
     }
     // Rounding left the target past the end: the last row with weight.
-    (0..n).rev().find(|&i| weights[i] > F::zero()).unwrap_or(n - 1)
-}
-
-/// Squared distance of every row to `point`.
-fn distances_to<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, point: ndarray::ArrayView1<F>) -> Vec<F> {
-    let point_norm = point.dot(&point);
-    let chunks: Vec<Vec<F>> = chunk_ranges(data.nrows())
-        .into_par_iter()
-        .map(|(start, end)| {
-            let dots = data.slice(s![start..end, ..]).dot(&point);
-            dots.iter()
-                .enumerate()
-                .map(|(i, dot)| (norms[start + i] - (*dot + *dot) + point_norm).max(F::zero()))
-                .collect()
-        })
-        .collect();
-    chunks.concat()
+    (0..n).rev().find(|&i| weight(i) > 0.0).unwrap_or(n - 1)
 }
 
 impl<F: Float, D: Data<Elem = F>, T> Fit<ArrayBase<D, Ix2>, T, KMeansError> for KMeansParams {
