@@ -175,6 +175,13 @@ fn small_corpus(features_toml: &str) -> (tempfile::TempDir, std::path::PathBuf) 
     (dir, pipeline)
 }
 
+/// `simgap ingest` then `simgap features` (a three-conversation corpus is too small for the cluster stage of `run`).
+fn ingest_and_features(pipeline: &Path) -> std::process::Output {
+    let ingest = simgap(&["-q", "ingest", pipeline.to_str().unwrap()]);
+    assert_eq!(ingest.status.code(), Some(0), "{}", stderr(&ingest));
+    simgap(&["-q", "features", pipeline.to_str().unwrap()])
+}
+
 fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
     let mut out = Vec::new();
@@ -190,7 +197,7 @@ fn column(path: &Path, name: &str) -> Vec<Option<f64>> {
 fn cue_lists_are_overridable() {
     let (dir, pipeline) = small_corpus("[features]\nfacets = [\"usi\"]\nlexicons = \"german.toml\"\n");
     std::fs::write(dir.path().join("german.toml"), "[usi]\npoliteness = [\"bitte\", \"danke\"]\n").unwrap();
-    let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
+    let output = ingest_and_features(&pipeline);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let politeness = column(&dir.path().join("out/features.parquet"), "politeness_rate");
     assert_eq!(politeness, [Some(1.0), Some(0.0), Some(0.0)]);
@@ -202,7 +209,7 @@ fn cue_lists_are_overridable() {
 #[test]
 fn bad_feature_settings_are_usage_errors() {
     let (_dir, pipeline) = small_corpus("[features]\nfacets = [\"embedding\"]\n");
-    let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
+    let output = ingest_and_features(&pipeline);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("[features.embeddings]"), "{}", stderr(&output));
     let (_dir, pipeline) = small_corpus("[features]\nfacets = [\"usi\", \"vibes\"]\n");
@@ -236,7 +243,7 @@ fn embeddings_join_and_every_problem_is_reported() {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
 
-    let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
+    let output = ingest_and_features(&pipeline);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = dir.path().join("out");
     assert_eq!(column(&out.join("features.parquet"), "emb_000"), [Some(0.5), None, None]);

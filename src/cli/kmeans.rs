@@ -42,6 +42,9 @@ pub struct Args {
     pub tol: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Mini-batch k-means with batches of this many rows (max_iter batches) instead of full Lloyd passes.
+    #[arg(long)]
+    pub minibatch: Option<usize>,
     /// Compute in 32-bit floats.
     #[arg(long)]
     pub f32: bool,
@@ -99,9 +102,14 @@ fn read_matrix(path: &PathBuf, wanted: Option<&Vec<String>>) -> anyhow::Result<(
 }
 
 pub fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let params = KMeansParams::new(args.k)
+        .restarts(args.restarts)
+        .max_iter(args.max_iter)
+        .tol(args.tol)
+        .seed(args.seed)
+        .minibatch(args.minibatch);
+    params.check_settings()?;
     let (columns, data) = read_matrix(&args.input, args.columns.as_ref())?;
-    let params =
-        KMeansParams::new(args.k).restarts(args.restarts).max_iter(args.max_iter).tol(args.tol).seed(args.seed);
     let scaler = args.standardize.then(|| Scaler::fit(data.view(), Normalisation::Standardize, None));
     let data = match &scaler {
         Some(scaler) => scaler.transform(data.view()),
@@ -135,6 +143,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
         "max_iter": args.max_iter,
         "tol": args.tol,
         "precision": if args.f32 { "f32" } else { "f64" },
+        "minibatch": args.minibatch,
         "standardized": args.standardize,
         "columns": columns,
         "rows": data.nrows(),

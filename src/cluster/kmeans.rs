@@ -42,6 +42,8 @@ pub enum KMeansError {
     BadTolerance(f64),
     #[error("the data has a non-finite value (NaN or infinite) at row {row}, column {column}")]
     NotFinite { row: usize, column: usize },
+    #[error("the mini-batch size must be at least 1")]
+    ZeroBatch,
     #[error("the data has no columns")]
     NoColumns,
     #[error("centroids have {got} columns, the data {expected}")]
@@ -60,11 +62,19 @@ pub struct KMeansParams {
     /// Relative tolerance: converged when the centres' total squared shift is at most `tol` x mean feature variance.
     pub tol: f64,
     pub seed: u64,
+    /// Mini-batch k-means (Sculley 2010) with batches of this many rows instead of full Lloyd passes: each
+    /// iteration moves the centres toward a seeded random batch, with per-centre learning rates 1/count.
+    pub minibatch: Option<usize>,
 }
 
 impl KMeansParams {
     pub fn new(k: usize) -> Self {
-        Self { k, restarts: 1, max_iter: 300, tol: 1e-4, seed: 0 }
+        Self { k, restarts: 1, max_iter: 300, tol: 1e-4, seed: 0, minibatch: None }
+    }
+
+    pub fn minibatch(mut self, batch: Option<usize>) -> Self {
+        self.minibatch = batch;
+        self
     }
 
     pub fn restarts(mut self, restarts: usize) -> Self {
@@ -87,8 +97,8 @@ impl KMeansParams {
         self
     }
 
-    /// Every rule about the settings and the data; one error per rule.
-    pub fn check<F: Float>(&self, data: &ArrayView2<F>) -> Result<(), KMeansError> {
+    /// Every rule about the settings alone; one error per rule.
+    pub fn check_settings(&self) -> Result<(), KMeansError> {
         if self.k == 0 {
             return Err(KMeansError::ZeroClusters);
         }
@@ -101,6 +111,15 @@ impl KMeansParams {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(KMeansError::BadTolerance(self.tol));
         }
+        if self.minibatch == Some(0) {
+            return Err(KMeansError::ZeroBatch);
+        }
+        Ok(())
+    }
+
+    /// Every rule about the settings and the data; one error per rule.
+    pub fn check<F: Float>(&self, data: &ArrayView2<F>) -> Result<(), KMeansError> {
+        self.check_settings()?;
         if data.ncols() == 0 {
             return Err(KMeansError::NoColumns);
         }
@@ -128,7 +147,10 @@ impl KMeansParams {
             let started = std::time::Instant::now();
             let centroids = kmeans_plus_plus(&data, &seeding, self.k, &mut rng);
             let initialised = std::time::Instant::now();
-            let run = lloyd(&data, &norms, centroids, self.max_iter, tol, restart);
+            let run = match self.minibatch {
+                None => lloyd(&data, &norms, centroids, self.max_iter, tol, restart),
+                Some(batch) => minibatch(&data, &norms, centroids, self.max_iter, tol, batch, restart, &mut rng),
+            };
             stats.init_seconds += (initialised - started).as_secs_f64();
             stats.lloyd_seconds += initialised.elapsed().as_secs_f64();
             stats.passes += run.iterations + 1;
@@ -335,15 +357,59 @@ fn lloyd<F: Float>(
         let unchanged = previous_labels.as_ref().is_some_and(|p| *p == step.labels);
         centroids = new_centroids;
         if unchanged {
-            // Labels did not change: the centroids just computed are the means of the final labels.
-            converged = true;
-            break;
+            // The labels did not change, so the new centroids are the means of the same rows, summed in the same
+            // order: bit for bit the centroids this step measured its distances to. Its inertia is final.
+            let inertia = step.inertia;
+            return KMeans { centroids, inertia, iterations, converged: true, restart, stats: FitStats::default() };
         }
         if shift <= tol {
             converged = true;
             break;
         }
         previous_labels = Some(step.labels);
+    }
+    let final_step = assignment_step(data, norms, &centroids, false);
+    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats: FitStats::default() }
+}
+
+/// Mini-batch k-means: each iteration assigns a seeded random batch and moves each centre toward its batch rows
+/// with learning rate 1/(rows the centre has seen); stops when the centres' squared shift over an iteration is at
+/// most `tol`, or after `max_iter` batches; then one full assignment for the inertia.
+#[allow(clippy::too_many_arguments)]
+fn minibatch<F: Float>(
+    data: &ArrayView2<F>,
+    norms: &Array1<F>,
+    mut centroids: Array2<F>,
+    max_iter: usize,
+    tol: F,
+    batch: usize,
+    restart: usize,
+    rng: &mut ChaCha8Rng,
+) -> KMeans<F> {
+    let n = data.nrows();
+    let batch = batch.min(n);
+    let mut seen = vec![0u64; centroids.nrows()];
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < max_iter {
+        iterations += 1;
+        let rows: Vec<usize> = (0..batch).map(|_| rng.gen_range(0..n)).collect();
+        let sample = data.select(Axis(0), &rows);
+        let sample_norms = Array1::from_iter(rows.iter().map(|&i| norms[i]));
+        let step = assignment_step(&sample.view(), &sample_norms, &centroids, false);
+        let before = centroids.clone();
+        for (row, &label) in sample.axis_iter(Axis(0)).zip(&step.labels) {
+            let j = label as usize;
+            seen[j] += 1;
+            let rate = F::one() / F::cast(seen[j]);
+            let mut centre = centroids.row_mut(j);
+            centre.zip_mut_with(&row, |c, x| *c = *c + (*x - *c) * rate);
+        }
+        let shift: F = (&centroids - &before).iter().map(|v| *v * *v).sum();
+        if shift <= tol {
+            converged = true;
+            break;
+        }
     }
     let final_step = assignment_step(data, norms, &centroids, false);
     KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats: FitStats::default() }
@@ -764,6 +830,18 @@ mod tests {
         let model: KMeans<f64> = KMeansParams::new(3).seed(2).fit(&dataset).unwrap();
         let predicted: Array1<usize> = model.predict(&data);
         assert!(adjusted_rand_index(&truth, predicted.as_slice().unwrap()) >= 0.99);
+    }
+
+    #[test]
+    fn minibatch_finds_planted_clusters() {
+        let (data, truth) = blobs(6, 500, 4, 8);
+        let model = KMeansParams::new(6).minibatch(Some(256)).max_iter(200).seed(4).fit_array(data.view()).unwrap();
+        let (labels, _) = model.assign(data.view()).unwrap();
+        let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+        assert!(adjusted_rand_index(&truth, &labels) >= 0.99);
+        let full = KMeansParams::new(6).seed(4).fit_array(data.view()).unwrap();
+        assert!(model.inertia <= full.inertia * 1.05, "{} vs {}", model.inertia, full.inertia);
+        assert!(matches!(KMeansParams::new(2).minibatch(Some(0)).fit_array(data.view()), Err(KMeansError::ZeroBatch)));
     }
 
     #[test]

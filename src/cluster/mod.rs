@@ -70,6 +70,8 @@ pub struct ClusterConfig {
     /// Keep the principal components explaining this share of the variance (e.g. 0.9). Default: no PCA.
     pub pca_variance: Option<f64>,
     pub precision: Precision,
+    /// Mini-batch k-means with batches of this many rows (default: full Lloyd iterations).
+    pub minibatch: Option<usize>,
 }
 
 impl Default for ClusterConfig {
@@ -85,6 +87,7 @@ impl Default for ClusterConfig {
             facets: None,
             pca_variance: None,
             precision: Precision::F64,
+            minibatch: None,
         }
     }
 }
@@ -97,8 +100,12 @@ pub enum ClusterError {
     Read { path: PathBuf, message: String },
     #[error("writing {path}: {message}")]
     Write { path: PathBuf, message: String },
-    #[error("facet {facet}: {source}")]
-    KMeans { facet: String, source: KMeansError },
+    #[error("facet {facet}")]
+    KMeans {
+        facet: String,
+        #[source]
+        source: KMeansError,
+    },
 }
 
 impl ClusterError {
@@ -216,6 +223,9 @@ impl ClusterParams {
         }
         if !(c.tol.is_finite() && c.tol >= 0.0) {
             return Err(ClusterError::Config(format!("[cluster] tol must be a non-negative number, not {}", c.tol)));
+        }
+        if c.minibatch == Some(0) {
+            return Err(ClusterError::Config("[cluster] minibatch must be at least 1".into()));
         }
         if c.sample_size < c.k {
             return Err(ClusterError::Config(format!(
@@ -361,7 +371,8 @@ impl ClusterParams {
                     .restarts(config.restarts)
                     .max_iter(config.max_iter)
                     .tol(config.tol)
-                    .seed(config.seed),
+                    .seed(config.seed)
+                    .minibatch(config.minibatch),
                 normalisation: normalisation_of(facet),
                 pca_variance: config.pca_variance,
                 precision: config.precision,

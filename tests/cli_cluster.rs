@@ -1,0 +1,160 @@
+//! End to end for `simgap cluster` and `simgap kmeans`: the real binary on the demo corpus in a temp folder:
+//! codebooks per facet, assignments for every feature row, the same bytes on 1 and 2 threads, clear errors.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use arrow::array::AsArray;
+use arrow::datatypes::UInt32Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use common::{simgap, stderr};
+
+/// The demo pipeline with a `[cluster]` table appended, written into a temp folder.
+fn demo_with(cluster: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
+    let data = common::project_root().join("data/demo");
+    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out") + cluster;
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    (dir, pipeline)
+}
+
+fn run(pipeline: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["-q"];
+    args.extend_from_slice(extra);
+    args.extend(["run", pipeline.to_str().unwrap()]);
+    simgap(&args)
+}
+
+#[test]
+fn codebooks_and_assignments_for_every_facet() {
+    let (dir, pipeline) = demo_with("[cluster]\nk = 12\nrestarts = 2\nsample_size = 600\n");
+    let output = run(&pipeline, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = dir.path().join("out");
+    for facet in ["usi", "style", "timing", "lexical", "all"] {
+        let codebook: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("codebooks/{facet}.json"))).unwrap()).unwrap();
+        assert_eq!(codebook["k"], 12, "{facet}");
+        assert_eq!(codebook["centroids"].as_array().unwrap().len(), 12);
+        assert_eq!(codebook["fit_rows"], 600, "the sample is bounded");
+        assert!(codebook["inertia"].as_f64().unwrap() >= 0.0);
+        for key in ["scaler", "seed", "iterations", "simgap_version", "centroids_input_space", "columns"] {
+            assert!(codebook.get(key).is_some(), "{facet}: {key}");
+        }
+    }
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(out.join("assignments.parquet")).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let mut rows = 0;
+    let mut clusters = BTreeSet::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let usi = batch.column_by_name("cluster_usi").unwrap().as_primitive::<UInt32Type>();
+        clusters.extend(usi.values().iter().copied());
+        assert!(batch.column_by_name("cluster_all").is_some());
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, 1400);
+    assert!(clusters.iter().all(|c| *c < 12));
+    assert!(clusters.len() > 6, "{clusters:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let sample = &manifest["stages"]["cluster"]["sample_rows"];
+    assert_eq!(sample["human"], 150, "each source equally represented: {sample}");
+    assert_eq!(sample["sim-terse-impatient"], 150);
+}
+
+#[test]
+fn same_bytes_on_one_and_two_threads() {
+    let outputs: Vec<Vec<u8>> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let (dir, pipeline) = demo_with("[cluster]\nk = 8\nfacets = [\"usi\", \"all\"]\n");
+            let output = run(&pipeline, &["--threads", threads]);
+            assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+            let bytes = std::fs::read(dir.path().join("out/assignments.parquet")).unwrap();
+            let codebook = std::fs::read_to_string(dir.path().join("out/codebooks/all.json")).unwrap();
+            let centroids: serde_json::Value =
+                serde_json::from_str::<serde_json::Value>(&codebook).unwrap()["centroids"].clone();
+            [bytes, centroids.to_string().into_bytes()].concat()
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn bad_cluster_settings_are_usage_errors() {
+    for (table, needle) in [
+        ("[cluster]\nk = 0\n", "k must be at least 1"),
+        ("[cluster]\nfacets = [\"vibes\"]\n", "vibes"),
+        ("[cluster]\npca_variance = 1.5\n", "pca_variance"),
+        ("[cluster]\nk = 5\nsample_size = 3\n", "sample_size"),
+    ] {
+        let (_dir, pipeline) = demo_with(table);
+        let output = run(&pipeline, &[]);
+        assert_eq!(output.status.code(), Some(2), "{table}: {}", stderr(&output));
+        assert!(stderr(&output).contains(needle), "{table}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn kmeans_command_on_any_numeric_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir_path, pipeline) = demo_with("[cluster]\nk = 4\nfacets = [\"usi\"]\n");
+    assert_eq!(run(&pipeline, &[]).status.code(), Some(0));
+    let features = dir_path.path().join("out/features.parquet");
+    let out = dir.path().join("codebook.json");
+    let args = [
+        "-q",
+        "kmeans",
+        "--input",
+        features.to_str().unwrap(),
+        "--columns",
+        "politeness_rate,short_msg_rate,user_words_per_turn",
+        "--k",
+        "5",
+        "--restarts",
+        "2",
+        "--seed",
+        "3",
+        "--standardize",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = simgap(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let codebook: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let centroids = codebook["centroids"].as_array().unwrap();
+    assert_eq!(centroids.len(), 5);
+    assert_eq!(centroids[0].as_array().unwrap().len(), 3);
+    // Centroids are reported in the input's space: politeness rates between 0 and 1, words per turn positive.
+    assert!(centroids.iter().all(|c| (0.0..=1.0).contains(&c[0].as_f64().unwrap()) && c[2].as_f64().unwrap() > 0.0));
+    for key in ["inertia", "iterations", "seconds"] {
+        assert!(codebook[key].as_f64().is_some(), "{key}");
+    }
+    let bad =
+        simgap(&["-q", "kmeans", "--input", features.to_str().unwrap(), "--k", "0", "--out", out.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("k must be at least 1"), "{}", stderr(&bad));
+    let missing = simgap(&[
+        "-q",
+        "kmeans",
+        "--input",
+        features.to_str().unwrap(),
+        "--columns",
+        "nope",
+        "--k",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("nope"));
+}
