@@ -153,7 +153,7 @@ impl KMeansParams {
             };
             stats.init_seconds += (initialised - started).as_secs_f64();
             stats.lloyd_seconds += initialised.elapsed().as_secs_f64();
-            stats.passes += run.iterations + 1;
+            stats.passes += run.stats.passes;
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
@@ -169,7 +169,7 @@ impl KMeansParams {
 pub struct FitStats {
     pub init_seconds: f64,
     pub lloyd_seconds: f64,
-    /// Lloyd iterations of all restarts, plus the final assignment pass of each.
+    /// Full distance passes of the Lloyd iterations of all restarts, final assignments included (0 for mini-batch).
     pub passes: usize,
 }
 
@@ -360,7 +360,8 @@ fn lloyd<F: Float>(
             // The labels did not change, so the new centroids are the means of the same rows, summed in the same
             // order: bit for bit the centroids this step measured its distances to. Its inertia is final.
             let inertia = step.inertia;
-            return KMeans { centroids, inertia, iterations, converged: true, restart, stats: FitStats::default() };
+            let stats = FitStats { passes: iterations, ..FitStats::default() };
+            return KMeans { centroids, inertia, iterations, converged: true, restart, stats };
         }
         if shift <= tol {
             converged = true;
@@ -369,7 +370,8 @@ fn lloyd<F: Float>(
         previous_labels = Some(step.labels);
     }
     let final_step = assignment_step(data, norms, &centroids, false);
-    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats: FitStats::default() }
+    let stats = FitStats { passes: iterations + 1, ..FitStats::default() };
+    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats }
 }
 
 /// Mini-batch k-means: each iteration assigns a seeded random batch and moves each centre toward its batch rows
