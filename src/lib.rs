@@ -13,3 +13,4 @@ pub mod ingest;
 pub mod pipeline;
 pub mod progress;
 pub mod synth;
+pub mod table;

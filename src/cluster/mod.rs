@@ -27,8 +27,6 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use ndarray::Array2;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{AtomicPath, write_atomic};
@@ -515,10 +513,7 @@ impl AssignmentWriter {
         ];
         fields.extend(facets.iter().map(|f| Field::new(format!("cluster_{f}"), DataType::UInt32, false)));
         let schema = Arc::new(Schema::new(fields));
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
-            .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
-            .build();
+        let properties = crate::table::writer_properties(None);
         let file = File::create(target.temp()).map_err(|e| error(&e))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| error(&e))?;
         Ok(Self { writer, schema, target })

@@ -12,8 +12,6 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
 use super::reader::{COLUMNS, ConversationBatch};
 use super::{Column, FeaturesError};
@@ -32,14 +30,12 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> FeaturesError {
 impl FeaturesWriter {
     pub fn create(path: &Path, columns: &[Column]) -> Result<Self, FeaturesError> {
         let target = AtomicPath::new(path);
-        let mut fields = vec![
-            Field::new("conversation_id", DataType::Utf8, false),
-            Field::new("source", DataType::Utf8, false),
-            Field::new("kind", DataType::Utf8, false),
-            Field::new("task_id", DataType::Utf8, true),
-            Field::new("run", DataType::Int64, true),
-            Field::new("outcome", DataType::Float64, true),
-        ];
+        // The identity columns exactly as the conversations table has them.
+        let conversations = crate::ingest::writer::schema();
+        let mut fields: Vec<Field> = COLUMNS[..6]
+            .iter()
+            .map(|name| conversations.field_with_name(name).expect("an identity column of the ingest schema").clone())
+            .collect();
         for column in columns {
             fields.push(
                 Field::new(&column.name, DataType::Float64, true)
@@ -52,10 +48,7 @@ impl FeaturesWriter {
             ("simgap.facets".to_owned(), serde_json::Value::Object(facets).to_string()),
             ("simgap.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
         ])));
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
-            .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
-            .build();
+        let properties = crate::table::writer_properties(None);
         let file = std::fs::File::create(target.temp()).map_err(|e| write_error(target.temp(), e))?;
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| write_error(target.temp(), e))?;

@@ -14,8 +14,6 @@ use arrow::array::{ArrayBuilder, ArrayRef, Float64Builder, Int64Builder, ListBui
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
 use super::IngestError;
 use super::record::Conversation;
@@ -157,11 +155,7 @@ impl ConversationWriter {
         let io_error = |source| IngestError::Io { path: target.temp().to_owned(), source };
         let file = std::fs::File::create(target.temp()).map_err(io_error)?;
         let schema = schema();
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")))
-            .set_max_row_group_row_count(Some(row_group_size))
-            .set_created_by(format!("simgap {}", env!("CARGO_PKG_VERSION")))
-            .build();
+        let properties = crate::table::writer_properties(Some(row_group_size));
         let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .map_err(|e| IngestError::Parquet { path: target.temp().to_owned(), message: e.to_string() })?;
         let (sender, receiver) = sync_channel::<RecordBatch>(2);
