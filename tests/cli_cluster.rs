@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::UInt32Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -41,7 +41,9 @@ fn codebooks_and_assignments_for_every_facet() {
             serde_json::from_slice(&std::fs::read(out.join(format!("codebooks/{facet}.json"))).unwrap()).unwrap();
         assert_eq!(codebook["k"], 12, "{facet}");
         assert_eq!(codebook["centroids"].as_array().unwrap().len(), 12);
-        assert_eq!(codebook["fit_rows"], 600, "the sample is bounded");
+        // The sample is bounded; timing is fitted on the rows that have timestamps (the 150 sampled humans).
+        let expected_rows = if facet == "timing" { 150 } else { 600 };
+        assert_eq!(codebook["fit_rows"], expected_rows, "{facet}");
         assert!(codebook["inertia"].as_f64().unwrap() >= 0.0);
         for key in ["scaler", "seed", "iterations", "simgap_version", "centroids_input_space", "columns"] {
             assert!(codebook.get(key).is_some(), "{facet}: {key}");
@@ -59,6 +61,12 @@ fn codebooks_and_assignments_for_every_facet() {
         let usi = batch.column_by_name("cluster_usi").unwrap().as_primitive::<UInt32Type>();
         clusters.extend(usi.values().iter().copied());
         assert!(batch.column_by_name("cluster_all").is_some());
+        // Simulators have no timestamps: no timing cluster (null), rather than a cluster of missing values.
+        let kinds = batch.column_by_name("kind").unwrap().as_string::<i32>();
+        let timing = batch.column_by_name("cluster_timing").unwrap().as_primitive::<UInt32Type>();
+        for i in 0..batch.num_rows() {
+            assert_eq!(timing.is_null(i), kinds.value(i) == "simulator", "row {i}");
+        }
         rows += batch.num_rows();
     }
     assert_eq!(rows, 1400);

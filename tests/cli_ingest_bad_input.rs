@@ -280,3 +280,54 @@ fn no_panic_on_arbitrary_bytes() {
         assert!(!run.stderr.contains("panicked"), "{format}: {}", run.stderr);
     }
 }
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    let text = format!("\u{feff}{}\n{}\n", good("a"), good("b"));
+    let (run, _dir) = ingest(&[("c.jsonl", text.as_bytes())], JSONL_INPUT, &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.rejects);
+    assert_eq!(run.accepted.len(), 2);
+}
+
+#[test]
+fn record_with_both_id_and_conversation_id() {
+    let line = r#"{"id": "req-9", "conversation_id": "a", "messages": [{"role": "user", "content": "hi"}]}"#;
+    let (run, _dir) = ingest(&[("c.jsonl", line.as_bytes())], JSONL_INPUT, &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.rejects);
+    assert_eq!(run.accepted[0].conversation_id, "a");
+}
+
+#[test]
+fn csv_invalid_utf8_rejects_its_whole_conversation() {
+    let text = b"d0,usr,hello,x\nd0,sys,caf\xe9,y\nd1,usr,ok,x\n";
+    let inputs = "[[input]]\npath = \"s.csv\"\nformat = \"csv\"\nsource = \"sim\"\nkind = \"simulator\"\n[input.csv]\nheader = false\nconversation_id = 0\nrole = 1\ntext = 2\nroles = { usr = \"user\", sys = \"assistant\" }\n[ingest]\ninvalid_utf8 = \"reject\"\n";
+    let (run, _dir) = ingest(&[("s.csv", text)], inputs, &[]);
+    assert_eq!(run.code, Some(3));
+    assert_eq!(run.accepted.len(), 1, "d0 is rejected whole, not accepted a message short");
+    assert_eq!(run.rejects.len(), 1);
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("line 2: invalid UTF-8"), "{:?}", run.rejects);
+}
+
+#[test]
+fn csv_column_index_past_the_row_is_a_clear_reject() {
+    let inputs = "[[input]]\npath = \"s.csv\"\nformat = \"csv\"\nsource = \"sim\"\nkind = \"simulator\"\n[input.csv]\nheader = false\nconversation_id = 0\nrole = 1\ntext = 3\nextra_fields = \"merge\"\nroles = { usr = \"user\" }\n";
+    let (run, _dir) = ingest(&[("s.csv", b"d0,usr,hi\nd0,usr,a,b,c\n")], inputs, &[]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("csv.text = 3"), "{:?}", run.rejects);
+}
+
+#[test]
+fn json_arrays_appended_or_empty_are_reported() {
+    let two = br#"[{"id": "a", "conversations": [{"from": "human", "value": "hi"}]}]
+[{"id": "b", "conversations": [{"from": "human", "value": "lost?"}]}]"#;
+    let inputs = "[[input]]\npath = \"d.json\"\nformat = \"sharegpt\"\nsource = \"s\"\nkind = \"simulator\"\n";
+    let (run, _dir) = ingest(&[("d.json", two)], inputs, &[]);
+    assert_eq!(run.code, Some(3));
+    assert_eq!(run.accepted.len(), 1);
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("after the array's closing"));
+    for (content, reason) in [(&b"[]"[..], "the array is empty"), (&b"["[..], "truncated")] {
+        let (run, _dir) = ingest(&[("d.json", content)], inputs, &[]);
+        assert_eq!(run.code, Some(3), "{reason}");
+        assert!(run.rejects[0]["reason"].as_str().unwrap().contains(reason), "{:?}", run.rejects);
+    }
+}

@@ -16,7 +16,8 @@ use simgap::cluster::scaling::{Normalisation, Scaler};
 
 /// K-means on the numeric columns of a Parquet file.
 ///
-/// Reads: --input (Parquet), the columns named by --columns or else every numeric column.
+/// Reads: --input (Parquet), the columns named by --columns, else every numeric column (of a simgap feature
+/// table, every feature column). A null value is an error naming its row and column.
 /// Writes: --out, a JSON codebook: centroids (a list of rows, in the input's space), inertia (sum of squared
 /// distances, in the space k-means ran in: standardised with --standardize, raw otherwise), iterations, converged,
 /// seconds (the fit alone; init_seconds and lloyd_seconds split it, lloyd_passes counts the distance passes over
@@ -70,7 +71,17 @@ fn read_matrix(path: &PathBuf, wanted: Option<&Vec<String>>) -> anyhow::Result<(
             }
             names.clone()
         }
-        None => schema.fields().iter().filter(|f| f.data_type().is_numeric()).map(|f| f.name().clone()).collect(),
+        // A simgap feature table: its feature columns (not run or outcome); any other table: every numeric column.
+        None => match schema
+            .metadata()
+            .get("simgap.facets")
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        {
+            Some(facets) => {
+                schema.fields().iter().map(|f| f.name().clone()).filter(|n| facets.get(n).is_some()).collect()
+            }
+            None => schema.fields().iter().filter(|f| f.data_type().is_numeric()).map(|f| f.name().clone()).collect(),
+        },
     };
     if columns.is_empty() {
         bail!("{}: no numeric column", path.display());

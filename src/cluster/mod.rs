@@ -176,7 +176,8 @@ fn row_hash(seed: u64, source: &str, id: &str) -> u64 {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    hash ^ (hash >> 29)
+    // FNV-1a alone leaves the last bytes of an id out of the top bits, which decide the order: finalise.
+    kmeans::mix64(hash)
 }
 
 fn open_batches(path: &Path) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, String> {
@@ -258,6 +259,13 @@ impl ClusterParams {
         by_facet.insert(ALL_FACET.to_owned(), all_columns);
         let facets: Vec<String> = match &config.facets {
             Some(list) => {
+                if list.is_empty() {
+                    return Err(ClusterError::Config("[cluster] facets is empty".into()));
+                }
+                let mut seen = std::collections::HashSet::new();
+                if let Some(repeated) = list.iter().find(|f| !seen.insert(*f)) {
+                    return Err(ClusterError::Config(format!("[cluster] facets names {repeated} twice")));
+                }
                 for facet in list {
                     if !by_facet.contains_key(facet) {
                         let known: Vec<&str> = by_facet.keys().map(String::as_str).collect();
@@ -351,8 +359,19 @@ impl ClusterParams {
         for facet in &facets {
             let parts: Vec<_> = samples[facet.as_str()].iter().map(|m| m.view()).collect();
             let sample = ndarray::concatenate(ndarray::Axis(0), &parts).expect("same columns");
-            let (kept, dropped): (Vec<usize>, Vec<usize>) =
-                (0..sample.ncols()).partition(|&j| sample.column(j).iter().any(|v| !v.is_nan()));
+            // Rows without any value in the facet (no timestamps, no embedding) are not fitted and get no cluster.
+            // For `all`, a column some rows lack is left out, so missingness never becomes a behaviour.
+            let has_value: Vec<usize> =
+                (0..sample.nrows()).filter(|&i| sample.row(i).iter().any(|v| !v.is_nan())).collect();
+            let sample = sample.select(ndarray::Axis(0), &has_value);
+            let complete = |j: usize| {
+                if facet == ALL_FACET {
+                    sample.column(j).iter().all(|v| !v.is_nan())
+                } else {
+                    sample.column(j).iter().any(|v| !v.is_nan())
+                }
+            };
+            let (kept, dropped): (Vec<usize>, Vec<usize>) = (0..sample.ncols()).partition(|&j| complete(j));
             if kept.is_empty() {
                 let message = format!("facet {facet}: no column has a value (timing without timestamps?)");
                 if explicit_facets {
@@ -385,8 +404,6 @@ impl ClusterParams {
             let codebook = Codebook::fit(facet, columns, dropped_columns, sample.view(), &settings)
                 .map_err(|source| ClusterError::KMeans { facet: facet.clone(), source })?;
             let codebook_path = codebook_dir.join(format!("{facet}.json"));
-            write_atomic(&codebook_path, codebook.to_json().as_bytes())
-                .map_err(|e| ClusterError::Write { path: codebook_path.clone(), message: e.to_string() })?;
             reports.push(FacetReport {
                 facet: facet.clone(),
                 columns: codebook.columns.len(),
@@ -417,6 +434,12 @@ impl ClusterParams {
                 let (labels, _) = codebook
                     .assign(rows.view())
                     .map_err(|source| ClusterError::KMeans { facet: codebook.facet.clone(), source })?;
+                // No value in the facet: no cluster (null), as in the fit.
+                let labels: Vec<Option<u32>> = labels
+                    .into_iter()
+                    .zip(rows.axis_iter(ndarray::Axis(0)))
+                    .map(|(label, row)| row.iter().any(|v| !v.is_nan()).then_some(label))
+                    .collect();
                 clusters.push(labels);
             }
             writer.write(&batch, clusters)?;
@@ -424,6 +447,13 @@ impl ClusterParams {
         }
         progress.finish_and_clear();
         writer.finish()?;
+        // The codebooks go in after the assignments they produced; codebooks of facets not fitted this time go.
+        for codebook in &codebooks {
+            let path = codebook_dir.join(format!("{}.json", codebook.facet));
+            write_atomic(&path, codebook.to_json().as_bytes())
+                .map_err(|e| ClusterError::Write { path: path.clone(), message: e.to_string() })?;
+        }
+        remove_stale_codebooks(&codebook_dir, &fitted_facets)?;
 
         let source_rows: BTreeMap<String, u64> = hashes.iter().map(|(s, l)| (s.clone(), l.len() as u64)).collect();
         for (source, rows) in &source_rows {
@@ -452,6 +482,22 @@ impl ClusterParams {
             assignments_file: assignments_path,
         })
     }
+}
+
+/// Deletes `<facet>.json` files of facets this run did not fit, so the folder matches the assignments.
+fn remove_stale_codebooks(dir: &Path, fitted: &[String]) -> Result<(), ClusterError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ClusterError::Write { path: dir.to_owned(), message: e.to_string() })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = path.extension().is_some_and(|e| e == "json")
+            && path.file_stem().is_some_and(|stem| !fitted.iter().any(|f| stem == f.as_str()));
+        if stale {
+            std::fs::remove_file(&path)
+                .map_err(|e| ClusterError::Write { path: path.clone(), message: e.to_string() })?;
+        }
+    }
+    Ok(())
 }
 
 /// Rows each source contributes to the fit sample.
@@ -511,15 +557,15 @@ impl AssignmentWriter {
             Field::new("source", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
         ];
-        fields.extend(facets.iter().map(|f| Field::new(format!("cluster_{f}"), DataType::UInt32, false)));
+        fields.extend(facets.iter().map(|f| Field::new(format!("cluster_{f}"), DataType::UInt32, true)));
         let schema = Arc::new(Schema::new(fields));
-        let properties = crate::table::writer_properties(None);
+        let properties = crate::table::writer_properties(Some(65_536));
         let file = File::create(target.temp()).map_err(|e| error(&e))?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| error(&e))?;
         Ok(Self { writer, schema, target })
     }
 
-    fn write(&mut self, batch: &RecordBatch, clusters: Vec<Vec<u32>>) -> Result<(), ClusterError> {
+    fn write(&mut self, batch: &RecordBatch, clusters: Vec<Vec<Option<u32>>>) -> Result<(), ClusterError> {
         let error = |e: &dyn std::fmt::Display| ClusterError::Write {
             path: self.target.final_path().to_owned(),
             message: e.to_string(),

@@ -17,6 +17,9 @@ use super::reader::{COLUMNS, ConversationBatch};
 use super::{Column, FeaturesError};
 use crate::atomic::AtomicPath;
 
+/// Conversations per row group of `features.parquet`.
+const ROW_GROUP_ROWS: usize = 16_384;
+
 pub struct FeaturesWriter {
     writer: ArrowWriter<std::fs::File>,
     schema: SchemaRef,
@@ -48,7 +51,8 @@ impl FeaturesWriter {
             ("simgap.facets".to_owned(), serde_json::Value::Object(facets).to_string()),
             ("simgap.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
         ])));
-        let properties = crate::table::writer_properties(None);
+        // Bounded row groups: the writer buffers one in memory.
+        let properties = crate::table::writer_properties(Some(ROW_GROUP_ROWS));
         let file = std::fs::File::create(target.temp()).map_err(|e| write_error(target.temp(), e))?;
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| write_error(target.temp(), e))?;

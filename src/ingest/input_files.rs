@@ -37,17 +37,22 @@ impl InputFile {
     }
 
     /// A buffered reader over the file's content (line formats stream through it).
+    /// A leading UTF-8 byte-order mark (Windows and spreadsheet exports) is skipped.
     pub fn open(&self) -> io::Result<Box<dyn BufRead + Send>> {
         let file = File::open(&self.disk_path)?;
-        match &self.zip_entry {
-            None => Ok(Box::new(BufReader::with_capacity(1 << 20, file))),
+        let mut reader: Box<dyn BufRead + Send> = match &self.zip_entry {
+            None => Box::new(BufReader::with_capacity(1 << 20, file)),
             Some(entry) => {
                 let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
                 let mut bytes = Vec::new();
                 archive.by_name(entry).map_err(io::Error::other)?.read_to_end(&mut bytes)?;
-                Ok(Box::new(io::Cursor::new(bytes)))
+                Box::new(io::Cursor::new(bytes))
             }
+        };
+        if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+            reader.consume(3);
         }
+        Ok(reader)
     }
 
     /// Size on disk in bytes (of the archive, for a zip entry), for progress.

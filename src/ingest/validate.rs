@@ -23,11 +23,13 @@ pub struct InputDefaults {
 pub struct Validator {
     options: IngestOptions,
     seen: HashMap<String, HashSet<String>>,
+    /// The kind of each source, from its first accepted conversation.
+    kinds: HashMap<String, SourceKind>,
 }
 
 impl Validator {
     pub fn new(options: IngestOptions) -> Self {
-        Self { options, seen: HashMap::new() }
+        Self { options, seen: HashMap::new(), kinds: HashMap::new() }
     }
 
     /// Checks one record. `input_file` and `input_record` are copied into the row.
@@ -92,6 +94,18 @@ impl Validator {
         if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
             return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
         }
+        if let Some(known) = self.kinds.get(&source).filter(|known| **known != kind) {
+            return Err(Rejection {
+                reason: format!(
+                    "source \"{source}\" is {} in earlier records and {} here: a source has one kind",
+                    known.as_str(),
+                    kind.as_str()
+                ),
+                conversation_id: Some(id),
+                source: Some(source),
+            });
+        }
+        self.kinds.entry(source.clone()).or_insert(kind);
         if !self.seen.entry(source.clone()).or_default().insert(id.clone()) {
             return Err(Rejection {
                 reason: format!("duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"),
@@ -233,6 +247,16 @@ mod tests {
         record.kind = None;
         let err = Validator::new(IngestOptions::default()).validate(record, &no_kind, "f", 1).unwrap_err();
         assert!(err.reason.contains("no kind"));
+    }
+
+    #[test]
+    fn a_source_has_one_kind() {
+        let mut validator = Validator::new(IngestOptions::default());
+        let record = raw("a", vec![("user", Some("hi"))]);
+        let as_simulator = InputDefaults { source: Some("human".into()), kind: Some(SourceKind::Simulator) };
+        assert!(validator.validate(record.clone(), &defaults(), "f", 1).is_ok());
+        let err = validator.validate(raw("b", vec![("user", Some("hi"))]), &as_simulator, "f", 2).unwrap_err();
+        assert!(err.reason.contains("one kind"), "{}", err.reason);
     }
 
     #[test]

@@ -13,11 +13,11 @@
 
 use std::collections::HashMap;
 
-use super::{FormatReader, RecordSink, decode};
+use super::{FormatReader, RecordSink};
 use crate::ingest::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
-use crate::pipeline::config::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy};
+use crate::pipeline::config::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
 
 pub struct CsvReader {
     options: CsvOptions,
@@ -69,6 +69,12 @@ impl FormatReader for CsvReader {
                 Ok(has_row) => has_row,
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
+                    // The conversations still open are cut off: each is rejected, not lost.
+                    for group in open.drain(..) {
+                        let location = Location::Lines { first: group.first_line, last: group.last_line };
+                        let reason = format!("conversation {}: the file is unreadable from line {line}", group.id);
+                        sink.reject(location, reason, &group.first_row)?;
+                    }
                     return sink.reject(
                         Location::Line(line),
                         format!("unreadable CSV, the rest of the file cannot be read: {e}"),
@@ -125,12 +131,20 @@ impl CsvReader {
                 }
             }
         };
+        let within = |index: usize, key: &str| {
+            if index < header.len() {
+                Ok(index)
+            } else {
+                Err(format!("csv.{key} = {index}, but the first row has {} fields (0-based indexes)", header.len()))
+            }
+        };
+        let column = |c: &ColumnRef, key: &str| find(c, key).and_then(|i| within(i, key));
         Ok(Columns {
-            id: find(&self.options.conversation_id, "conversation_id")?,
-            role: find(&self.options.role, "role")?,
-            text: find(&self.options.text, "text")?,
-            order: self.options.order.as_ref().map(|c| find(c, "order")).transpose()?,
-            timestamp: self.options.timestamp.as_ref().map(|c| find(c, "timestamp")).transpose()?,
+            id: column(&self.options.conversation_id, "conversation_id")?,
+            role: column(&self.options.role, "role")?,
+            text: column(&self.options.text, "text")?,
+            order: self.options.order.as_ref().map(|c| column(c, "order")).transpose()?,
+            timestamp: self.options.timestamp.as_ref().map(|c| column(c, "timestamp")).transpose()?,
             expected_fields: header.len(),
         })
     }
@@ -147,9 +161,13 @@ impl CsvReader {
         index_of: &mut HashMap<String, usize>,
     ) -> Result<(), IngestError> {
         let location = Location::Line(line);
-        let Some(row_bytes) = decode(&raw_row, location, sink)? else {
-            return Ok(()); // rejected: not UTF-8
-        };
+        // Invalid UTF-8 is replaced with a warning, or (policy reject) rejects the row's whole conversation.
+        let invalid_at = std::str::from_utf8(&raw_row).err().map(|e| e.valid_up_to());
+        let reject_utf8 = invalid_at.filter(|_| sink.utf8_policy() == Utf8Policy::Reject);
+        if let (Some(at), None) = (invalid_at, reject_utf8) {
+            sink.warn(location, format!("invalid UTF-8 at byte {at} of the row, replaced with U+FFFD"));
+        }
+        let row_bytes = String::from_utf8_lossy(&raw_row).into_owned();
         let fields = self.fields(record, cols);
         let Some(id) = fields.get(cols.id).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
             return sink.reject(
@@ -177,6 +195,10 @@ impl CsvReader {
         let group = &mut open[position];
         group.last_line = line;
         if group.error.is_some() {
+            return Ok(());
+        }
+        if let Some(at) = reject_utf8 {
+            group.error = Some(format!("line {line}: invalid UTF-8 at byte {at}"));
             return Ok(());
         }
         match self.message(cols, &fields, line) {

@@ -41,15 +41,16 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
     loop {
         pos = skip_whitespace(bytes, pos);
         match bytes.get(pos) {
-            Some(b']') => break,
+            Some(b']') => {
+                check_end(bytes, pos, index, &mut items);
+                break;
+            }
             None => {
-                if index > 0 {
-                    items.push(ArrayItem::Broken {
-                        index,
-                        byte_offset: pos as u64,
-                        reason: "file ends before the closing `]` (truncated after a complete record)".into(),
-                    });
-                }
+                items.push(ArrayItem::Broken {
+                    index,
+                    byte_offset: pos as u64,
+                    reason: "file ends before the closing `]` (truncated)".into(),
+                });
                 break;
             }
             _ => {}
@@ -75,7 +76,10 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
         pos = skip_whitespace(bytes, pos);
         match bytes.get(pos) {
             Some(b',') => pos += 1,
-            Some(b']') => break,
+            Some(b']') => {
+                check_end(bytes, pos, index, &mut items);
+                break;
+            }
             None => {
                 items.push(ArrayItem::Broken {
                     index,
@@ -95,6 +99,19 @@ pub fn split_array(text: &str) -> Result<Vec<ArrayItem<'_>>, String> {
         }
     }
     Ok(items)
+}
+
+/// After the closing `]` at `close`, only whitespace may follow; anything else (a second array appended) is
+/// rejected as one record from where it starts.
+fn check_end(bytes: &[u8], close: usize, index: u64, items: &mut Vec<ArrayItem<'_>>) {
+    let rest = skip_whitespace(bytes, close + 1);
+    if rest < bytes.len() {
+        items.push(ArrayItem::Broken {
+            index,
+            byte_offset: rest as u64,
+            reason: "content after the array's closing `]` (two documents in one file?): not read".into(),
+        });
+    }
 }
 
 fn skip_whitespace(bytes: &[u8], mut pos: usize) -> usize {
@@ -287,6 +304,14 @@ mod tests {
     #[test]
     fn empty_array_has_no_items() {
         assert!(split_array("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_lone_bracket_and_a_second_array_are_reported() {
+        assert_eq!(broken(&split_array("[").unwrap()), [(0, 1)]);
+        let items = split_array("[1, 2]\n[3]").unwrap();
+        assert_eq!(elements(&items), ["1", "2"]);
+        assert_eq!(broken(&items), [(2, 7)]);
     }
 
     #[test]

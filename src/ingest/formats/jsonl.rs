@@ -81,8 +81,9 @@ pub fn read_each_line(
     let mut saw_any_byte = false;
     while !at_end {
         // Fill the block up to its size (or the end of the file).
+        // A block; or, while one line is longer than that, twice what is held (linear in the line's length).
         let start = buffer.len();
-        let want = BLOCK_BYTES.max(start + 1);
+        let want = if start < BLOCK_BYTES { BLOCK_BYTES } else { start * 2 };
         buffer.resize(want, 0);
         let mut filled = start;
         while filled < want {
@@ -180,7 +181,7 @@ impl JsonlReader {
             });
         }
         let record: RecordIn = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
-        let conversation_id = match (record.conversation_id, self.dialect) {
+        let conversation_id = match (record.conversation_id.or(record.id), self.dialect) {
             (Some(id), _) => Some(id.0),
             (None, Dialect::OpenAi) => Some(default_id()),
             (None, Dialect::Canonical) => None,
@@ -209,8 +210,9 @@ fn split_lines(block: &[u8]) -> Vec<&[u8]> {
 
 #[derive(Deserialize)]
 struct RecordIn {
-    #[serde(alias = "id")]
     conversation_id: Option<JsonId>,
+    /// OpenAI-style records name the conversation `id`; `conversation_id` wins when both are there.
+    id: Option<JsonId>,
     source: Option<String>,
     kind: Option<String>,
     task_id: Option<JsonId>,

@@ -109,6 +109,9 @@ pub fn read_array_records(
         Ok(items) => items,
         Err(reason) => return sink.reject(Location::File, reason, text.as_bytes()),
     };
+    if items.is_empty() {
+        return sink.reject(Location::File, "no records: the array is empty".into(), text.as_bytes());
+    }
     for item in items {
         match item {
             json::ArrayItem::Element { index, byte_offset, raw } => {
@@ -148,6 +151,9 @@ pub fn read_object_records(
             return sink.reject(Location::File, reason, text.as_bytes());
         }
     };
+    if entries.is_empty() {
+        return sink.reject(Location::File, "no records: the object is empty".into(), text.as_bytes());
+    }
     for (index, (key, raw)) in entries.into_iter().enumerate() {
         let location = Location::Record(index as u64);
         match parse(&key, raw.get()) {
