@@ -12,12 +12,13 @@ use simgap::pipeline::manifest;
 /// Quantise the behaviour vectors: one k-means codebook per facet, and one over all features.
 ///
 /// Reads: OUT/features.parquet (run `simgap features` first) and the [cluster] settings (k, restarts, max_iter,
-/// tol, seed, sample_size, balance, facets, pca_variance, precision).
+/// tol, seed, sample_size, balance, facets, pca_variance, precision, minibatch).
 /// Writes: OUT/codebooks/<facet>.json (scaler, optional PCA basis, centroids in both spaces, k, seed, inertia,
-/// iterations), OUT/assignments.parquet (conversation_id, source, kind, cluster_<facet> as uint32) and the
+/// iterations), OUT/assignments.parquet (conversation_id, source, kind, cluster_<facet> as uint32, null where a
+/// conversation has no value in the facet) and the
 /// `cluster` section of OUT/manifest.json.
 /// Cost: per facet, k-means on at most sample_size rows (2 n k d flops per iteration, on every core), then one
-/// streaming pass over all rows to assign them; memory: the sample plus one batch.
+/// streaming pass over all rows to assign them; memory: the sample, one batch, and 24 bytes per row for sampling.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).

@@ -5,14 +5,19 @@
 //! linfa's `Fit` and `PredictInplace`, so it plugs into linfa code; linfa-clustering is the reference it is tested
 //! and benchmarked against.
 //!
-//! How: squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per block of rows.
-//! The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks, each keeps its
-//! own partial sums, and the partials are merged in chunk order, so the same seed gives the same bits on 1 thread or
-//! 16. Initialisation is greedy k-means++ (2 + ln k candidates per centre, the best kept), its candidate distances
-//! also one GEMM per chunk: O(n k d log k) flops, no pass over the data per candidate. Convergence as in
-//! scikit-learn: labels unchanged, or the centres' total squared shift under `tol` times the mean feature variance.
-//! Empty clusters take the points farthest from their centres. Restarts keep the best run whole. Cost per Lloyd
-//! iteration: 2 n k d flops plus O(n d); memory: the data, plus n labels and distances, plus k x d per chunk.
+//! How: Lloyd's squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per
+//! block of rows. The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks,
+//! each keeps its own partial sums, and the partials are merged in chunk order, so the same seed gives the same bits
+//! on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and matrixmultiply's, are chosen at
+//! run time and round differently from the portable ones). Initialisation is greedy k-means++ (2 + ln k candidates
+//! per centre, the best kept) over a centred f32 copy of the data in groups of eight rows, scored by an eight-lane
+//! multiply-add kernel: O(n k d log k) flops and one pass over the copy per centre. Convergence as in scikit-learn:
+//! labels unchanged (then no extra pass), or the centres' total squared shift under `tol` times the mean feature
+//! variance. Empty clusters take the points farthest from their centres (full Lloyd; in mini-batch mode a centre
+//! that never wins a batch row stays where it was seeded). Restarts keep the best run whole. Cost per Lloyd
+//! iteration: 2 n k d flops plus O(n d). Memory: the data (plus a standard-layout copy if it is not row-major), its
+//! f32 seeding copy (4 n d bytes), the candidate scores (4 n (2 + ln k) bytes), n labels and distances, and k x d
+//! sums per chunk.
 
 use linfa::Float;
 use linfa::dataset::DatasetBase;
@@ -240,16 +245,28 @@ fn squared_norms<F: Float>(data: &ArrayView2<F>) -> Array1<F> {
 }
 
 /// Mean over columns of the column variances (scikit-learn's scale for `tol`).
+/// Accumulated in f64 whatever `F`, so an f32 sum of millions of terms does not stall.
 fn mean_variance<F: Float>(data: &ArrayView2<F>) -> F {
-    let n = F::cast(data.nrows());
-    let means = data.sum_axis(Axis(0)) / n;
-    let mut total = F::zero();
+    let means = column_means(data);
+    let mut total = 0.0f64;
     for row in data.axis_iter(Axis(0)) {
-        for (x, m) in row.iter().zip(means.iter()) {
-            total += (*x - *m) * (*x - *m);
+        for (x, m) in row.iter().zip(&means) {
+            let deviation = x.to_f64().unwrap_or(0.0) - m;
+            total += deviation * deviation;
         }
     }
-    total / (n * F::cast(data.ncols()))
+    F::cast(total / (data.nrows() * data.ncols()) as f64)
+}
+
+/// Column means in f64.
+fn column_means<F: Float>(data: &ArrayView2<F>) -> Vec<f64> {
+    let mut sums = vec![0.0f64; data.ncols()];
+    for row in data.axis_iter(Axis(0)) {
+        for (sum, x) in sums.iter_mut().zip(row.iter()) {
+            *sum += x.to_f64().unwrap_or(0.0);
+        }
+    }
+    sums.iter().map(|s| s / data.nrows() as f64).collect()
 }
 
 /// The row ranges of the fixed chunks.
@@ -476,20 +493,21 @@ struct SeedingData {
 }
 
 impl SeedingData {
+    /// The rows are centred on the column means first: distances do not change, and ||x||^2 - 2 x.c + ||c||^2
+    /// in f32 does not lose them to cancellation when the data sits far from the origin.
     fn new<F: Float>(data: &ArrayView2<F>) -> Self {
         let (n, d) = data.dim();
+        let means = column_means(data);
+        let centred = |i: usize, j: usize| (data[[i, j]].to_f64().unwrap_or(f64::NAN) - means[j]) as f32;
         let mut groups = vec![0.0f32; n.div_ceil(LANES) * d * LANES];
         groups.par_chunks_mut(d * LANES).enumerate().for_each(|(g, group)| {
             for l in 0..LANES.min(n - g * LANES) {
-                for (j, value) in data.row(g * LANES + l).iter().enumerate() {
-                    group[j * LANES + l] = value.to_f32().unwrap_or(f32::NAN);
+                for j in 0..d {
+                    group[j * LANES + l] = centred(g * LANES + l, j);
                 }
             }
         });
-        let norms = (0..n)
-            .into_par_iter()
-            .map(|i| data.row(i).iter().map(|v| v.to_f32().unwrap_or(0.0).powi(2)).sum())
-            .collect();
+        let norms = (0..n).into_par_iter().map(|i| (0..d).map(|j| centred(i, j).powi(2)).sum()).collect();
         Self { groups, norms, d }
     }
 
@@ -687,7 +705,10 @@ fn sample_proportional(
                     return i;
                 }
             }
-            return end - 1;
+            // Rounding between the chunk total and the row sums: the chunk's last row with weight.
+            if let Some(i) = (start..end).rev().find(|&i| weight(i) > 0.0) {
+                return i;
+            }
         }
         remaining -= total;
     }

@@ -3,14 +3,19 @@
 //!
 //! Consumes: `OUT/features.parquet` (facets from its `simgap.facets` metadata) and `[cluster]` settings. Produces:
 //! `OUT/codebooks/<facet>.json` (see [`codebook::Codebook`]; facet `all` for every feature together) and
-//! `OUT/assignments.parquet` (`conversation_id`, `source`, `kind`, then `cluster_<facet>` as uint32 per codebook).
+//! `OUT/assignments.parquet` (`conversation_id`, `source`, `kind`, then `cluster_<facet>` as nullable uint32 per
+//! codebook).
 //!
 //! How: the codebooks are fitted on a bounded, stratified sample (`sample_size` rows; each source equally
 //! represented by default, chosen by a seeded hash of (source, id), so the same seed picks the same rows), then every
 //! row is assigned by streaming the feature table batch by batch. Rule-based facets are standardised, `lexical` and
-//! `embedding` L2-normalised, `all` standardised; a column with no value in the sample is dropped (named in the
-//! codebook), a missing value is filled with the sample mean. Memory: the sample, plus one batch. Cost: the k-means
-//! fits (see [`kmeans`]) plus one assignment pass, 2 n k d flops per facet.
+//! `embedding` L2-normalised, `all` standardised. A row with no value in a facet (timing without timestamps, no
+//! embedding) is left out of that facet's fit and gets a null cluster; `all` leaves out the columns some rows lack,
+//! so missingness never becomes a behaviour; a remaining missing value is filled with the sample mean. Three passes
+//! over the feature table (identities, sample, assignment); memory: 24 bytes of sampling hashes per row, the sample,
+//! and one batch. The codebooks are written after the assignments, and codebooks of facets not fitted this time are
+//! removed, so the folder always matches. Cost: the k-means fits (see [`kmeans`]) plus 2 n k d flops per facet to
+//! assign.
 
 pub mod codebook;
 pub mod kmeans;

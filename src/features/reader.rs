@@ -106,12 +106,13 @@ impl ConversationBatch {
         let offsets = messages.value_offsets();
         (0..batch.num_rows())
             .map(|i| {
+                let row = self.first_row + i as u64;
                 let kind =
-                    SourceKind::parse(kinds.value(i)).ok_or_else(|| format!("row {i}: kind {:?}", kinds.value(i)))?;
+                    SourceKind::parse(kinds.value(i)).ok_or_else(|| format!("row {row}: kind {:?}", kinds.value(i)))?;
                 let views = (offsets[i] as usize..offsets[i + 1] as usize)
                     .map(|j| {
-                        let role =
-                            Role::parse(roles.value(j)).ok_or_else(|| format!("unknown role {:?}", roles.value(j)))?;
+                        let role = Role::parse(roles.value(j))
+                            .ok_or_else(|| format!("row {row}: unknown role {:?}", roles.value(j)))?;
                         Ok(MessageView {
                             role,
                             content: (!contents.is_null(j)).then(|| contents.value(j)),
