@@ -104,11 +104,16 @@ fn bad_cluster_settings_are_usage_errors() {
         ("[cluster]\nfacets = [\"vibes\"]\n", "vibes"),
         ("[cluster]\npca_variance = 1.5\n", "pca_variance"),
         ("[cluster]\nk = 5\nsample_size = 3\n", "sample_size"),
+        ("[cluster]\nfacets = [\"usi\", \"usi\"]\n", "twice"),
     ] {
-        let (_dir, pipeline) = demo_with(table);
+        let (dir, pipeline) = demo_with(table);
         let output = run(&pipeline, &[]);
         assert_eq!(output.status.code(), Some(2), "{table}: {}", stderr(&output));
         assert!(stderr(&output).contains(needle), "{table}: {}", stderr(&output));
+        if !table.contains("vibes") {
+            // Settings alone are checked before any stage runs.
+            assert!(!dir.path().join("out/conversations.parquet").exists(), "{table}");
+        }
     }
 }
 

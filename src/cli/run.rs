@@ -26,6 +26,8 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
+    // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
+    config.cluster.check()?;
     let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
     super::features::features_stage(&config, args.out.as_ref(), global)?;
     super::cluster::cluster_stage(&config, args.out.as_ref(), global)?;

@@ -95,6 +95,44 @@ impl Default for ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// Every rule about the settings alone (checked before any stage of `simgap run` starts).
+    pub fn check(&self) -> Result<(), ClusterError> {
+        let c = self;
+        if c.k == 0 {
+            return Err(ClusterError::Config("[cluster] k must be at least 1".into()));
+        }
+        if c.restarts == 0 || c.max_iter == 0 {
+            return Err(ClusterError::Config("[cluster] restarts and max_iter must be at least 1".into()));
+        }
+        if !(c.tol.is_finite() && c.tol >= 0.0) {
+            return Err(ClusterError::Config(format!("[cluster] tol must be a non-negative number, not {}", c.tol)));
+        }
+        if c.minibatch == Some(0) {
+            return Err(ClusterError::Config("[cluster] minibatch must be at least 1".into()));
+        }
+        if c.sample_size < c.k {
+            return Err(ClusterError::Config(format!(
+                "[cluster] sample_size {} is smaller than k {}",
+                c.sample_size, c.k
+            )));
+        }
+        if let Some(share) = c.pca_variance.filter(|s| !(*s > 0.0 && *s <= 1.0)) {
+            return Err(ClusterError::Config(format!("[cluster] pca_variance must be in (0, 1], not {share}")));
+        }
+        if let Some(list) = &c.facets {
+            if list.is_empty() {
+                return Err(ClusterError::Config("[cluster] facets is empty".into()));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(repeated) = list.iter().find(|f| !seen.insert(*f)) {
+                return Err(ClusterError::Config(format!("[cluster] facets names {repeated} twice")));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("{0}")]
@@ -211,7 +249,6 @@ fn matrix(batch: &RecordBatch, columns: &[String], keep: &[usize]) -> Result<Arr
 
 impl ClusterParams {
     pub fn check(&self) -> Result<(), ClusterError> {
-        let c = &self.config;
         let features = self.out_dir.join(crate::features::FEATURES_FILE);
         if !features.is_file() {
             return Err(ClusterError::Config(format!(
@@ -219,28 +256,7 @@ impl ClusterParams {
                 features.display()
             )));
         }
-        if c.k == 0 {
-            return Err(ClusterError::Config("[cluster] k must be at least 1".into()));
-        }
-        if c.restarts == 0 || c.max_iter == 0 {
-            return Err(ClusterError::Config("[cluster] restarts and max_iter must be at least 1".into()));
-        }
-        if !(c.tol.is_finite() && c.tol >= 0.0) {
-            return Err(ClusterError::Config(format!("[cluster] tol must be a non-negative number, not {}", c.tol)));
-        }
-        if c.minibatch == Some(0) {
-            return Err(ClusterError::Config("[cluster] minibatch must be at least 1".into()));
-        }
-        if c.sample_size < c.k {
-            return Err(ClusterError::Config(format!(
-                "[cluster] sample_size {} is smaller than k {}",
-                c.sample_size, c.k
-            )));
-        }
-        if let Some(share) = c.pca_variance.filter(|s| !(*s > 0.0 && *s <= 1.0)) {
-            return Err(ClusterError::Config(format!("[cluster] pca_variance must be in (0, 1], not {share}")));
-        }
-        Ok(())
+        self.config.check()
     }
 
     pub fn run(&self) -> Result<ClusterReport, ClusterError> {
@@ -264,13 +280,6 @@ impl ClusterParams {
         by_facet.insert(ALL_FACET.to_owned(), all_columns);
         let facets: Vec<String> = match &config.facets {
             Some(list) => {
-                if list.is_empty() {
-                    return Err(ClusterError::Config("[cluster] facets is empty".into()));
-                }
-                let mut seen = std::collections::HashSet::new();
-                if let Some(repeated) = list.iter().find(|f| !seen.insert(*f)) {
-                    return Err(ClusterError::Config(format!("[cluster] facets names {repeated} twice")));
-                }
                 for facet in list {
                     if !by_facet.contains_key(facet) {
                         let known: Vec<&str> = by_facet.keys().map(String::as_str).collect();
