@@ -27,6 +27,7 @@ pub struct Args {
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
     // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
+    config.features_params(config.out_dir(args.out.as_ref()), false).check_settings()?;
     config.cluster.check()?;
     let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
     super::features::features_stage(&config, args.out.as_ref(), global)?;

@@ -124,8 +124,7 @@ impl ClusterConfig {
             if list.is_empty() {
                 return Err(ClusterError::Config("[cluster] facets is empty".into()));
             }
-            let mut seen = std::collections::HashSet::new();
-            if let Some(repeated) = list.iter().find(|f| !seen.insert(*f)) {
+            if let Some(repeated) = crate::pipeline::config::first_repeated(list) {
                 return Err(ClusterError::Config(format!("[cluster] facets names {repeated} twice")));
             }
         }

@@ -159,6 +159,20 @@ mod tests {
     }
 
     #[test]
+    fn frequencies_merge_as_if_counted_together() {
+        let (a, b) = (prepared(&["refund my order"]), prepared(&["refund the flight"]));
+        let mut together = DocumentFrequencies::default();
+        together.add(&term_counts(&a));
+        together.add(&term_counts(&b));
+        let (mut left, mut right) = (DocumentFrequencies::default(), DocumentFrequencies::default());
+        left.add(&term_counts(&a));
+        right.add(&term_counts(&b));
+        let merged = left.merge(&right);
+        assert_eq!(merged.documents, together.documents);
+        assert_eq!(merged.counts, together.counts);
+    }
+
+    #[test]
     fn empty_text_projects_to_zero() {
         let mut out = Vec::new();
         project(&[], &DocumentFrequencies::default(), 8, 1, &mut out);

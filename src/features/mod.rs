@@ -285,11 +285,15 @@ impl FeaturesParams {
                 conversations.display()
             )));
         }
+        self.check_settings()
+    }
+
+    /// Every rule about the settings alone (checked before any stage of `simgap run` starts).
+    pub fn check_settings(&self) -> Result<(), FeaturesError> {
         if self.facets.is_empty() {
             return Err(FeaturesError::Config("[features] facets is empty".into()));
         }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(repeated) = self.facets.iter().find(|f| !seen.insert(**f)) {
+        if let Some(repeated) = crate::pipeline::config::first_repeated(&self.facets) {
             return Err(FeaturesError::Config(format!("[features] facets names {} twice", repeated.name())));
         }
         if self.facets.contains(&Facet::Lexical) && self.lexical_dimensions == 0 {

@@ -271,6 +271,12 @@ impl PipelineConfig {
     }
 }
 
+/// The first item of a settings list that appears twice (lists of facets must not repeat).
+pub fn first_repeated<T: Eq + std::hash::Hash>(items: &[T]) -> Option<&T> {
+    let mut seen = std::collections::HashSet::new();
+    items.iter().find(|item| !seen.insert(*item))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
