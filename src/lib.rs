@@ -2,12 +2,14 @@
 //!
 //! Stages, each a library function first and a CLI subcommand second:
 //! [`ingest`] (transcripts -> `conversations.parquet`), [`features`] (-> `features.parquet`), [`cluster`] (-> codebooks
-//! and `assignments.parquet`), then divergence and report as they land.
+//! and `assignments.parquet`), [`divergence`] (-> divergence, pairwise, mixture, cluster and USI tables), then the
+//! report as it lands.
 //! [`pipeline`] turns a TOML pipeline file into stage parameters and keeps the output folder's manifest;
 //! [`synth`] generates a seeded demo and scale corpus.
 
 pub mod atomic;
 pub mod cluster;
+pub mod divergence;
 pub mod features;
 pub mod ingest;
 pub mod pipeline;

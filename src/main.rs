@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Ingest(command) => cli::ingest::run(command, &args.global),
         cli::Command::Features(command) => cli::features::run(command, &args.global),
         cli::Command::Cluster(command) => cli::cluster::run(command, &args.global),
+        cli::Command::Divergence(command) => cli::divergence::run(command, &args.global),
         cli::Command::Kmeans(command) => cli::kmeans::run(command, &args.global),
         cli::Command::Run(command) => cli::run::run(command, &args.global),
         cli::Command::Synth(command) => cli::synth::run(command, &args.global),

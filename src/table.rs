@@ -15,3 +15,83 @@ pub fn writer_properties(row_group_rows: Option<usize>) -> WriterProperties {
     }
     builder.build()
 }
+
+/// A small in-memory table built column by column and written as one Parquet file through a temporary name: the
+/// divergence and report tables are small (rows per facet x source), so they need no streaming.
+#[derive(Default)]
+pub struct TableBuilder {
+    fields: Vec<arrow::datatypes::Field>,
+    columns: Vec<arrow::array::ArrayRef>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(mut self, name: &str, nullable: bool, column: arrow::array::ArrayRef) -> Self {
+        self.fields.push(arrow::datatypes::Field::new(name, column.data_type().clone(), nullable));
+        self.columns.push(column);
+        self
+    }
+
+    pub fn text<S: AsRef<str>>(self, name: &str, values: impl IntoIterator<Item = S>) -> Self {
+        let array: arrow::array::StringArray = values.into_iter().map(|v| Some(v.as_ref().to_owned())).collect();
+        self.push(name, false, std::sync::Arc::new(array))
+    }
+
+    pub fn optional_text(self, name: &str, values: impl IntoIterator<Item = Option<String>>) -> Self {
+        let array: arrow::array::StringArray = values.into_iter().collect();
+        self.push(name, true, std::sync::Arc::new(array))
+    }
+
+    /// Floats; NaN is written as null (no value), infinities as themselves.
+    pub fn float(self, name: &str, values: impl IntoIterator<Item = f64>) -> Self {
+        let array: arrow::array::Float64Array = values.into_iter().map(|v| (!v.is_nan()).then_some(v)).collect();
+        self.push(name, true, std::sync::Arc::new(array))
+    }
+
+    pub fn unsigned(self, name: &str, values: impl IntoIterator<Item = u64>) -> Self {
+        let array: arrow::array::UInt64Array = values.into_iter().map(Some).collect();
+        self.push(name, false, std::sync::Arc::new(array))
+    }
+
+    pub fn text_list(self, name: &str, values: impl IntoIterator<Item = Vec<String>>) -> Self {
+        let mut builder = arrow::array::ListBuilder::new(arrow::array::StringBuilder::new());
+        for list in values {
+            for item in list {
+                builder.values().append_value(item);
+            }
+            builder.append(true);
+        }
+        self.push(name, false, std::sync::Arc::new(builder.finish()))
+    }
+
+    pub fn float_list(self, name: &str, values: impl IntoIterator<Item = Vec<f64>>) -> Self {
+        let mut builder = arrow::array::ListBuilder::new(arrow::array::Float64Builder::new());
+        for list in values {
+            for item in list {
+                builder.values().append_value(item);
+            }
+            builder.append(true);
+        }
+        self.push(name, false, std::sync::Arc::new(builder.finish()))
+    }
+
+    /// Writes the table to `path` (through `path.tmp`, renamed), with `metadata` as file key-values.
+    pub fn write(self, path: &std::path::Path, metadata: &[(&str, String)]) -> Result<(), String> {
+        let schema = arrow::datatypes::Schema::new(self.fields).with_metadata(
+            metadata.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<std::collections::HashMap<_, _>>(),
+        );
+        let batch = arrow::array::RecordBatch::try_new(std::sync::Arc::new(schema), self.columns)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let target = crate::atomic::AtomicPath::new(path);
+        let error = |e: &dyn std::fmt::Display| format!("writing {}: {e}", path.display());
+        let file = std::fs::File::create(target.temp()).map_err(|e| error(&e))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(None)))
+            .map_err(|e| error(&e))?;
+        writer.write(&batch).map_err(|e| error(&e))?;
+        writer.close().map_err(|e| error(&e))?;
+        target.commit().map_err(|e| error(&e))
+    }
+}

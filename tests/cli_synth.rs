@@ -30,6 +30,42 @@ fn synth_corpus_ingests_cleanly_and_is_deterministic() {
 }
 
 #[test]
+fn more_simulators_each_get_a_source_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = |name: &str| {
+        let folder = dir.path().join(name);
+        let args = ["-q", "synth", "--out", folder.to_str().unwrap(), "--conversations", "500", "--simulators", "5"];
+        let output = simgap(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        folder
+    };
+    let corpus = synth("corpus");
+    let pipeline = std::fs::read_to_string(corpus.join("pipeline.toml")).unwrap();
+    assert_eq!(pipeline.matches("[[input]]").count(), 6, "{pipeline}");
+    let output = simgap(&["-q", "ingest", corpus.join("pipeline.toml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let counts = count_by_source(&read_conversations(&corpus.join("out/conversations.parquet")));
+    let expected = [
+        ("human", 200),
+        ("sim-near-human", 60),
+        ("sim-polite-verbose", 60),
+        ("sim-polite-verbose-04", 60),
+        ("sim-terse-impatient", 60),
+        ("sim-terse-impatient-05", 60),
+    ];
+    assert_eq!(counts, expected.iter().map(|(s, n)| (s.to_string(), *n)).collect());
+    let files: Vec<_> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files.iter().filter(|f| f.to_string_lossy().ends_with(".jsonl")).count(), 6);
+
+    let again = synth("again");
+    for name in ["pipeline.toml", "humans.jsonl", "sim-polite-verbose-04.jsonl", "sim-terse-impatient-05.jsonl"] {
+        assert_eq!(std::fs::read(corpus.join(name)).unwrap(), std::fs::read(again.join(name)).unwrap(), "{name}");
+    }
+    let output = simgap(&["-q", "synth", "--out", dir.path().join("none").to_str().unwrap(), "--simulators", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
 fn bundled_demo_runs() {
     let out = tempfile::tempdir().unwrap();
     let pipeline = common::project_root().join("pipelines/demo.toml");

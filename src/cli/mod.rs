@@ -2,6 +2,7 @@
 //! One file per subcommand, each an `Args` struct whose doc comments are its `--help`, and a `run`.
 
 pub mod cluster;
+pub mod divergence;
 pub mod features;
 pub mod ingest;
 pub mod kmeans;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 use simgap::cluster::ClusterError;
 use simgap::cluster::kmeans::KMeansError;
+use simgap::divergence::DivergenceError;
 use simgap::features::FeaturesError;
 use simgap::ingest::IngestError;
 use simgap::pipeline::config::ConfigError;
@@ -22,9 +24,9 @@ use simgap::pipeline::config::ConfigError;
 /// Measures how far LLM user simulators are from real users.
 ///
 /// Reads conversation transcripts of humans and simulators (JSONL, OpenAI messages, tau-bench, tau2-bench,
-/// ShareGPT, CSV/TSV, MultiWOZ, RecLLMSim, chitchat) into one Parquet table, then (as the stages land) turns each
-/// conversation into behavioural features, quantizes them with k-means and compares every simulator with the
-/// humans (KL, JS, MAUVE, User-Sim Index). A pipeline file (TOML) names the inputs, settings and output folder.
+/// ShareGPT, CSV/TSV, MultiWOZ, RecLLMSim, chitchat) into one Parquet table, turns each conversation into
+/// behavioural features, quantizes them with k-means and compares every simulator with the humans (KL, JS, TV,
+/// MAUVE, User-Sim Index, with bootstrap intervals and human baselines). A pipeline file (TOML) names the inputs, settings and output folder.
 #[derive(Debug, Parser)]
 #[command(
     name = "simgap",
@@ -60,6 +62,7 @@ pub enum Command {
     Ingest(ingest::Args),
     Features(features::Args),
     Cluster(cluster::Args),
+    Divergence(divergence::Args),
     Kmeans(kmeans::Args),
     Run(run::Args),
     Synth(synth::Args),
@@ -88,6 +91,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
             || cause.downcast_ref::<IngestError>().is_some_and(IngestError::is_usage)
             || cause.downcast_ref::<FeaturesError>().is_some_and(FeaturesError::is_usage)
             || cause.downcast_ref::<ClusterError>().is_some_and(ClusterError::is_usage)
+            || cause.downcast_ref::<DivergenceError>().is_some_and(DivergenceError::is_usage)
             || cause.downcast_ref::<KMeansError>().is_some_and(|e| !matches!(e, KMeansError::Linfa(_)))
     });
     ExitCode::from(if usage { 2 } else { 1 })

@@ -9,8 +9,9 @@ use simgap::pipeline::config::PipelineConfig;
 ///
 /// Reads: the pipeline file and everything its [[input]] tables name.
 /// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl; features ->
-/// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; all recorded in
-/// manifest.json; divergence and report join as they land).
+/// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; divergence ->
+/// divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; all recorded in manifest.json; the report
+/// joins as it lands).
 /// Cost: the sum of the stages; see each stage's --help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,8 +30,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
     config.features_params(config.out_dir(args.out.as_ref()), false).check_settings()?;
     config.cluster.check()?;
+    config.divergence.check()?;
     let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
     super::features::features_stage(&config, args.out.as_ref(), global)?;
     super::cluster::cluster_stage(&config, args.out.as_ref(), global)?;
+    super::divergence::divergence_stage(&config, args.out.as_ref(), global)?;
     Ok(super::ingest::outcome_of(&report))
 }

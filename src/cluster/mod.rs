@@ -191,7 +191,7 @@ pub struct ClusterReport {
 }
 
 /// The feature columns of each facet, from the table's metadata, in column order.
-fn facet_columns(schema: &Schema) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub(crate) fn facet_columns(schema: &Schema) -> Result<BTreeMap<String, Vec<String>>, String> {
     let text = schema.metadata().get("simgap.facets").ok_or("no simgap.facets metadata: not a simgap feature table")?;
     let facets: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| format!("simgap.facets metadata: {e}"))?;
@@ -212,7 +212,7 @@ fn normalisation_of(facet: &str) -> Normalisation {
 }
 
 /// A seeded hash of a row's identity, for sampling.
-fn row_hash(seed: u64, source: &str, id: &str) -> u64 {
+pub(crate) fn row_hash(seed: u64, source: &str, id: &str) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325 ^ seed;
     for byte in source.bytes().chain([0xff]).chain(id.bytes()) {
         hash ^= u64::from(byte);

@@ -28,12 +28,17 @@ pub struct ConversationBatches {
 
 impl ConversationBatches {
     pub fn open(path: &Path) -> Result<Self, String> {
+        Self::open_with(path, &[])
+    }
+
+    /// Opens the table reading `extra` columns too (e.g. `survey`), available in each batch's `batch`.
+    pub fn open_with(path: &Path, extra: &[&str]) -> Result<Self, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
         let rows = builder.metadata().file_metadata().num_rows() as u64;
         let schema = builder.schema().clone();
         let mut roots = Vec::new();
-        for name in COLUMNS {
+        for name in COLUMNS.iter().chain(extra) {
             roots.push(
                 schema.index_of(name).map_err(|_| format!("no column {name:?}: not a simgap conversations table"))?,
             );

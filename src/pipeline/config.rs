@@ -33,6 +33,8 @@ pub struct PipelineConfig {
     pub features: crate::features::FeaturesConfig,
     #[serde(default)]
     pub cluster: crate::cluster::ClusterConfig,
+    #[serde(default)]
+    pub divergence: crate::divergence::DivergenceConfig,
     /// The folder relative paths were resolved against (the pipeline file's folder). Not a TOML key.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -205,6 +207,9 @@ impl PipelineConfig {
         config.file = path.to_owned();
         config.text = text.to_owned();
         config.output.dir = config.resolve(&config.output.dir);
+        if let Some(difficulty) = &config.divergence.usi_difficulty {
+            config.divergence.usi_difficulty = Some(config.resolve(difficulty));
+        }
         if let Some(lexicons) = &config.features.lexicons {
             config.features.lexicons = Some(config.resolve(lexicons));
         }

@@ -56,4 +56,14 @@ impl PipelineConfig {
     pub fn cluster_params(&self, out_dir: PathBuf, progress: bool) -> crate::cluster::ClusterParams {
         crate::cluster::ClusterParams { out_dir, config: self.cluster.clone(), progress }
     }
+
+    /// Parameters of the divergence stage.
+    pub fn divergence_params(&self, out_dir: PathBuf, progress: bool) -> crate::divergence::DivergenceParams {
+        crate::divergence::DivergenceParams {
+            out_dir,
+            config: self.divergence.clone(),
+            lexicons: self.features.lexicons.clone(),
+            progress,
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! `simgap synth`: a seeded synthetic corpus in two formats, with a pipeline file that reads it.
 //!
-//! Consumes: [`SynthParams`] (folder, number of conversations, seed, behaviour profiles). Produces: one file per
-//! source (`humans.jsonl` in canonical JSONL with timestamps; `sim-*.jsonl` as OpenAI-style message lines) and
-//! `pipeline.toml`. 40% of the conversations are human, the rest split evenly across the simulators. Each
-//! conversation has its own generator seeded from (seed, source, index), so blocks are generated in parallel and
-//! the files are byte-identical for the same parameters whatever the thread count. Memory: one block of lines.
+//! Consumes: [`SynthParams`] (folder, number of conversations, seed, behaviour profiles: one human and any number of
+//! simulators, see [`profiles::profiles`]). Produces: one file per source (`humans.jsonl` in canonical JSONL with
+//! timestamps; `sim-*.jsonl` as OpenAI-style message lines) and `pipeline.toml`, which lists every source. 40% of
+//! the conversations are human, the rest split evenly across the simulators (every source gets at least one). Each
+//! conversation has its own generator seeded from (seed, source index, conversation index), so blocks are generated
+//! in parallel and the files are byte-identical for the same parameters whatever the thread count; adding
+//! simulators leaves the earlier sources' files unchanged, bar their share of the conversations. Memory: one block
+//! of lines.
 
 mod dialogue;
 pub mod profiles;
@@ -39,6 +42,8 @@ pub enum SynthError {
     TooFew(u64),
     #[error("a synthetic corpus needs exactly one human profile and at least one simulator")]
     Profiles,
+    #[error("two profiles are named {0}; every source needs its own name")]
+    DuplicateName(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -62,8 +67,13 @@ impl SynthParams {
         if humans != 1 || self.profiles.len() < 2 {
             return Err(SynthError::Profiles);
         }
-        if self.conversations < self.profiles.len() as u64 {
-            return Err(SynthError::TooFew(self.profiles.len() as u64));
+        let mut names = std::collections::BTreeSet::new();
+        if let Some(p) = self.profiles.iter().find(|p| !names.insert(p.name.as_str())) {
+            return Err(SynthError::DuplicateName(p.name.clone()));
+        }
+        let fewest = fewest_conversations(self.profiles.len() as u64 - 1);
+        if self.conversations < fewest {
+            return Err(SynthError::TooFew(fewest));
         }
         Ok(())
     }
@@ -116,7 +126,7 @@ impl SynthParams {
             out.flush().map_err(io(&path))?;
             drop(out);
             target.commit().map_err(io(&path))?;
-            files.push(SynthFile { path, source: profile.name.to_owned(), conversations: count });
+            files.push(SynthFile { path, source: profile.name.clone(), conversations: count });
         }
         let pipeline = self.out_dir.join("pipeline.toml");
         crate::atomic::write_atomic(&pipeline, pipeline_text(&self.profiles, &files, self.seed).as_bytes())
@@ -163,6 +173,12 @@ impl SynthParams {
         };
         record.to_string()
     }
+}
+
+/// The fewest conversations that give each of one human and `simulators` simulators at least one: the humans get
+/// max(1, floor(2n/5)), so the simulators get n - that, which is ceil(3n/5) once n >= 3.
+fn fewest_conversations(simulators: u64) -> u64 {
+    (simulators + 1).max(5 * simulators.saturating_sub(1) / 3 + 1)
 }
 
 /// A seed per (corpus seed, source, conversation), via SplitMix64 finalisation.
@@ -239,6 +255,48 @@ mod tests {
     fn too_few_conversations() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(params(dir.path(), 3).run(), Err(SynthError::TooFew(4))));
+    }
+
+    #[test]
+    fn fewest_conversations_give_every_source_one() {
+        for simulators in 1..200 {
+            let mut p = params(std::path::Path::new("."), 0);
+            p.profiles = profiles::profiles(simulators);
+            let fewest = fewest_conversations(simulators as u64);
+            p.conversations = fewest;
+            assert!(p.check().is_ok() && p.counts().iter().all(|&n| n >= 1), "{simulators}: {:?}", p.counts());
+            p.conversations = fewest - 1;
+            assert!(p.counts().contains(&0), "{simulators}");
+            assert!(matches!(p.check(), Err(SynthError::TooFew(n)) if n == fewest));
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let mut p = params(std::path::Path::new("."), 100);
+        p.profiles.push(p.profiles[1].clone());
+        assert!(matches!(p.check(), Err(SynthError::DuplicateName(name)) if name == "sim-polite-verbose"));
+    }
+
+    #[test]
+    fn more_simulators_leave_the_first_sources_alone_bar_their_share() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        params(a.path(), 50).run().unwrap();
+        let mut more = params(b.path(), 50 * 7 / 4);
+        more.profiles = profiles::profiles(6);
+        let report = more.run().unwrap();
+        assert_eq!(report.files.len(), 7);
+        assert_eq!(report.files[6].source, "sim-near-human-06");
+        // 87 conversations: 34 human, 53 over six simulators; the first sources' lines are a prefix or equal.
+        let text = |dir: &std::path::Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        for name in ["humans.jsonl", "sim-polite-verbose.jsonl"] {
+            let (few, many) = (text(a.path(), name), text(b.path(), name));
+            assert!(few.starts_with(&many) || many.starts_with(&few), "{name}");
+        }
+        let pipeline = text(b.path(), "pipeline.toml");
+        assert_eq!(pipeline.matches("[[input]]").count(), 7);
+        assert!(pipeline.contains("source = \"sim-terse-impatient-05\""));
     }
 
     #[test]

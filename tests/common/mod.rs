@@ -112,3 +112,47 @@ pub fn read_rejects(out: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A small Parquet table read whole, column by column: text columns as strings, numbers as f64 (null = NaN).
+pub struct Table {
+    pub rows: usize,
+    text: BTreeMap<String, Vec<Option<String>>>,
+    numbers: BTreeMap<String, Vec<f64>>,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Table {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let mut table = Table { rows: 0, text: BTreeMap::new(), numbers: BTreeMap::new() };
+        for batch in reader {
+            let batch = batch.unwrap();
+            table.rows += batch.num_rows();
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                let name = field.name().clone();
+                if let Some(strings) = column.as_string_opt::<i32>() {
+                    let values = table.text.entry(name).or_default();
+                    values.extend((0..strings.len()).map(|i| (!strings.is_null(i)).then(|| strings.value(i).into())));
+                } else if let Ok(cast) = arrow::compute::cast(column, &arrow::datatypes::DataType::Float64) {
+                    let floats = cast.as_primitive::<arrow::datatypes::Float64Type>();
+                    let values = table.numbers.entry(name).or_default();
+                    values
+                        .extend((0..floats.len()).map(|i| if floats.is_null(i) { f64::NAN } else { floats.value(i) }));
+                }
+            }
+        }
+        table
+    }
+
+    pub fn text(&self, column: &str) -> Vec<String> {
+        self.text[column].iter().map(|v| v.clone().unwrap_or_default()).collect()
+    }
+
+    pub fn optional_text(&self, column: &str) -> &[Option<String>] {
+        &self.text[column]
+    }
+
+    pub fn number(&self, column: &str) -> &[f64] {
+        self.numbers.get(column).unwrap_or_else(|| panic!("no numeric column {column}"))
+    }
+}

@@ -1,0 +1,196 @@
+//! Cluster explanations: what each cluster of a codebook means in words, so a divergence number can be read.
+//!
+//! Consumes: per facet, the cluster of every conversation, the facet's feature values, and (for a seeded sample
+//! of conversations) their user turns. Produces, per (facet, cluster): the features whose member mean is most
+//! extreme, as z-scores against all conversations ([`FeatureProfile`]); the most distinctive words by TF-IDF, with
+//! the user turns of the cluster's sampled conversations as one document against the other clusters
+//! ([`ClusterWords`]); and a few example user turns. Labels (captured / missed / hallucinated) come from the
+//! histograms ([`label`]). Memory: K x columns sums per facet, and the words of the sampled conversations.
+
+use std::collections::HashMap;
+
+/// How many extreme features, words and example turns a cluster row lists.
+pub const TOP_FEATURES: usize = 5;
+pub const TOP_WORDS: usize = 8;
+pub const EXAMPLES: usize = 3;
+/// Example turns are cut to this many characters.
+const EXAMPLE_CHARS: usize = 280;
+
+/// Per cluster sums of a facet's features, and the same over every conversation.
+#[derive(Debug, Clone)]
+pub struct FeatureProfile {
+    pub columns: Vec<String>,
+    sums: Vec<Vec<f64>>,
+    counts: Vec<Vec<u64>>,
+    total_sum: Vec<f64>,
+    total_squares: Vec<f64>,
+    total_count: Vec<u64>,
+}
+
+impl FeatureProfile {
+    pub fn new(columns: Vec<String>, k: usize) -> Self {
+        let d = columns.len();
+        FeatureProfile {
+            columns,
+            sums: vec![vec![0.0; d]; k],
+            counts: vec![vec![0; d]; k],
+            total_sum: vec![0.0; d],
+            total_squares: vec![0.0; d],
+            total_count: vec![0; d],
+        }
+    }
+
+    /// Adds one conversation's values (NaN = missing) in `cluster`.
+    pub fn add(&mut self, cluster: usize, values: impl Iterator<Item = f64>) {
+        for (j, v) in values.enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            self.sums[cluster][j] += v;
+            self.counts[cluster][j] += 1;
+            self.total_sum[j] += v;
+            self.total_squares[j] += v * v;
+            self.total_count[j] += 1;
+        }
+    }
+
+    /// The cluster's most extreme features: (name, z) sorted by |z|, largest first.
+    pub fn extremes(&self, cluster: usize) -> Vec<(String, f64)> {
+        let mut scored: Vec<(String, f64)> = (0..self.columns.len())
+            .filter(|&j| self.counts[cluster][j] > 0 && self.total_count[j] > 1)
+            .map(|j| {
+                let n = self.total_count[j] as f64;
+                let mean = self.total_sum[j] / n;
+                let variance = (self.total_squares[j] / n - mean * mean).max(0.0);
+                let member_mean = self.sums[cluster][j] / self.counts[cluster][j] as f64;
+                let z = if variance > 0.0 { (member_mean - mean) / variance.sqrt() } else { 0.0 };
+                (self.columns[j].clone(), z)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
+        scored.truncate(TOP_FEATURES);
+        scored
+    }
+}
+
+/// Word counts per cluster of the sampled conversations' user turns, and a few example turns.
+#[derive(Debug, Clone)]
+pub struct ClusterWords {
+    counts: Vec<HashMap<String, u64>>,
+    /// (hash, turn): the turns with the smallest hashes are kept, so the choice does not depend on file order.
+    examples: Vec<Vec<(u64, String)>>,
+}
+
+impl ClusterWords {
+    pub fn new(k: usize) -> Self {
+        ClusterWords { counts: vec![HashMap::new(); k], examples: vec![Vec::new(); k] }
+    }
+
+    pub fn add(&mut self, cluster: usize, words: &[&str], example: Option<(u64, &str)>) {
+        let counts = &mut self.counts[cluster];
+        for word in words {
+            match counts.get_mut(*word) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert((*word).to_owned(), 1);
+                }
+            }
+        }
+        if let Some((hash, text)) = example {
+            let examples = &mut self.examples[cluster];
+            let full = examples.len() >= EXAMPLES;
+            if !full || examples.iter().any(|(h, _)| *h > hash) {
+                let cut: String = text.chars().take(EXAMPLE_CHARS).collect();
+                examples.push((hash, cut));
+                examples.sort();
+                examples.truncate(EXAMPLES);
+            }
+        }
+    }
+
+    pub fn examples(&self, cluster: usize) -> Vec<String> {
+        self.examples[cluster].iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// The most distinctive words of each cluster: tf (share of the cluster's words) x ln((1 + C) / (1 + df)),
+    /// C = clusters with words, df = clusters using the word; a word every cluster uses scores 0 and is left out.
+    pub fn top_words(&self) -> Vec<Vec<String>> {
+        let documents = self.counts.iter().filter(|c| !c.is_empty()).count() as f64;
+        let mut frequency: HashMap<&str, u64> = HashMap::new();
+        for counts in &self.counts {
+            for word in counts.keys() {
+                *frequency.entry(word.as_str()).or_default() += 1;
+            }
+        }
+        self.counts
+            .iter()
+            .map(|counts| {
+                let length: u64 = counts.values().sum();
+                let mut scored: Vec<(&str, f64)> = counts
+                    .iter()
+                    .map(|(word, &count)| {
+                        let idf = ((1.0 + documents) / (1.0 + frequency[word.as_str()] as f64)).ln();
+                        (word.as_str(), count as f64 / length as f64 * idf)
+                    })
+                    .filter(|(_, score)| *score > 0.0)
+                    .collect();
+                scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+                scored.into_iter().take(TOP_WORDS).map(|(w, _)| w.to_owned()).collect()
+            })
+            .collect()
+    }
+}
+
+/// A cluster's label for one simulator: `missed` when the reference's share is at least `ratio` times the
+/// simulator's, `hallucinated` for the reverse, else `captured`; None when neither side has the cluster.
+pub fn label(reference_share: f64, source_share: f64, ratio: f64) -> Option<&'static str> {
+    if reference_share == 0.0 && source_share == 0.0 {
+        None
+    } else if reference_share >= ratio * source_share {
+        Some("missed")
+    } else if source_share >= ratio * reference_share {
+        Some("hallucinated")
+    } else {
+        Some("captured")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_the_ratio() {
+        assert_eq!(label(0.2, 0.1, 2.0), Some("missed"));
+        assert_eq!(label(0.2, 0.0, 2.0), Some("missed"));
+        assert_eq!(label(0.05, 0.1, 2.0), Some("hallucinated"));
+        assert_eq!(label(0.1, 0.15, 2.0), Some("captured"));
+        assert_eq!(label(0.0, 0.0, 2.0), None);
+    }
+
+    #[test]
+    fn z_scores_pick_the_deviating_feature() {
+        let mut profile = FeatureProfile::new(vec!["calm".into(), "loud".into()], 2);
+        for i in 0..100 {
+            let cluster = usize::from(i >= 90);
+            let loud = if cluster == 1 { 10.0 } else { 1.0 };
+            profile.add(cluster, [1.0 + (i % 2) as f64 * 0.01, loud].into_iter());
+        }
+        let extremes = profile.extremes(1);
+        assert_eq!(extremes[0].0, "loud");
+        assert!(extremes[0].1 > 2.0);
+    }
+
+    #[test]
+    fn tf_idf_prefers_words_of_one_cluster() {
+        let mut words = ClusterWords::new(2);
+        words.add(0, &["refund", "refund", "order", "please"], Some((5, "I want a refund")));
+        words.add(1, &["flight", "seat", "please"], Some((3, "change my seat")));
+        words.add(1, &["flight"], Some((9, "flight")));
+        let top = words.top_words();
+        assert_eq!(top[0], vec!["refund", "order"]);
+        assert_eq!(top[1], vec!["flight", "seat"]);
+        assert!(!top[0].contains(&"please".to_owned()), "a word of every cluster is not distinctive");
+        assert_eq!(words.examples(1), vec!["change my seat", "flight"]);
+    }
+}

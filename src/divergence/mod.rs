@@ -1,0 +1,726 @@
+//! Stage 4, divergence: cluster assignments -> how far each source's behaviour distribution is from the
+//! reference's (KL both ways, Jensen-Shannon, TV, MAUVE, MAUVE*, frontier integral) on every facet, with bootstrap
+//! intervals, the human split-half ceiling and a permutation p-value; the pairwise matrix; the best simulator
+//! mixtures; cluster explanations; and the User-Sim Index.
+//!
+//! Consumes: `OUT/assignments.parquet` and `OUT/codebooks/` (the cluster stage), `OUT/features.parquet`,
+//! `OUT/conversations.parquet`, and `[divergence]` settings ([`DivergenceConfig`]). Produces: `divergence.parquet`,
+//! `pairwise.parquet`, `mixtures.parquet`, `clusters.parquet`, `usi.parquet`, `usi_features.parquet` and
+//! `usi_difficulty.json` in OUT (see [`tables`] for their columns), each written through a temporary file.
+//! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
+//! the smoothing named in every row; the same inputs, settings and seed give byte-identical tables on any number
+//! of threads (every random stream is keyed by what it computes, see [`resample::stream`]).
+//! Cost: three streaming passes over the earlier tables (memory ~ 20 bytes + 4 per facet per row), then per
+//! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics, in parallel over
+//! facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
+
+pub mod explain;
+pub mod histogram;
+pub mod inputs;
+pub mod logarithm;
+pub mod measures;
+pub mod mixture;
+pub mod resample;
+pub mod survey;
+pub mod tables;
+pub mod usi;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use histogram::{Histogram, Smoothing};
+use inputs::{Assignments, ConversationExtras, FeatureInputs};
+use measures::Divergences;
+use resample::{bootstrap, quantile, stream, subsample};
+
+/// Which codebook the divergences are computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodebookMode {
+    /// The cluster stage's codebook per facet, fitted on a balanced sample of every source.
+    #[default]
+    Shared,
+    /// arXiv 2605.07847: a codebook per (reference, simulator) pair (L2, PCA 90%, K = 500, 5 restarts).
+    PerPair,
+}
+
+/// The unit of KL and JS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum LogBase {
+    /// Natural log: nats.
+    #[default]
+    #[serde(rename = "e", alias = "nats")]
+    E,
+    /// Base 2: bits.
+    #[serde(rename = "2", alias = "bits")]
+    Two,
+}
+
+impl LogBase {
+    pub fn unit(self) -> &'static str {
+        match self {
+            LogBase::E => "nats",
+            LogBase::Two => "bits",
+        }
+    }
+
+    /// Converts a value in nats.
+    pub fn convert(self, nats: f64) -> f64 {
+        match self {
+            LogBase::E => nats,
+            LogBase::Two => nats / std::f64::consts::LN_2,
+        }
+    }
+}
+
+/// `[divergence]` in the pipeline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DivergenceConfig {
+    /// The source every other is compared with. Default: the only human source.
+    pub reference: Option<String>,
+    /// KL smoothing: "prob", "counts:ALPHA" or "none". Default: "prob" for per-pair, "counts:0.5" for shared.
+    pub smoothing: Option<Smoothing>,
+    /// Bootstrap replicates for the divergence intervals (0: none).
+    pub bootstrap: usize,
+    /// Label permutations for the p-value (0: none).
+    pub permutations: usize,
+    /// Random halvings of the reference for the human ceiling (0: none).
+    pub ceiling_splits: usize,
+    /// Bootstrap replicates for the USI interval (0: none).
+    pub usi_bootstrap: usize,
+    pub seed: u64,
+    pub codebook: CodebookMode,
+    pub log_base: LogBase,
+    /// A cluster is `missed` when the reference's share is at least this many times the simulator's.
+    pub label_ratio: f64,
+    /// Conversations (about) whose user turns are read for the cluster words.
+    pub explain_sample: usize,
+    /// A frozen task-difficulty file (JSON: task id -> success rate) for ECE. Default: pooled over the simulators.
+    pub usi_difficulty: Option<PathBuf>,
+    /// Facets to compare (default: every facet with a codebook).
+    pub facets: Option<Vec<String>>,
+}
+
+impl Default for DivergenceConfig {
+    fn default() -> Self {
+        DivergenceConfig {
+            reference: None,
+            smoothing: None,
+            bootstrap: 1000,
+            permutations: 1000,
+            ceiling_splits: 100,
+            usi_bootstrap: 200,
+            seed: 0,
+            codebook: CodebookMode::Shared,
+            log_base: LogBase::E,
+            label_ratio: 2.0,
+            explain_sample: 50_000,
+            usi_difficulty: None,
+            facets: None,
+        }
+    }
+}
+
+impl DivergenceConfig {
+    /// Every rule about the settings alone (checked before any stage of `simgap run` starts).
+    pub fn check(&self) -> Result<(), DivergenceError> {
+        if self.reference.as_deref() == Some("") {
+            return Err(DivergenceError::Config("[divergence] reference is empty".into()));
+        }
+        if !(self.label_ratio.is_finite() && self.label_ratio > 1.0) {
+            return Err(DivergenceError::Config(format!(
+                "[divergence] label_ratio must be a number above 1, not {}",
+                self.label_ratio
+            )));
+        }
+        if let Some(list) = &self.facets {
+            if list.is_empty() {
+                return Err(DivergenceError::Config("[divergence] facets is empty".into()));
+            }
+            if let Some(repeated) = crate::pipeline::config::first_repeated(list) {
+                return Err(DivergenceError::Config(format!("[divergence] facets names {repeated} twice")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The smoothing in force.
+    pub fn smoothing(&self) -> Smoothing {
+        self.smoothing.unwrap_or(match self.codebook {
+            CodebookMode::PerPair => Smoothing::Prob,
+            CodebookMode::Shared => Smoothing::Counts(0.5),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DivergenceError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Read(String),
+    #[error("{0}")]
+    Write(String),
+    #[error("facet {facet}, source {source_name}: per-pair codebook")]
+    KMeans {
+        facet: String,
+        source_name: String,
+        #[source]
+        source: crate::cluster::kmeans::KMeansError,
+    },
+}
+
+impl DivergenceError {
+    pub fn is_usage(&self) -> bool {
+        matches!(self, DivergenceError::Config(_))
+    }
+}
+
+/// What the divergence stage needs.
+#[derive(Debug, Clone)]
+pub struct DivergenceParams {
+    pub out_dir: PathBuf,
+    pub config: DivergenceConfig,
+    /// `[features] lexicons`, whose stopwords the cluster words leave out.
+    pub lexicons: Option<PathBuf>,
+    pub progress: bool,
+}
+
+/// Point estimate, bootstrap bounds, ceiling and p-value of one (facet, source) comparison, in nats.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub point: Divergences,
+    pub lo: Divergences,
+    pub hi: Divergences,
+    pub ceiling_js: [f64; 3],
+    pub p_value: Option<f64>,
+    pub n_reference: u64,
+    pub n_source: u64,
+    pub k: usize,
+    pub warning: Option<String>,
+}
+
+/// The settings the statistics of one comparison use.
+#[derive(Debug, Clone, Copy)]
+pub struct Resampling {
+    pub smoothing: Smoothing,
+    pub bootstrap: usize,
+    pub permutations: usize,
+    pub ceiling_splits: usize,
+    pub seed: u64,
+}
+
+/// A percentile interval (2.5 / 97.5) of replicates, extended to the estimate when every replicate falls on one
+/// side of it (plug-in divergences are biased upward, so at small n the replicates can all exceed the estimate).
+pub fn interval(replicates: &mut [f64], estimate: f64) -> (f64, f64) {
+    if replicates.is_empty() || estimate.is_nan() {
+        return (f64::NAN, f64::NAN);
+    }
+    let lo = quantile(replicates, 0.025);
+    let hi = quantile(replicates, 0.975);
+    (lo.min(estimate), hi.max(estimate))
+}
+
+fn sample_size_warning(source: &str, n: u64, k: usize) -> Option<String> {
+    if n == 0 {
+        Some(format!("{source} has no conversation with a value in this facet"))
+    } else if n < k as u64 {
+        Some(format!("{source} has {n} conversations, fewer than the {k} clusters"))
+    } else if n < 10 * k as u64 {
+        Some(format!("{source} has {n} conversations, fewer than 10 per cluster (k = {k}): divergences biased upward"))
+    } else {
+        None
+    }
+}
+
+/// The sample-size warnings of the table, one line per (source, size, k) with the facets it concerns.
+fn sample_size_summary(
+    items: &[(usize, usize)],
+    estimates: &[Estimate],
+    assignments: &Assignments,
+    compared: &[usize],
+    reference: usize,
+) -> Vec<String> {
+    let mut facets_by_case: std::collections::BTreeMap<(String, u64, usize), Vec<&str>> = Default::default();
+    for (&(c, f), estimate) in items.iter().zip(estimates) {
+        let sides = [(reference, estimate.n_reference), (compared[c], estimate.n_source)];
+        for (source, n) in sides {
+            if n < 10 * estimate.k as u64 {
+                let list = facets_by_case.entry((assignments.sources[source].clone(), n, estimate.k)).or_default();
+                if !list.contains(&assignments.facets[f].as_str()) {
+                    list.push(&assignments.facets[f]);
+                }
+            }
+        }
+    }
+    facets_by_case
+        .into_iter()
+        .map(|((source, n, k), facets)| {
+            let what = if n == 0 {
+                "no conversation with a value: no divergences".to_owned()
+            } else if n < k as u64 {
+                format!("{n} conversations, fewer than the {k} clusters: divergences are biased upward")
+            } else {
+                format!("{n} conversations, fewer than 10 per cluster (k = {k}): divergences are biased upward")
+            };
+            format!("{source}: {what} (facets {})", facets.join(", "))
+        })
+        .collect()
+}
+
+/// The reference's bootstrap replicates, shared by every comparison on the same codebook.
+pub fn reference_replicates(reference: &Histogram, settings: &Resampling, labels: [&str; 2]) -> Vec<Histogram> {
+    let [facet, reference_name] = labels;
+    (0..settings.bootstrap)
+        .into_par_iter()
+        .map(|b| {
+            let label = b.to_string();
+            bootstrap(reference, &mut stream(settings.seed, &["bootstrap", facet, reference_name, &label]))
+        })
+        .collect()
+}
+
+/// Every statistic of one comparison of `source` (Q) with `reference` (P); `labels` key its random streams.
+/// `replicates` are the reference's bootstrap histograms ([`reference_replicates`]).
+pub fn estimate(
+    reference: &Histogram,
+    source: &Histogram,
+    replicates: &[Histogram],
+    settings: &Resampling,
+    labels: [&str; 3],
+) -> Estimate {
+    let [facet, reference_name, source_name] = labels;
+    let (n_reference, n_source) = (reference.total(), source.total());
+    let k = reference.k();
+    // A side without conversations in the facet (timing without timestamps) has no distribution: no value.
+    let empty = n_reference == 0 || n_source == 0;
+    let point =
+        if empty { Divergences::missing() } else { Divergences::between(reference, source, settings.smoothing) };
+    let reference_replicates = replicates;
+    let replicates: Vec<Divergences> = if empty {
+        Vec::new()
+    } else {
+        reference_replicates
+            .par_iter()
+            .enumerate()
+            .map(|(b, p)| {
+                let label = b.to_string();
+                let mut rng = stream(settings.seed, &["bootstrap", facet, reference_name, source_name, &label]);
+                let q = bootstrap(source, &mut rng);
+                Divergences::between(p, &q, settings.smoothing)
+            })
+            .collect()
+    };
+    let bounds = |pick: fn(&Divergences) -> f64| {
+        let mut values: Vec<f64> = replicates.iter().map(pick).collect();
+        interval(&mut values, pick(&point))
+    };
+    let pickers: [fn(&Divergences) -> f64; 7] = [
+        |d| d.kl_forward,
+        |d| d.kl_backward,
+        |d| d.js,
+        |d| d.tv,
+        |d| d.mauve,
+        |d| d.mauve_star,
+        |d| d.frontier_integral,
+    ];
+    let limits: Vec<(f64, f64)> = pickers.iter().map(|&p| bounds(p)).collect();
+    let side = |which: usize| Divergences {
+        kl_forward: if which == 0 { limits[0].0 } else { limits[0].1 },
+        kl_backward: if which == 0 { limits[1].0 } else { limits[1].1 },
+        js: if which == 0 { limits[2].0 } else { limits[2].1 },
+        tv: if which == 0 { limits[3].0 } else { limits[3].1 },
+        mauve: if which == 0 { limits[4].0 } else { limits[4].1 },
+        mauve_star: if which == 0 { limits[5].0 } else { limits[5].1 },
+        frontier_integral: if which == 0 { limits[6].0 } else { limits[6].1 },
+    };
+
+    // The ceiling: the reference split in two, the smaller part the source's size (at most half).
+    let half = n_source.min(n_reference / 2);
+    let mut ceiling: Vec<f64> = if half == 0 || empty {
+        Vec::new()
+    } else {
+        (0..settings.ceiling_splits)
+            .into_par_iter()
+            .map(|i| {
+                let label = i.to_string();
+                let mut rng = stream(settings.seed, &["ceiling", facet, reference_name, source_name, &label]);
+                let (part, rest) = subsample(reference, half, &mut rng);
+                measures::js(&rest.probabilities(), &part.probabilities())
+            })
+            .collect()
+    };
+    let ceiling_mean = if ceiling.is_empty() { f64::NAN } else { ceiling.iter().sum::<f64>() / ceiling.len() as f64 };
+    let (ceiling_lo, ceiling_hi) = if ceiling.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (quantile(&mut ceiling, 0.025), quantile(&mut ceiling, 0.975))
+    };
+
+    // Permutation test: pool both, relabel at random, recompute JS.
+    let p_value = (!empty && settings.permutations > 0).then(|| {
+        let mut pooled = reference.clone();
+        pooled.merge(source);
+        let at_least: usize = (0..settings.permutations)
+            .into_par_iter()
+            .filter(|i| {
+                let label = i.to_string();
+                let mut rng = stream(settings.seed, &["permutation", facet, reference_name, source_name, &label]);
+                let (a, b) = subsample(&pooled, n_reference, &mut rng);
+                measures::js(&a.probabilities(), &b.probabilities()) >= point.js - 1e-12
+            })
+            .count();
+        (1 + at_least) as f64 / (1 + settings.permutations) as f64
+    });
+    let warning = [sample_size_warning(reference_name, n_reference, k), sample_size_warning(source_name, n_source, k)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    Estimate {
+        point,
+        lo: side(0),
+        hi: side(1),
+        ceiling_js: [ceiling_mean, ceiling_lo, ceiling_hi],
+        p_value,
+        n_reference,
+        n_source,
+        k,
+        warning: (!warning.is_empty()).then(|| warning.join("; ")),
+    }
+}
+
+/// What the divergence stage did, for the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct DivergenceReport {
+    pub reference: String,
+    pub sources: Vec<String>,
+    pub facets: Vec<String>,
+    pub codebook: CodebookMode,
+    pub smoothing: String,
+    pub unit: String,
+    pub bootstrap: usize,
+    pub permutations: usize,
+    pub ceiling_splits: usize,
+    pub usi_bootstrap: usize,
+    pub seed: u64,
+    pub rows: usize,
+    pub sampled_for_words: u64,
+    pub usi: bool,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+    pub files: Vec<PathBuf>,
+}
+
+impl DivergenceParams {
+    pub fn check(&self) -> Result<(), DivergenceError> {
+        for file in
+            [crate::cluster::ASSIGNMENTS_FILE, crate::features::FEATURES_FILE, crate::ingest::CONVERSATIONS_FILE]
+        {
+            let path = self.out_dir.join(file);
+            if !path.is_file() {
+                return Err(DivergenceError::Config(format!(
+                    "{} does not exist: run the earlier stages first (`simgap run` runs them all)",
+                    path.display()
+                )));
+            }
+        }
+        self.config.check()
+    }
+
+    pub fn run(&self) -> Result<DivergenceReport, DivergenceError> {
+        self.check()?;
+        let started = Instant::now();
+        let config = &self.config;
+        let read = DivergenceError::Read;
+        let assignments = Assignments::read(&self.out_dir, config.facets.as_deref())?;
+        let reference = self.reference(&assignments)?;
+        let cues = match &self.lexicons {
+            Some(path) => crate::features::cues::CueLists::with_overrides(path),
+            None => Ok(crate::features::cues::CueLists::built_in()),
+        }
+        .and_then(|lists| lists.compile())
+        .map_err(|e| DivergenceError::Config(e.to_string()))?;
+        tracing::info!(rows = assignments.rows(), facets = assignments.facets.len(), "reading conversations");
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "assignments read");
+        let extras =
+            ConversationExtras::read(&self.out_dir, &assignments, &cues.stopwords, config.explain_sample, config.seed)
+                .map_err(read)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "conversations read");
+        let per_pair = config.codebook == CodebookMode::PerPair;
+        let features =
+            FeatureInputs::read(&self.out_dir, &assignments, &extras, per_pair, config.seed).map_err(read)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "inputs read");
+        let mut warnings = Vec::new();
+        if extras.bad_survey_count > 0 {
+            warnings.push(format!(
+                "{} surveys are not JSON objects and were left out (first: {:?})",
+                extras.bad_survey_count,
+                extras.bad_surveys.first()
+            ));
+        }
+        if extras.unreadable_answers > 0 {
+            warnings.push(format!(
+                "{} survey answers match no label of their question and count as skipped",
+                extras.unreadable_answers
+            ));
+        }
+
+        let settings = Resampling {
+            smoothing: config.smoothing(),
+            bootstrap: config.bootstrap,
+            permutations: config.permutations,
+            ceiling_splits: config.ceiling_splits,
+            seed: config.seed,
+        };
+        let compared: Vec<usize> = (0..assignments.sources.len()).filter(|&s| s != reference).collect();
+        if compared.is_empty() {
+            warnings.push(format!(
+                "{} is the only source: nothing to compare it with, so the tables have no comparison rows",
+                assignments.sources[reference]
+            ));
+        }
+        let histograms = if per_pair {
+            tables::per_pair_histograms(&assignments, &features, reference, &compared, config.seed)?
+        } else {
+            compared
+                .iter()
+                .map(|&s| {
+                    (0..assignments.facets.len())
+                        .map(|f| (assignments.histograms[f][reference].clone(), assignments.histograms[f][s].clone()))
+                        .collect()
+                })
+                .collect()
+        };
+        let progress =
+            crate::progress::count_bar(self.progress, (compared.len() * assignments.facets.len()) as u64, "divergence");
+        let items: Vec<(usize, usize)> =
+            (0..compared.len()).flat_map(|c| (0..assignments.facets.len()).map(move |f| (c, f))).collect();
+        let reference_name = assignments.sources[reference].as_str();
+        // On shared codebooks every comparison of a facet resamples the same reference histogram: once per facet.
+        let shared_replicates: Vec<Vec<Histogram>> = if per_pair {
+            Vec::new()
+        } else {
+            (0..assignments.facets.len())
+                .map(|f| {
+                    let labels = [assignments.facets[f].as_str(), reference_name];
+                    reference_replicates(&assignments.histograms[f][reference], &settings, labels)
+                })
+                .collect()
+        };
+        let estimates: Vec<Estimate> = items
+            .par_iter()
+            .map(|&(c, f)| {
+                let (p, q) = &histograms[c][f];
+                let labels =
+                    [assignments.facets[f].as_str(), reference_name, assignments.sources[compared[c]].as_str()];
+                let own;
+                let replicates = if per_pair {
+                    own = reference_replicates(p, &settings, [labels[0], labels[2]]);
+                    &own
+                } else {
+                    &shared_replicates[f]
+                };
+                let result = estimate(p, q, replicates, &settings, labels);
+                progress.inc(1);
+                result
+            })
+            .collect();
+        progress.finish_and_clear();
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergences estimated");
+        warnings.extend(sample_size_summary(&items, &estimates, &assignments, &compared, reference));
+
+        let context = tables::Context {
+            out_dir: &self.out_dir,
+            config,
+            assignments: &assignments,
+            reference,
+            compared: &compared,
+        };
+        let write = DivergenceError::Write;
+        let mut files = vec![
+            context.write_divergence(&items, &estimates).map_err(write)?,
+            context.write_pairwise().map_err(write)?,
+            context.write_mixtures().map_err(write)?,
+            context.write_clusters(&features.profiles, &extras.words).map_err(write)?,
+        ];
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergence tables written");
+        let usi_available = features.usi.is_some();
+        match &features.usi {
+            Some(sides) => {
+                let written = context
+                    .write_usi(sides, &features.tasks, self.frozen_difficulty()?.as_ref(), &mut warnings)
+                    .map_err(write)?;
+                files.extend(written);
+            }
+            None => warnings.push("features.parquet has no USI columns (facet usi): no USI tables".into()),
+        }
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(DivergenceReport {
+            reference: assignments.sources[reference].clone(),
+            sources: assignments.sources.clone(),
+            facets: assignments.facets.clone(),
+            codebook: config.codebook,
+            smoothing: settings.smoothing.to_string(),
+            unit: config.log_base.unit().to_owned(),
+            bootstrap: config.bootstrap,
+            permutations: config.permutations,
+            ceiling_splits: config.ceiling_splits,
+            usi_bootstrap: config.usi_bootstrap,
+            seed: config.seed,
+            rows: assignments.rows(),
+            sampled_for_words: extras.sampled,
+            usi: usi_available,
+            warnings,
+            seconds: started.elapsed().as_secs_f64(),
+            files,
+        })
+    }
+
+    /// The reference source: as configured, else the only human source.
+    fn reference(&self, assignments: &Assignments) -> Result<usize, DivergenceError> {
+        let sources = &assignments.sources;
+        match &self.config.reference {
+            Some(name) => sources.iter().position(|s| s == name).ok_or_else(|| {
+                DivergenceError::Config(format!(
+                    "[divergence] reference {name:?} is not a source of the assignments (they have: {})",
+                    sources.join(", ")
+                ))
+            }),
+            None => {
+                let humans: Vec<usize> =
+                    (0..sources.len()).filter(|&s| assignments.kinds[s] == crate::ingest::SourceKind::Human).collect();
+                match humans.as_slice() {
+                    [one] => Ok(*one),
+                    [] => Err(DivergenceError::Config(format!(
+                        "no human source to compare with (sources: {}): name one in [divergence] reference",
+                        sources.join(", ")
+                    ))),
+                    many => Err(DivergenceError::Config(format!(
+                        "several human sources ({}): name the reference in [divergence] reference",
+                        many.iter().map(|&s| sources[s].as_str()).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn frozen_difficulty(&self) -> Result<Option<std::collections::BTreeMap<String, f64>>, DivergenceError> {
+        let Some(path) = &self.config.usi_difficulty else { return Ok(None) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DivergenceError::Config(format!("[divergence] usi_difficulty {}: {e}", path.display())))?;
+        let map: std::collections::BTreeMap<String, f64> = serde_json::from_str(&text).map_err(|e| {
+            DivergenceError::Config(format!(
+                "[divergence] usi_difficulty {}: expected a JSON object of task id -> success rate: {e}",
+                path.display()
+            ))
+        })?;
+        if let Some((task, rate)) = map.iter().find(|(_, r)| !(0.0..=1.0).contains(*r)) {
+            return Err(DivergenceError::Config(format!(
+                "[divergence] usi_difficulty {}: task {task:?} has rate {rate}, outside [0, 1]",
+                path.display()
+            )));
+        }
+        Ok(Some(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn estimate_alone(p: &Histogram, q: &Histogram, settings: &Resampling) -> Estimate {
+        let replicates = reference_replicates(p, settings, ["f", "h"]);
+        estimate(p, q, &replicates, settings, ["f", "h", "s"])
+    }
+
+    fn settings(bootstrap: usize) -> Resampling {
+        Resampling { smoothing: Smoothing::Counts(0.5), bootstrap, permutations: 200, ceiling_splits: 20, seed: 3 }
+    }
+
+    #[test]
+    fn different_sources_get_a_small_p_value_and_exceed_the_ceiling() {
+        let p = Histogram::from_counts(vec![400, 300, 200, 100]);
+        let q = Histogram::from_counts(vec![100, 200, 300, 400]);
+        let e = estimate_alone(&p, &q, &settings(200));
+        assert!(e.p_value.unwrap() <= 1.0 / 201.0 + 1e-12);
+        assert!(e.point.js > e.ceiling_js[2], "{e:?}");
+        assert!(e.lo.js <= e.point.js && e.point.js <= e.hi.js);
+        assert!(e.warning.is_none());
+    }
+
+    #[test]
+    fn same_distribution_is_not_significant_and_warns_on_small_samples() {
+        let p = Histogram::from_counts(vec![30, 30, 30, 30]);
+        let q = Histogram::from_counts(vec![8, 7, 8, 7]);
+        let e = estimate_alone(&p, &q, &settings(100));
+        assert!(e.p_value.unwrap() > 0.5, "{e:?}");
+        assert!(e.warning.as_deref().unwrap().contains("fewer than 10 per cluster"));
+    }
+
+    #[test]
+    fn estimates_are_reproducible_whatever_the_threads() {
+        let p = Histogram::from_counts(vec![50, 20, 0, 5, 9]);
+        let q = Histogram::from_counts(vec![10, 20, 30, 0, 1]);
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let a = one.install(|| estimate_alone(&p, &q, &settings(300)));
+        let b = three.install(|| estimate_alone(&p, &q, &settings(300)));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn config_rules() {
+        let bad_ratio = DivergenceConfig { label_ratio: 1.0, ..Default::default() };
+        assert!(bad_ratio.check().is_err());
+        let empty = DivergenceConfig { facets: Some(vec![]), ..Default::default() };
+        assert!(empty.check().is_err());
+        let twice = DivergenceConfig { facets: Some(vec!["usi".into(), "usi".into()]), ..Default::default() };
+        assert!(twice.check().is_err());
+        assert_eq!(DivergenceConfig::default().smoothing(), Smoothing::Counts(0.5));
+        let paper = DivergenceConfig { codebook: CodebookMode::PerPair, ..Default::default() };
+        assert_eq!(paper.smoothing(), Smoothing::Prob);
+    }
+
+    fn histogram_pair() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
+        (1usize..12).prop_flat_map(|k| (prop::collection::vec(0u64..60, k), prop::collection::vec(0u64..60, k)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn invariants((a, b) in histogram_pair(), smoothing in prop_oneof![
+            Just(Smoothing::Prob), Just(Smoothing::Counts(0.5)), Just(Smoothing::None)]) {
+            let (p, q) = (Histogram::from_counts(a), Histogram::from_counts(b));
+            prop_assume!(p.total() > 0 && q.total() > 0);
+            let forward = Divergences::between(&p, &q, smoothing);
+            let backward = Divergences::between(&q, &p, smoothing);
+            prop_assert!(forward.kl_forward >= 0.0 && forward.kl_backward >= 0.0);
+            prop_assert_eq!(forward.kl_forward, backward.kl_backward);
+            prop_assert!((forward.js - backward.js).abs() < 1e-15, "JS symmetric");
+            prop_assert!(forward.js >= 0.0 && forward.js <= std::f64::consts::LN_2);
+            prop_assert!((0.0..=1.0 + 1e-12).contains(&forward.mauve));
+            let same = p.probabilities() == q.probabilities();
+            if same {
+                prop_assert_eq!(forward.js, 0.0);
+            } else {
+                prop_assert!(forward.js > 0.0, "JS is 0 only for equal histograms");
+            }
+            // KL is 0 exactly when the (smoothed) distributions are equal.
+            let equal_smoothed = p.smoothed(smoothing) == q.smoothed(smoothing);
+            prop_assert_eq!(forward.kl_forward == 0.0, equal_smoothed, "{:?}", forward);
+            let e = estimate_alone(&p, &q, &Resampling { bootstrap: 60, permutations: 20, ceiling_splits: 5, seed: 1, smoothing });
+            for (name, value) in e.point.named() {
+                let lo = e.lo.named().iter().find(|(n, _)| *n == name).unwrap().1;
+                let hi = e.hi.named().iter().find(|(n, _)| *n == name).unwrap().1;
+                prop_assert!(lo <= value && value <= hi, "{} {} not in [{}, {}]", name, value, lo, hi);
+            }
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! The divergence stage's output tables, one function each, and the per-pair protocol's histograms.
+//!
+//! Consumes: the stage's inputs and estimates. Produces, in OUT:
+//! - `divergence.parquet`: per (facet, reference, source): sizes, k, smoothing, unit, every divergence with `_lo`
+//!   and `_hi` bootstrap bounds, `js_normalized` (JS / ln 2), `js_distance` (its square root), the human
+//!   split-half ceiling (`human_ceiling_js` and its 2.5 / 97.5 percentiles), `p_value`, `warning`.
+//! - `pairwise.parquet`: per facet and ordered pair of sources (diagonal included): JS, KL both ways, TV.
+//! - `mixtures.parquet`: per facet, the best single simulator, the best pair and the best full mixture.
+//! - `clusters.parquet`: per (facet, cluster, source): count, share, the reference's share, label, JS term, the
+//!   cluster's extreme features (z-scores), top words and example user turns.
+//! - `usi.parquet`, `usi_features.parquet`, `usi_difficulty.json`.
+//!   KL and JS are in the unit of `log_base`; MAUVE, MAUVE* and the frontier integral as mauve-text reports them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use super::explain::{ClusterWords, FeatureProfile, label};
+use super::histogram::Histogram;
+use super::inputs::{Assignments, FeatureInputs};
+use super::measures::{Contributions, Divergences, js, kl};
+use super::mixture;
+use super::usi::{Comparison, Side, Tasks, difficulty, feature_columns};
+use super::{DivergenceConfig, DivergenceError, Estimate, interval};
+use crate::ingest::SourceKind;
+use crate::table::TableBuilder;
+
+pub const DIVERGENCE_FILE: &str = "divergence.parquet";
+pub const PAIRWISE_FILE: &str = "pairwise.parquet";
+pub const MIXTURES_FILE: &str = "mixtures.parquet";
+pub const CLUSTERS_FILE: &str = "clusters.parquet";
+pub const USI_FILE: &str = "usi.parquet";
+pub const USI_FEATURES_FILE: &str = "usi_features.parquet";
+pub const USI_DIFFICULTY_FILE: &str = "usi_difficulty.json";
+
+/// Histograms (reference, source) per compared source and facet under the per-pair protocol: a codebook fitted on
+/// the two sources' rows of the facet together; rows without any value in the facet are left out, as in the
+/// shared fit.
+pub fn per_pair_histograms(
+    assignments: &Assignments,
+    features: &FeatureInputs,
+    reference: usize,
+    compared: &[usize],
+    seed: u64,
+) -> Result<Vec<Vec<(Histogram, Histogram)>>, DivergenceError> {
+    let matrices = features.matrices.as_ref().expect("per-pair reads the matrices");
+    let with_values = |facet: usize, source: usize| -> ndarray::Array2<f64> {
+        let d = features.matrix_columns[facet].len();
+        let data = &matrices[facet][source];
+        let rows: Vec<&[f64]> = data.chunks(d.max(1)).filter(|r| r.iter().any(|v| !v.is_nan())).collect();
+        ndarray::Array2::from_shape_fn((rows.len(), d), |(i, j)| rows[i][j])
+    };
+    let mut out = Vec::new();
+    for &source in compared {
+        let mut per_facet = Vec::new();
+        for facet in 0..assignments.facets.len() {
+            let (p, q) = (with_values(facet, reference), with_values(facet, source));
+            let (name, source_name) = (&assignments.facets[facet], &assignments.sources[source]);
+            if p.nrows() == 0 || q.nrows() == 0 {
+                per_facet.push((Histogram::zeros(1), Histogram::zeros(1)));
+                continue;
+            }
+            tracing::info!(facet = name.as_str(), source = source_name.as_str(), "per-pair codebook");
+            let (codebook, p_labels, q_labels) = crate::cluster::codebook::fit_pair(
+                name,
+                features.matrix_columns[facet].clone(),
+                ArrayView2::from(&p),
+                ArrayView2::from(&q),
+                seed,
+            )
+            .map_err(|e| DivergenceError::KMeans {
+                facet: name.clone(),
+                source_name: source_name.clone(),
+                source: e,
+            })?;
+            let histogram = |labels: &[u32]| {
+                let mut h = Histogram::zeros(codebook.k);
+                labels.iter().for_each(|&l| h.add(l as usize));
+                h
+            };
+            per_facet.push((histogram(&p_labels), histogram(&q_labels)));
+        }
+        out.push(per_facet);
+    }
+    Ok(out)
+}
+
+/// What every table writer reads.
+pub struct Context<'a> {
+    pub out_dir: &'a Path,
+    pub config: &'a DivergenceConfig,
+    pub assignments: &'a Assignments,
+    pub reference: usize,
+    pub compared: &'a [usize],
+}
+
+fn metadata(config: &DivergenceConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("simgap.smoothing", config.smoothing().to_string()),
+        ("simgap.unit", config.log_base.unit().to_owned()),
+        ("simgap.seed", config.seed.to_string()),
+    ]
+}
+
+impl Context<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.out_dir.join(name)
+    }
+
+    fn kind(&self, source: usize) -> &'static str {
+        match self.assignments.kinds[source] {
+            SourceKind::Human => "human",
+            SourceKind::Simulator => "simulator",
+        }
+    }
+
+    pub fn write_divergence(&self, items: &[(usize, usize)], estimates: &[Estimate]) -> Result<PathBuf, String> {
+        let (config, a) = (self.config, self.assignments);
+        let unit = config.log_base;
+        let nats = |f: fn(&Divergences) -> f64, d: &Divergences| unit.convert(f(d));
+        let as_is = |f: fn(&Divergences) -> f64, d: &Divergences| f(d);
+        let normalized = |d: &Divergences| d.js / std::f64::consts::LN_2;
+        let mut table = TableBuilder::new()
+            .text("facet", items.iter().map(|&(_, f)| a.facets[f].as_str()))
+            .text("reference", items.iter().map(|_| a.sources[self.reference].as_str()))
+            .text("source", items.iter().map(|&(c, _)| a.sources[self.compared[c]].as_str()))
+            .text("kind", items.iter().map(|&(c, _)| self.kind(self.compared[c])))
+            .unsigned("n_reference", estimates.iter().map(|e| e.n_reference))
+            .unsigned("n_source", estimates.iter().map(|e| e.n_source))
+            .unsigned("k", estimates.iter().map(|e| e.k as u64))
+            .text("smoothing", estimates.iter().map(|_| config.smoothing().to_string()))
+            .text("unit", estimates.iter().map(|_| unit.unit()));
+        // (column, value, whether it is in the unit of log_base)
+        type Measure = (&'static str, fn(&Divergences) -> f64, bool);
+        let measures: [Measure; 7] = [
+            ("kl_forward", |d| d.kl_forward, true),
+            ("kl_backward", |d| d.kl_backward, true),
+            ("js", |d| d.js, true),
+            ("tv", |d| d.tv, false),
+            ("mauve", |d| d.mauve, false),
+            ("mauve_star", |d| d.mauve_star, false),
+            ("frontier_integral", |d| d.frontier_integral, false),
+        ];
+        for (name, pick, in_unit) in measures {
+            let value = |d: &Divergences| if in_unit { nats(pick, d) } else { as_is(pick, d) };
+            table = table
+                .float(name, estimates.iter().map(|e| value(&e.point)))
+                .float(&format!("{name}_lo"), estimates.iter().map(|e| value(&e.lo)))
+                .float(&format!("{name}_hi"), estimates.iter().map(|e| value(&e.hi)));
+            if name == "js" {
+                table = table
+                    .float("js_normalized", estimates.iter().map(|e| normalized(&e.point)))
+                    .float("js_normalized_lo", estimates.iter().map(|e| normalized(&e.lo)))
+                    .float("js_normalized_hi", estimates.iter().map(|e| normalized(&e.hi)))
+                    .float("js_distance", estimates.iter().map(|e| normalized(&e.point).sqrt()));
+            }
+        }
+        let table = table
+            .float("human_ceiling_js", estimates.iter().map(|e| unit.convert(e.ceiling_js[0])))
+            .float("human_ceiling_js_lo", estimates.iter().map(|e| unit.convert(e.ceiling_js[1])))
+            .float("human_ceiling_js_hi", estimates.iter().map(|e| unit.convert(e.ceiling_js[2])))
+            .float("p_value", estimates.iter().map(|e| e.p_value.unwrap_or(f64::NAN)))
+            .optional_text("warning", estimates.iter().map(|e| e.warning.clone()));
+        let path = self.path(DIVERGENCE_FILE);
+        table.write(&path, &metadata(config))?;
+        Ok(path)
+    }
+
+    pub fn write_pairwise(&self) -> Result<PathBuf, String> {
+        let a = self.assignments;
+        let (unit, smoothing) = (self.config.log_base, self.config.smoothing());
+        let sources = a.sources.len();
+        let mut rows: Vec<(usize, usize, usize)> = Vec::new();
+        for f in 0..a.facets.len() {
+            for x in 0..sources {
+                for y in 0..sources {
+                    rows.push((f, x, y));
+                }
+            }
+        }
+        let values: Vec<[f64; 4]> = rows
+            .par_iter()
+            .map(|&(f, x, y)| {
+                let (p, q) = (&a.histograms[f][x], &a.histograms[f][y]);
+                if p.total() == 0 || q.total() == 0 {
+                    return [f64::NAN; 4];
+                }
+                let (sp, sq) = (p.smoothed(smoothing), q.smoothed(smoothing));
+                let (rp, rq) = (p.probabilities(), q.probabilities());
+                [js(&rp, &rq), kl(&sp, &sq), kl(&sq, &sp), super::measures::tv(&rp, &rq)]
+            })
+            .collect();
+        let path = self.path(PAIRWISE_FILE);
+        TableBuilder::new()
+            .text("facet", rows.iter().map(|r| a.facets[r.0].as_str()))
+            .text("source_a", rows.iter().map(|r| a.sources[r.1].as_str()))
+            .text("source_b", rows.iter().map(|r| a.sources[r.2].as_str()))
+            .unsigned("n_a", rows.iter().map(|r| a.histograms[r.0][r.1].total()))
+            .unsigned("n_b", rows.iter().map(|r| a.histograms[r.0][r.2].total()))
+            .text("smoothing", rows.iter().map(|_| smoothing.to_string()))
+            .text("unit", rows.iter().map(|_| unit.unit()))
+            .float("js", values.iter().map(|v| unit.convert(v[0])))
+            .float("js_normalized", values.iter().map(|v| v[0] / std::f64::consts::LN_2))
+            .float("kl_a_b", values.iter().map(|v| unit.convert(v[1])))
+            .float("kl_b_a", values.iter().map(|v| unit.convert(v[2])))
+            .float("tv", values.iter().map(|v| v[3]))
+            .write(&path, &metadata(self.config))?;
+        Ok(path)
+    }
+
+    pub fn write_mixtures(&self) -> Result<PathBuf, String> {
+        let a = self.assignments;
+        let unit = self.config.log_base;
+        let mut rows: Vec<(usize, &'static str, mixture::Mixture, Vec<usize>)> = Vec::new();
+        for f in 0..a.facets.len() {
+            let reference = &a.histograms[f][self.reference];
+            let candidates: Vec<usize> = self
+                .compared
+                .iter()
+                .copied()
+                .filter(|&s| a.kinds[s] == SourceKind::Simulator && a.histograms[f][s].total() > 0)
+                .collect();
+            if reference.total() == 0 || candidates.is_empty() {
+                continue;
+            }
+            let p = reference.probabilities();
+            let distributions: Vec<Vec<f64>> = candidates.iter().map(|&s| a.histograms[f][s].probabilities()).collect();
+            let views: Vec<&[f64]> = distributions.iter().map(Vec::as_slice).collect();
+            let found = [
+                ("best single", mixture::best_single(&p, &views)),
+                ("best pair", mixture::best_pair(&p, &views)),
+                ("best mixture", mixture::best_full(&p, &views)),
+            ];
+            for (name, result) in found {
+                if let Some(m) = result {
+                    rows.push((f, name, m, candidates.clone()));
+                }
+            }
+        }
+        let path = self.path(MIXTURES_FILE);
+        TableBuilder::new()
+            .text("facet", rows.iter().map(|r| a.facets[r.0].as_str()))
+            .text("reference", rows.iter().map(|_| a.sources[self.reference].as_str()))
+            .text("mixture", rows.iter().map(|r| r.1))
+            .text_list("sources", rows.iter().map(|r| r.2.members.iter().map(|&m| a.sources[r.3[m]].clone()).collect()))
+            .float_list("weights", rows.iter().map(|r| r.2.weights.clone()))
+            .text("unit", rows.iter().map(|_| unit.unit()))
+            .float("js", rows.iter().map(|r| unit.convert(r.2.js)))
+            .float("js_normalized", rows.iter().map(|r| r.2.js / std::f64::consts::LN_2))
+            .float("duality_gap", rows.iter().map(|r| unit.convert(r.2.gap)))
+            .write(&path, &metadata(self.config))?;
+        Ok(path)
+    }
+
+    pub fn write_clusters(&self, profiles: &[FeatureProfile], words: &[ClusterWords]) -> Result<PathBuf, String> {
+        let a = self.assignments;
+        let unit = self.config.log_base;
+        struct Row {
+            facet: usize,
+            cluster: usize,
+            source: usize,
+            count: u64,
+            share: f64,
+            reference_share: f64,
+            label: Option<&'static str>,
+            js_term: f64,
+        }
+        let mut rows: Vec<Row> = Vec::new();
+        let mut extremes: BTreeMap<(usize, usize), Vec<(String, f64)>> = BTreeMap::new();
+        let mut top_words: Vec<Vec<Vec<String>>> = Vec::new();
+        for f in 0..a.facets.len() {
+            let k = a.codebooks[f].centroids.len();
+            top_words.push(words[f].top_words());
+            let reference = &a.histograms[f][self.reference];
+            let reference_p = reference.probabilities();
+            for source in 0..a.sources.len() {
+                let histogram = &a.histograms[f][source];
+                let terms = Contributions::between(reference, histogram, self.config.smoothing());
+                let shares = histogram.probabilities();
+                for cluster in 0..k {
+                    let is_reference = source == self.reference;
+                    rows.push(Row {
+                        facet: f,
+                        cluster,
+                        source,
+                        count: histogram.counts[cluster],
+                        share: shares[cluster],
+                        reference_share: reference_p[cluster],
+                        label: if is_reference || histogram.total() == 0 {
+                            None
+                        } else {
+                            label(reference_p[cluster], shares[cluster], self.config.label_ratio)
+                        },
+                        js_term: if histogram.total() == 0 { f64::NAN } else { unit.convert(terms.js[cluster]) },
+                    });
+                }
+            }
+            for cluster in 0..k {
+                extremes.insert((f, cluster), profiles[f].extremes(cluster));
+            }
+        }
+        let path = self.path(CLUSTERS_FILE);
+        TableBuilder::new()
+            .text("facet", rows.iter().map(|r| a.facets[r.facet].as_str()))
+            .unsigned("k", rows.iter().map(|r| a.codebooks[r.facet].centroids.len() as u64))
+            .unsigned("cluster", rows.iter().map(|r| r.cluster as u64))
+            .text("source", rows.iter().map(|r| a.sources[r.source].as_str()))
+            .text("kind", rows.iter().map(|r| self.kind(r.source)))
+            .unsigned("count", rows.iter().map(|r| r.count))
+            .float("share", rows.iter().map(|r| r.share))
+            .float("reference_share", rows.iter().map(|r| r.reference_share))
+            .optional_text("label", rows.iter().map(|r| r.label.map(str::to_owned)))
+            .float("js_term", rows.iter().map(|r| r.js_term))
+            .text_list(
+                "extreme_features",
+                rows.iter().map(|r| extremes[&(r.facet, r.cluster)].iter().map(|(n, _)| n.clone()).collect()),
+            )
+            .float_list(
+                "extreme_z",
+                rows.iter().map(|r| extremes[&(r.facet, r.cluster)].iter().map(|(_, z)| *z).collect()),
+            )
+            .text_list("top_words", rows.iter().map(|r| top_words[r.facet][r.cluster].clone()))
+            .text_list("example_turns", rows.iter().map(|r| words[r.facet].examples(r.cluster)))
+            .write(&path, &metadata(self.config))?;
+        Ok(path)
+    }
+
+    /// `usi.parquet`, `usi_features.parquet` and `usi_difficulty.json`.
+    pub fn write_usi(
+        &self,
+        sides: &[Side],
+        tasks: &Tasks,
+        frozen: Option<&BTreeMap<String, f64>>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<PathBuf>, String> {
+        let a = self.assignments;
+        let config = self.config;
+        let n_tasks = tasks.names.len();
+        let reference = &sides[self.reference];
+        let task_difficulty: Vec<Option<f64>> = match frozen {
+            Some(map) => tasks.names.iter().map(|t| map.get(t).copied()).collect(),
+            None => {
+                let pool: Vec<&Side> = self.compared.iter().map(|&s| &sides[s]).filter(|s| s.simulator).collect();
+                difficulty(&pool, n_tasks)
+            }
+        };
+        if n_tasks > 0 && task_difficulty.iter().all(Option::is_none) && reference.has_outcomes {
+            warnings.push(format!(
+                "no task has {} pooled simulator runs: no ECE (give a frozen difficulty file with usi_difficulty)",
+                super::usi::MIN_DIFFICULTY_RUNS
+            ));
+        }
+        let batches: Vec<Side> = if reference.runs.len() >= 2 {
+            (0..reference.runs.len()).map(|r| reference.only_run(r)).collect()
+        } else {
+            Vec::new()
+        };
+        let mean_std = |values: &[f64]| -> (f64, f64) {
+            let values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+            if values.is_empty() {
+                return (f64::NAN, f64::NAN);
+            }
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+            (mean, var.sqrt())
+        };
+        let ceiling: Vec<f64> = (0..batches.len())
+            .flat_map(|i| (0..batches.len()).filter(move |&j| j > i).map(move |j| (i, j)))
+            .map(|(i, j)| Comparison::new(&batches[j], &batches[i], &task_difficulty, n_tasks).point(n_tasks).usi)
+            .collect();
+        let (ceiling_mean, ceiling_std) = mean_std(&ceiling);
+
+        struct Row {
+            source: usize,
+            score: super::usi::Score,
+            lo: f64,
+            hi: f64,
+            batch: (f64, f64),
+        }
+        let rows: Vec<Row> = self
+            .compared
+            .iter()
+            .map(|&s| {
+                let comparison = Comparison::new(reference, &sides[s], &task_difficulty, n_tasks);
+                let score = comparison.point(n_tasks);
+                let mut replicates: Vec<f64> = (0..config.usi_bootstrap)
+                    .into_par_iter()
+                    .map(|b| comparison.replicate(config.seed, b, n_tasks))
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                let (lo, hi) = interval(&mut replicates, score.usi);
+                let per_batch: Vec<f64> = batches
+                    .iter()
+                    .map(|batch| Comparison::new(batch, &sides[s], &task_difficulty, n_tasks).point(n_tasks).usi)
+                    .collect();
+                Row { source: s, score, lo, hi, batch: mean_std(&per_batch) }
+            })
+            .collect();
+        let note = |r: &Row| {
+            let mut missing = Vec::new();
+            if r.score.eval.is_none() {
+                missing.push("no Eval (surveys and task ids on both sides needed)");
+            }
+            if r.score.ece.is_none() {
+                missing.push("no ECE (outcomes, task ids and task difficulties needed)");
+            }
+            format!(
+                "mean of {} terms{}{}",
+                r.score.terms,
+                if missing.is_empty() { "" } else { ": " },
+                missing.join("; ")
+            )
+        };
+        let usi_path = self.path(super::tables::USI_FILE);
+        TableBuilder::new()
+            .text("source", rows.iter().map(|r| a.sources[r.source].as_str()))
+            .text("reference", rows.iter().map(|_| a.sources[self.reference].as_str()))
+            .text("kind", rows.iter().map(|r| self.kind(r.source)))
+            .unsigned("n_reference", rows.iter().map(|_| reference.conversations))
+            .unsigned("n_source", rows.iter().map(|r| sides[r.source].conversations))
+            .float("shared_tasks", rows.iter().map(|r| r.score.shared_tasks.map_or(f64::NAN, |t| t as f64)))
+            .float("d1", rows.iter().map(|r| r.score.d[0]))
+            .float("d2", rows.iter().map(|r| r.score.d[1]))
+            .float("d3", rows.iter().map(|r| r.score.d[2]))
+            .float("d4", rows.iter().map(|r| r.score.d[3]))
+            .float("eval", rows.iter().map(|r| r.score.eval.unwrap_or(f64::NAN)))
+            .float("ece", rows.iter().map(|r| r.score.ece.unwrap_or(f64::NAN)))
+            .float("usi", rows.iter().map(|r| r.score.usi))
+            .float("usi_lo", rows.iter().map(|r| r.lo))
+            .float("usi_hi", rows.iter().map(|r| r.hi))
+            .unsigned("usi_terms", rows.iter().map(|r| r.score.terms as u64))
+            .float("usi_batch_mean", rows.iter().map(|r| r.batch.0))
+            .float("usi_batch_std", rows.iter().map(|r| r.batch.1))
+            .float("human_ceiling_usi", rows.iter().map(|_| ceiling_mean))
+            .float("human_ceiling_usi_std", rows.iter().map(|_| ceiling_std))
+            .text("note", rows.iter().map(note))
+            .write(&usi_path, &metadata(config))?;
+
+        let columns = feature_columns();
+        let feature_rows: Vec<(&Row, usize)> =
+            rows.iter().flat_map(|r| (0..columns.len()).map(move |j| (r, j))).collect();
+        let features_path = self.path(USI_FEATURES_FILE);
+        TableBuilder::new()
+            .text("source", feature_rows.iter().map(|(r, _)| a.sources[r.source].as_str()))
+            .text("reference", feature_rows.iter().map(|_| a.sources[self.reference].as_str()))
+            .text("feature", feature_rows.iter().map(|(_, j)| columns[*j].0))
+            .text("dimension", feature_rows.iter().map(|(_, j)| format!("D{}", columns[*j].1 + 1)))
+            .float("reference_mean", feature_rows.iter().map(|(r, j)| r.score.features[*j].reference_mean))
+            .float("source_mean", feature_rows.iter().map(|(r, j)| r.score.features[*j].source_mean))
+            .float("dice", feature_rows.iter().map(|(r, j)| r.score.features[*j].dice))
+            .write(&features_path, &metadata(config))?;
+
+        let difficulty_path = self.path(USI_DIFFICULTY_FILE);
+        let known: BTreeMap<&str, f64> =
+            tasks.names.iter().zip(&task_difficulty).filter_map(|(t, d)| d.map(|d| (t.as_str(), d))).collect();
+        let mut bytes = serde_json::to_vec_pretty(&known).map_err(|e| e.to_string())?;
+        bytes.push(b'\n');
+        crate::atomic::write_atomic(&difficulty_path, &bytes)
+            .map_err(|e| format!("writing {}: {e}", difficulty_path.display()))?;
+        Ok(vec![usi_path, features_path, difficulty_path])
+    }
+}

@@ -1,0 +1,646 @@
+//! The User-Sim Index (shared/specs/usi.md sections 2-5): D1-D4 (Sorensen-Dice of aggregated feature means), ECE
+//! (outcome calibration over task-difficulty bins) and Eval (agreement of survey answers), their mean, bootstrap
+//! bounds, and the human ceiling between batches.
+//!
+//! Consumes: per conversation, its 19 USI feature values, task id, run, outcome and survey answers, gathered per
+//! source into a [`Side`]. Produces: a [`Score`] per compared source (terms, USI, per-feature means and Dice).
+//! How: a side keeps units, one per (task, run) when every conversation has a task id (then a comparison is
+//! restricted to the tasks both sides ran, and the bootstrap resamples those tasks), else one per conversation (the
+//! bootstrap resamples conversations within each side). Every term is computed from weighted unit sums, so a
+//! bootstrap replicate only changes the weights. A side with several runs gets a summary row per run, averaged.
+//! Cost: O(units x 19) per score; the bootstrap multiplies that by its replicates.
+
+use std::collections::HashMap;
+
+use rand::Rng;
+
+use super::resample::stream;
+use super::survey::{self, Answers};
+use crate::features::usi::{Dimension, FEATURES};
+
+/// The 19 USI features (the facet's columns minus `n_turns`).
+pub const USI_FEATURES: usize = 19;
+/// Difficulty bin cut-offs.
+const BIN_EDGES: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
+/// A task needs this many pooled runs to get a difficulty.
+pub const MIN_DIFFICULTY_RUNS: u64 = 10;
+const QUESTIONS: usize = survey::QUESTIONS.len();
+
+/// The USI feature columns, in order, with their dimension (0..4).
+pub fn feature_columns() -> Vec<(&'static str, usize)> {
+    FEATURES
+        .iter()
+        .filter_map(|(def, dimension)| {
+            let index = match dimension {
+                Dimension::D1 => 0,
+                Dimension::D2 => 1,
+                Dimension::D3 => 2,
+                Dimension::D4 => 3,
+                Dimension::None => return None,
+            };
+            Some((def.name, index))
+        })
+        .collect()
+}
+
+/// Conversations of one (task, run), or one conversation.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub task: Option<u32>,
+    /// Index into the side's runs.
+    pub run: u32,
+    pub conversations: u32,
+    pub sums: [f64; USI_FEATURES],
+    pub present: [u32; USI_FEATURES],
+    pub successes: u32,
+    pub outcomes: u32,
+    /// Answers given, summed on the [0, 1] scale, and how many.
+    pub answered_sum: [f64; QUESTIONS],
+    pub answered: [u32; QUESTIONS],
+    /// Answers with skipped ones replaced by a seeded random valid answer, summed over every conversation.
+    pub filled_sum: [f64; QUESTIONS],
+}
+
+impl Unit {
+    fn new(task: Option<u32>, run: u32) -> Self {
+        Unit {
+            task,
+            run,
+            conversations: 0,
+            sums: [0.0; USI_FEATURES],
+            present: [0; USI_FEATURES],
+            successes: 0,
+            outcomes: 0,
+            answered_sum: [0.0; QUESTIONS],
+            answered: [0; QUESTIONS],
+            filled_sum: [0.0; QUESTIONS],
+        }
+    }
+}
+
+/// One conversation's USI inputs.
+#[derive(Debug, Clone)]
+pub struct UsiRow<'a> {
+    pub task: Option<&'a str>,
+    pub run: Option<i64>,
+    pub outcome: Option<f64>,
+    /// NaN where the feature has no value.
+    pub features: [f64; USI_FEATURES],
+    pub survey: Option<Answers>,
+    /// Seeds the random answers that replace skipped ones (a hash of seed, source and conversation id).
+    pub fill_hash: u64,
+}
+
+/// Task ids, interned across sources.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    pub names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Tasks {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), id);
+        id
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+}
+
+/// Everything USI needs of one source.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub source: String,
+    pub simulator: bool,
+    pub runs: Vec<Option<i64>>,
+    pub units: Vec<Unit>,
+    pub conversations: u64,
+    /// Every conversation had a task id.
+    pub all_tasks: bool,
+    pub has_surveys: bool,
+    pub has_outcomes: bool,
+    unit_of: HashMap<(u32, u32), usize>,
+}
+
+impl Side {
+    pub fn new(source: &str, simulator: bool) -> Self {
+        Side {
+            source: source.to_owned(),
+            simulator,
+            runs: Vec::new(),
+            units: Vec::new(),
+            conversations: 0,
+            all_tasks: true,
+            has_surveys: false,
+            has_outcomes: false,
+            unit_of: HashMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, row: &UsiRow<'_>, tasks: &mut Tasks) {
+        let run = match self.runs.iter().position(|r| *r == row.run) {
+            Some(i) => i as u32,
+            None => {
+                self.runs.push(row.run);
+                (self.runs.len() - 1) as u32
+            }
+        };
+        let task = row.task.map(|t| tasks.intern(t));
+        self.all_tasks &= task.is_some();
+        let index = match task {
+            Some(task) => *self.unit_of.entry((task, run)).or_insert_with(|| {
+                self.units.push(Unit::new(Some(task), run));
+                self.units.len() - 1
+            }),
+            None => {
+                self.units.push(Unit::new(None, run));
+                self.units.len() - 1
+            }
+        };
+        let unit = &mut self.units[index];
+        unit.conversations += 1;
+        self.conversations += 1;
+        for (j, &value) in row.features.iter().enumerate() {
+            if !value.is_nan() {
+                unit.sums[j] += value;
+                unit.present[j] += 1;
+            }
+        }
+        if let Some(outcome) = row.outcome.filter(|o| !o.is_nan()) {
+            unit.outcomes += 1;
+            unit.successes += u32::from(outcome > 0.0);
+            self.has_outcomes = true;
+        }
+        let answers = row.survey.unwrap_or([0; QUESTIONS]);
+        self.has_surveys |= row.survey.is_some_and(|a| a.iter().any(|v| *v > 0));
+        for (q, &value) in answers.iter().enumerate() {
+            let filled = if value > 0 {
+                unit.answered_sum[q] += survey::scaled(q, value);
+                unit.answered[q] += 1;
+                value
+            } else {
+                survey::random_answer(q, crate::cluster::kmeans::mix64(row.fill_hash ^ (q as u64 + 1)))
+            };
+            unit.filled_sum[q] += survey::scaled(q, filled);
+        }
+    }
+
+    /// The side restricted to one run (a batch of the human ceiling).
+    pub fn only_run(&self, run: usize) -> Side {
+        let mut side = Side::new(&format!("{} run {}", self.source, run_label(self.runs[run])), self.simulator);
+        side.runs = vec![self.runs[run]];
+        side.all_tasks = self.all_tasks;
+        side.has_outcomes = self.has_outcomes;
+        side.has_surveys = self.has_surveys;
+        for unit in self.units.iter().filter(|u| u.run as usize == run) {
+            let mut unit = unit.clone();
+            unit.run = 0;
+            side.conversations += u64::from(unit.conversations);
+            if let Some(task) = unit.task {
+                side.unit_of.insert((task, 0), side.units.len());
+            }
+            side.units.push(unit);
+        }
+        side
+    }
+
+    /// Per task: (successes, outcomes, answered sums, answered counts), pooled over runs.
+    fn by_task(&self, tasks: usize) -> Vec<TaskTotals> {
+        let mut totals = vec![TaskTotals::default(); tasks];
+        for unit in &self.units {
+            if let Some(task) = unit.task {
+                let t = &mut totals[task as usize];
+                t.present = true;
+                t.successes += u64::from(unit.successes);
+                t.outcomes += u64::from(unit.outcomes);
+                for q in 0..QUESTIONS {
+                    t.answered_sum[q] += unit.answered_sum[q];
+                    t.answered[q] += u64::from(unit.answered[q]);
+                }
+            }
+        }
+        totals
+    }
+}
+
+pub fn run_label(run: Option<i64>) -> String {
+    run.map_or_else(|| "none".to_owned(), |r| r.to_string())
+}
+
+#[derive(Debug, Clone, Default)]
+struct TaskTotals {
+    present: bool,
+    successes: u64,
+    outcomes: u64,
+    answered_sum: [f64; QUESTIONS],
+    answered: [u64; QUESTIONS],
+}
+
+/// Task success rates pooled over the reference set of simulator runs; tasks with fewer than
+/// [`MIN_DIFFICULTY_RUNS`] runs get none.
+pub fn difficulty(sides: &[&Side], tasks: usize) -> Vec<Option<f64>> {
+    let mut successes = vec![0u64; tasks];
+    let mut outcomes = vec![0u64; tasks];
+    for side in sides {
+        for unit in side.units.iter() {
+            if let Some(task) = unit.task {
+                successes[task as usize] += u64::from(unit.successes);
+                outcomes[task as usize] += u64::from(unit.outcomes);
+            }
+        }
+    }
+    successes.iter().zip(&outcomes).map(|(&s, &n)| (n >= MIN_DIFFICULTY_RUNS).then(|| s as f64 / n as f64)).collect()
+}
+
+fn bin_of(difficulty: f64) -> usize {
+    BIN_EDGES.iter().filter(|&&edge| difficulty >= edge).count()
+}
+
+/// One feature's row of `usi_features.parquet`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureScore {
+    pub reference_mean: f64,
+    pub source_mean: f64,
+    pub dice: f64,
+}
+
+/// A source's USI against the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub d: [f64; 4],
+    pub eval: Option<f64>,
+    pub ece: Option<f64>,
+    pub usi: f64,
+    pub terms: usize,
+    pub features: Vec<FeatureScore>,
+    /// Tasks both sides ran (task mode) or None.
+    pub shared_tasks: Option<usize>,
+}
+
+/// Sorensen-Dice similarity of two means: 2 min(|a|, |b|) / (|a| + |b|), 1 when both are 0.
+pub fn dice(a: f64, b: f64) -> f64 {
+    let (a, b) = (a.abs(), b.abs());
+    if a + b == 0.0 { 1.0 } else { 2.0 * a.min(b) / (a + b) }
+}
+
+/// The summary row: per run, each feature's weighted mean; then the mean of the run rows.
+fn summary(side: &Side, weights: &[f64]) -> [f64; USI_FEATURES] {
+    let runs = side.runs.len();
+    let mut sums = vec![[0.0; USI_FEATURES]; runs];
+    let mut counts = vec![[0.0; USI_FEATURES]; runs];
+    for (unit, &w) in side.units.iter().zip(weights) {
+        if w == 0.0 {
+            continue;
+        }
+        for j in 0..USI_FEATURES {
+            sums[unit.run as usize][j] += w * unit.sums[j];
+            counts[unit.run as usize][j] += w * f64::from(unit.present[j]);
+        }
+    }
+    let mut row = [f64::NAN; USI_FEATURES];
+    for (j, value) in row.iter_mut().enumerate() {
+        let means: Vec<f64> = (0..runs).filter(|&r| counts[r][j] > 0.0).map(|r| sums[r][j] / counts[r][j]).collect();
+        if !means.is_empty() {
+            *value = means.iter().sum::<f64>() / means.len() as f64;
+        }
+    }
+    row
+}
+
+/// How units are weighted in one computation: by task (task mode) or per unit on each side.
+pub enum Weights<'a> {
+    Tasks(&'a [f64]),
+    Units { reference: &'a [f64], source: &'a [f64] },
+}
+
+/// Everything one comparison needs beside the weights.
+pub struct Comparison<'a> {
+    pub reference: &'a Side,
+    pub source: &'a Side,
+    pub difficulty: &'a [Option<f64>],
+    reference_tasks: Vec<TaskTotals>,
+    /// Tasks both sides ran; None when either side lacks task ids on some conversation.
+    pub shared_tasks: Option<Vec<u32>>,
+}
+
+impl<'a> Comparison<'a> {
+    pub fn new(reference: &'a Side, source: &'a Side, difficulty: &'a [Option<f64>], tasks: usize) -> Self {
+        let reference_tasks = reference.by_task(tasks);
+        let shared_tasks = (reference.all_tasks && source.all_tasks).then(|| {
+            let source_tasks = source.by_task(tasks);
+            (0..tasks as u32)
+                .filter(|&t| reference_tasks[t as usize].present && source_tasks[t as usize].present)
+                .collect()
+        });
+        Comparison { reference, source, difficulty, reference_tasks, shared_tasks }
+    }
+
+    /// Task weights of the point estimate (1 on shared tasks), or unit weights of 1.
+    pub fn unit_task_weights(&self, tasks: usize) -> Option<Vec<f64>> {
+        self.shared_tasks.as_ref().map(|shared| {
+            let mut weights = vec![0.0; tasks];
+            for &t in shared {
+                weights[t as usize] = 1.0;
+            }
+            weights
+        })
+    }
+
+    pub fn score(&self, weights: &Weights<'_>) -> Score {
+        let by_task = |side: &Side, task_weights: &[f64]| -> Vec<f64> {
+            side.units.iter().map(|u| u.task.map_or(0.0, |t| task_weights[t as usize])).collect()
+        };
+        let (reference_weights, source_weights) = match weights {
+            Weights::Tasks(task_weights) => (by_task(self.reference, task_weights), by_task(self.source, task_weights)),
+            Weights::Units { reference, source } => (reference.to_vec(), source.to_vec()),
+        };
+        let reference_row = summary(self.reference, &reference_weights);
+        let source_row = summary(self.source, &source_weights);
+        let columns = feature_columns();
+        let mut dimension_sums = [0.0; 4];
+        let mut dimension_counts = [0usize; 4];
+        let features: Vec<FeatureScore> = (0..USI_FEATURES)
+            .map(|j| {
+                let score = FeatureScore {
+                    reference_mean: reference_row[j],
+                    source_mean: source_row[j],
+                    dice: if reference_row[j].is_nan() || source_row[j].is_nan() {
+                        f64::NAN
+                    } else {
+                        dice(source_row[j], reference_row[j])
+                    },
+                };
+                if !score.dice.is_nan() {
+                    dimension_sums[columns[j].1] += score.dice;
+                    dimension_counts[columns[j].1] += 1;
+                }
+                score
+            })
+            .collect();
+        let d = std::array::from_fn(|k| {
+            if dimension_counts[k] == 0 { f64::NAN } else { 100.0 * dimension_sums[k] / dimension_counts[k] as f64 }
+        });
+        let (ece, eval) = match weights {
+            Weights::Tasks(task_weights) => (self.ece(task_weights), self.eval(task_weights)),
+            Weights::Units { .. } => (None, None),
+        };
+        let mut terms: Vec<f64> = d.iter().copied().filter(|v: &f64| !v.is_nan()).collect();
+        terms.extend(eval);
+        terms.extend(ece.map(|e| 100.0 * (1.0 - e)));
+        let usi = if terms.is_empty() { f64::NAN } else { terms.iter().sum::<f64>() / terms.len() as f64 };
+        Score {
+            d,
+            eval,
+            ece,
+            usi,
+            terms: terms.len(),
+            features,
+            shared_tasks: self.shared_tasks.as_ref().map(Vec::len),
+        }
+    }
+
+    /// ECE per run of the source over the shared tasks with a difficulty, then the mean over runs.
+    fn ece(&self, task_weights: &[f64]) -> Option<f64> {
+        if !(self.reference.has_outcomes && self.source.has_outcomes) {
+            return None;
+        }
+        let runs = self.source.runs.len();
+        // Per run and bin: tasks (weighted), source successes and outcomes, reference successes and outcomes.
+        let mut bins = vec![[[0.0; 5]; 5]; runs];
+        for unit in &self.source.units {
+            let Some(task) = unit.task else { continue };
+            let (w, reference) = (task_weights[task as usize], &self.reference_tasks[task as usize]);
+            let Some(difficulty) = self.difficulty[task as usize] else { continue };
+            if w == 0.0 || unit.outcomes == 0 || reference.outcomes == 0 {
+                continue;
+            }
+            let b = bin_of(difficulty);
+            let cell = &mut bins[unit.run as usize];
+            cell[0][b] += w;
+            cell[1][b] += w * f64::from(unit.successes);
+            cell[2][b] += w * f64::from(unit.outcomes);
+            cell[3][b] += w * reference.successes as f64;
+            cell[4][b] += w * reference.outcomes as f64;
+        }
+        let per_run: Vec<f64> = bins
+            .iter()
+            .filter_map(|cell| {
+                let n: f64 = cell[0].iter().sum();
+                (n > 0.0).then(|| {
+                    (0..5)
+                        .filter(|&b| cell[0][b] > 0.0)
+                        .map(|b| cell[0][b] / n * (cell[1][b] / cell[2][b] - cell[3][b] / cell[4][b]).abs())
+                        .sum::<f64>()
+                })
+            })
+            .collect();
+        (!per_run.is_empty()).then(|| per_run.iter().sum::<f64>() / per_run.len() as f64)
+    }
+
+    /// Eval per run of the source over the shared tasks the reference rated, then the mean over runs.
+    fn eval(&self, task_weights: &[f64]) -> Option<f64> {
+        if !(self.reference.has_surveys && self.source.has_surveys) {
+            return None;
+        }
+        let runs = self.source.runs.len();
+        let mut sums = vec![(0.0, 0.0); runs];
+        for unit in &self.source.units {
+            let Some(task) = unit.task else { continue };
+            let (w, reference) = (task_weights[task as usize], &self.reference_tasks[task as usize]);
+            if w == 0.0 || unit.conversations == 0 {
+                continue;
+            }
+            let gaps: Vec<f64> = (0..QUESTIONS)
+                .filter(|&q| reference.answered[q] > 0)
+                .map(|q| {
+                    let human = reference.answered_sum[q] / reference.answered[q] as f64;
+                    let simulator = unit.filled_sum[q] / f64::from(unit.conversations);
+                    (human - simulator).abs()
+                })
+                .collect();
+            if gaps.is_empty() {
+                continue;
+            }
+            let eval_task = 100.0 * (1.0 - gaps.iter().sum::<f64>() / gaps.len() as f64);
+            let run = &mut sums[unit.run as usize];
+            run.0 += w * eval_task;
+            run.1 += w;
+        }
+        let per_run: Vec<f64> = sums.iter().filter(|(_, w)| *w > 0.0).map(|(s, w)| s / w).collect();
+        (!per_run.is_empty()).then(|| per_run.iter().sum::<f64>() / per_run.len() as f64)
+    }
+
+    /// The USI of one bootstrap replicate: shared tasks resampled with replacement (task mode), else each side's
+    /// units.
+    pub fn replicate(&self, seed: u64, replicate: usize, tasks: usize) -> f64 {
+        let label = replicate.to_string();
+        let mut rng = stream(seed, &["usi-bootstrap", &self.reference.source, &self.source.source, &label]);
+        match &self.shared_tasks {
+            Some(shared) => {
+                let mut task_weights = vec![0.0; tasks];
+                if !shared.is_empty() {
+                    for _ in 0..shared.len() {
+                        task_weights[shared[rng.gen_range(0..shared.len())] as usize] += 1.0;
+                    }
+                }
+                self.score(&Weights::Tasks(&task_weights)).usi
+            }
+            None => {
+                let mut draw = |units: usize| {
+                    let mut weights = vec![0.0; units];
+                    if units > 0 {
+                        for _ in 0..units {
+                            weights[rng.gen_range(0..units)] += 1.0;
+                        }
+                    }
+                    weights
+                };
+                let reference = draw(self.reference.units.len());
+                let source = draw(self.source.units.len());
+                self.score(&Weights::Units { reference: &reference, source: &source }).usi
+            }
+        }
+    }
+
+    /// The point estimate.
+    pub fn point(&self, tasks: usize) -> Score {
+        match self.unit_task_weights(tasks) {
+            Some(task_weights) => self.score(&Weights::Tasks(&task_weights)),
+            None => {
+                let reference = vec![1.0; self.reference.units.len()];
+                let source = vec![1.0; self.source.units.len()];
+                self.score(&Weights::Units { reference: &reference, source: &source })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row<'a>(task: &'a str, run: i64, outcome: f64, features: [f64; USI_FEATURES]) -> UsiRow<'a> {
+        UsiRow { task: Some(task), run: Some(run), outcome: Some(outcome), features, survey: None, fill_hash: 0 }
+    }
+
+    fn constant(value: f64) -> [f64; USI_FEATURES] {
+        [value; USI_FEATURES]
+    }
+
+    #[test]
+    fn dice_by_hand() {
+        assert_eq!(dice(0.0, 0.0), 1.0);
+        assert_eq!(dice(0.2, 0.6), 2.0 * 0.2 / 0.8);
+        assert_eq!(dice(-0.5, 0.5), 1.0, "magnitudes");
+        assert_eq!(dice(0.0, 3.0), 0.0);
+    }
+
+    #[test]
+    fn dimensions_are_dice_of_means_not_means_of_dice() {
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        human.add(&row("a", 1, 1.0, constant(0.2)), &mut tasks);
+        human.add(&row("b", 1, 1.0, constant(0.6)), &mut tasks);
+        sim.add(&row("a", 1, 1.0, constant(0.4)), &mut tasks);
+        sim.add(&row("b", 1, 1.0, constant(0.4)), &mut tasks);
+        sim.add(&row("c", 1, 1.0, constant(9.0)), &mut tasks); // not a shared task: left out
+        let difficulty = vec![None; tasks.names.len()];
+        let score = Comparison::new(&human, &sim, &difficulty, tasks.names.len()).point(tasks.names.len());
+        // Means 0.4 and 0.4: Dice 1, although per-task Dice would be below 1.
+        assert_eq!(score.d, [100.0; 4]);
+        assert_eq!(score.shared_tasks, Some(2));
+        assert_eq!((score.eval, score.ece, score.terms), (None, None, 4));
+    }
+
+    #[test]
+    fn several_runs_average_their_rows() {
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        human.add(&row("a", 1, 1.0, constant(0.5)), &mut tasks);
+        // Run 1 has two conversations at 0.2, run 2 one at 0.8: rows 0.2 and 0.8, mean 0.5 (not 0.4).
+        sim.add(&row("a", 1, 1.0, constant(0.2)), &mut tasks);
+        sim.add(&UsiRow { task: Some("a"), ..row("a", 1, 1.0, constant(0.2)) }, &mut tasks);
+        sim.add(&row("a", 2, 1.0, constant(0.8)), &mut tasks);
+        let difficulty = vec![None; 1];
+        let score = Comparison::new(&human, &sim, &difficulty, 1).point(1);
+        assert!((score.features[0].source_mean - 0.5).abs() < 1e-15);
+        assert_eq!(score.d[0], 100.0);
+    }
+
+    #[test]
+    fn ece_by_hand() {
+        // Two tasks, difficulty 0.1 (bin 0) and 0.7 (bin 3). Human succeeds on both, the simulator on the second.
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        for (task, h, s) in [("easy", 1.0, 0.0), ("hard", 1.0, 1.0)] {
+            human.add(&row(task, 1, h, constant(0.1)), &mut tasks);
+            sim.add(&row(task, 1, s, constant(0.1)), &mut tasks);
+        }
+        let difficulty = vec![Some(0.1), Some(0.7)];
+        let score = Comparison::new(&human, &sim, &difficulty, 2).point(2);
+        // Bin 0: |0 - 1| with weight 1/2; bin 3: |1 - 1|. ECE = 0.5.
+        assert_eq!(score.ece, Some(0.5));
+        assert_eq!(score.terms, 5);
+        assert!((score.usi - (400.0 + 50.0) / 5.0).abs() < 1e-12);
+        assert_eq!(bin_of(0.2), 1, "a cut-off opens the bin above it");
+        assert_eq!(bin_of(0.8), 4);
+        assert_eq!(bin_of(1.0), 4);
+    }
+
+    #[test]
+    fn difficulty_needs_ten_pooled_runs() {
+        let mut tasks = Tasks::default();
+        let mut sim = Side::new("sim", true);
+        for i in 0..10 {
+            sim.add(&row("a", i, if i < 3 { 1.0 } else { 0.0 }, constant(0.0)), &mut tasks);
+        }
+        for i in 0..9 {
+            sim.add(&row("b", i, 1.0, constant(0.0)), &mut tasks);
+        }
+        assert_eq!(difficulty(&[&sim], 2), vec![Some(0.3), None]);
+    }
+
+    #[test]
+    fn eval_scales_answers_and_fills_skipped_ones() {
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        let mut answers = [0u8; 8];
+        answers[6] = 5; // overall_score 5 -> 1.0
+        answers[0] = 4; // task_success completed -> 0.75
+        human.add(&UsiRow { survey: Some(answers), ..row("a", 1, 1.0, constant(0.1)) }, &mut tasks);
+        let mut sim_answers = [0u8; 8];
+        sim_answers[6] = 3; // overall 3 -> 0.5; task_success skipped -> a random valid answer
+        sim.add(&UsiRow { survey: Some(sim_answers), fill_hash: 11, ..row("a", 1, 1.0, constant(0.1)) }, &mut tasks);
+        let difficulty = vec![None];
+        let score = Comparison::new(&human, &sim, &difficulty, 1).point(1);
+        let filled = survey::scaled(0, survey::random_answer(0, crate::cluster::kmeans::mix64(11 ^ 1)));
+        let expected = 100.0 * (1.0 - ((1.0f64 - 0.5).abs() + (0.75f64 - filled).abs()) / 2.0);
+        assert!((score.eval.unwrap() - expected).abs() < 1e-12, "{:?} vs {expected}", score.eval);
+        assert_eq!(score.terms, 5);
+    }
+
+    #[test]
+    fn without_task_ids_every_conversation_is_compared() {
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        let untasked =
+            |v: f64| UsiRow { task: None, run: None, outcome: None, features: constant(v), survey: None, fill_hash: 0 };
+        human.add(&untasked(0.3), &mut tasks);
+        human.add(&untasked(0.5), &mut tasks);
+        sim.add(&untasked(0.4), &mut tasks);
+        let comparison = Comparison::new(&human, &sim, &[], 0);
+        assert!(comparison.shared_tasks.is_none());
+        let score = comparison.point(0);
+        assert_eq!(score.d, [100.0; 4]);
+        let replicates: Vec<f64> = (0..50).map(|r| comparison.replicate(1, r, 0)).collect();
+        assert!(replicates.iter().all(|u| (0.0..=100.0).contains(u)));
+        assert_eq!(replicates[3], comparison.replicate(1, 3, 0), "seeded");
+    }
+}
