@@ -15,6 +15,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, UInt32Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
 
 use super::DivergenceError;
 use super::explain::{ClusterWords, FeatureProfile};
@@ -168,6 +169,12 @@ impl Assignments {
     }
 }
 
+/// The user-turn words of one sampled conversation and its first user turn (with its sampling hash).
+struct SampledTurns {
+    words: Vec<String>,
+    example: Option<(u64, String)>,
+}
+
 /// Pass 2: surveys and cluster words.
 pub struct ConversationExtras {
     /// Per assignment row.
@@ -209,13 +216,32 @@ impl ConversationExtras {
         for batch in ConversationBatches::open_with(&path, &["survey"]).map_err(error)? {
             let batch = batch.map_err(error)?;
             let surveys = text(&batch.batch, "survey")?;
-            for (i, conversation) in batch.rows().map_err(error)?.into_iter().enumerate() {
+            // Match rows in order (sequential, cheap), then tokenise the sampled ones in parallel.
+            let conversations = batch.rows().map_err(error)?;
+            let mut matched: Vec<(usize, usize, u64)> = Vec::new(); // (index in batch, assignment row, key)
+            for (i, conversation) in conversations.iter().enumerate() {
                 let key = row_hash(0, conversation.source, conversation.conversation_id);
-                if next >= rows || assignments.row_key[next] != key {
-                    continue; // a conversation the features stage skipped (no user turn)
-                }
-                let row = next;
-                next += 1;
+                if next < rows && assignments.row_key[next] == key {
+                    matched.push((i, next, key));
+                    next += 1;
+                } // else: a conversation the features stage skipped (no user turn)
+            }
+            let reading = Reading { words: Some(stopwords), assistant_text: false };
+            let sampled: Vec<Option<SampledTurns>> = matched
+                .par_iter()
+                .map(|&(i, _, key)| {
+                    let hash = mix64(key ^ seed);
+                    if hash > threshold {
+                        return None;
+                    }
+                    let conversation = &conversations[i];
+                    let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
+                    let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
+                    let example = prepared.turns().find_map(|t| t.text.as_deref()).map(|t| (hash, t.to_owned()));
+                    Some(SampledTurns { words, example })
+                })
+                .collect();
+            for (&(i, row, _), sampled) in matched.iter().zip(sampled) {
                 if !surveys.is_null(i) {
                     match survey::parse(surveys.value(i)) {
                         Ok((answers, issues)) => {
@@ -226,20 +252,15 @@ impl ConversationExtras {
                         Err(problem) => {
                             extras.bad_survey_count += 1;
                             if extras.bad_surveys.len() < 20 {
-                                extras.bad_surveys.push((conversation.conversation_id.to_owned(), problem));
+                                extras.bad_surveys.push((conversations[i].conversation_id.to_owned(), problem));
                             }
                         }
                     }
                 }
-                let hash = mix64(key ^ seed);
-                if hash > threshold {
-                    continue;
-                }
-                let reading = Reading { words: Some(stopwords), assistant_text: false };
-                let Some(prepared) = prepare(&conversation.messages, conversation.kind, reading) else { continue };
+                let Some(turns) = sampled else { continue };
                 extras.sampled += 1;
-                let words: Vec<&str> = prepared.turns().flat_map(|t| t.content_words()).collect();
-                let example = prepared.turns().find_map(|t| t.text.as_deref()).map(|t| (hash, t));
+                let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
+                let example = turns.example.as_ref().map(|(hash, text)| (*hash, text.as_str()));
                 for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
                     let cluster = assignments.clusters[f][row];
                     if cluster != NO_CLUSTER {

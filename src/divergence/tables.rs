@@ -22,7 +22,7 @@ use super::histogram::Histogram;
 use super::inputs::{Assignments, FeatureInputs};
 use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
-use super::usi::{Comparison, Side, Tasks, difficulty, feature_columns};
+use super::usi::{Comparison, Side, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use super::{DivergenceConfig, DivergenceError, Estimate, interval};
 use crate::ingest::SourceKind;
 use crate::table::TableBuilder;
@@ -352,25 +352,8 @@ impl Context<'_> {
                 super::usi::MIN_DIFFICULTY_RUNS
             ));
         }
-        let batches: Vec<Side> = if reference.runs.len() >= 2 {
-            (0..reference.runs.len()).map(|r| reference.only_run(r)).collect()
-        } else {
-            Vec::new()
-        };
-        let mean_std = |values: &[f64]| -> (f64, f64) {
-            let values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-            if values.is_empty() {
-                return (f64::NAN, f64::NAN);
-            }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-            (mean, var.sqrt())
-        };
-        let ceiling: Vec<f64> = (0..batches.len())
-            .flat_map(|i| (0..batches.len()).filter(move |&j| j > i).map(move |j| (i, j)))
-            .map(|(i, j)| Comparison::new(&batches[j], &batches[i], &task_difficulty, n_tasks).point(n_tasks).usi)
-            .collect();
-        let (ceiling_mean, ceiling_std) = mean_std(&ceiling);
+        let batches = reference.batches();
+        let (ceiling_mean, ceiling_std) = batch_ceiling(&batches, &task_difficulty, n_tasks);
 
         struct Row {
             source: usize,

@@ -211,6 +211,14 @@ impl Side {
         side
     }
 
+    /// One side per run when there are several (independent batches of annotators), else none.
+    pub fn batches(&self) -> Vec<Side> {
+        if self.runs.len() < 2 {
+            return Vec::new();
+        }
+        (0..self.runs.len()).map(|r| self.only_run(r)).collect()
+    }
+
     /// Per task: (successes, outcomes, answered sums, answered counts), pooled over runs.
     fn by_task(&self, tasks: usize) -> Vec<TaskTotals> {
         let mut totals = vec![TaskTotals::default(); tasks];
@@ -257,6 +265,26 @@ pub fn difficulty(sides: &[&Side], tasks: usize) -> Vec<Option<f64>> {
         }
     }
     successes.iter().zip(&outcomes).map(|(&s, &n)| (n >= MIN_DIFFICULTY_RUNS).then(|| s as f64 / n as f64)).collect()
+}
+
+/// Mean and (population) standard deviation of the values that are numbers.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    (mean, variance.sqrt())
+}
+
+/// The human ceiling (usi.md section 5): USI of batch i against batch j over every pair i < j, mean and std.
+pub fn batch_ceiling(batches: &[Side], difficulty: &[Option<f64>], tasks: usize) -> (f64, f64) {
+    let scores: Vec<f64> = (0..batches.len())
+        .flat_map(|i| (i + 1..batches.len()).map(move |j| (i, j)))
+        .map(|(i, j)| Comparison::new(&batches[j], &batches[i], difficulty, tasks).point(tasks).usi)
+        .collect();
+    mean_std(&scores)
 }
 
 fn bin_of(difficulty: f64) -> usize {
@@ -624,6 +652,34 @@ mod tests {
         let expected = 100.0 * (1.0 - ((1.0f64 - 0.5).abs() + (0.75f64 - filled).abs()) / 2.0);
         assert!((score.eval.unwrap() - expected).abs() < 1e-12, "{:?} vs {expected}", score.eval);
         assert_eq!(score.terms, 5);
+    }
+
+    #[test]
+    fn the_ceiling_is_usi_between_batches() {
+        // Three annotator batches (runs) on two tasks; batch 3 differs on one feature.
+        let mut tasks = Tasks::default();
+        let mut humans = Side::new("human", false);
+        for run in 1..=3 {
+            for task in ["a", "b"] {
+                let mut features = constant(0.5);
+                if run == 3 {
+                    features[0] = 1.5; // politeness_rate: Dice(0.5, 1.5) = 0.5 against batches 1 and 2
+                }
+                humans.add(&row(task, run, 1.0, features), &mut tasks);
+            }
+        }
+        let batches = humans.batches();
+        assert_eq!(batches.len(), 3);
+        assert_eq!(batches[0].conversations, 2);
+        let (mean, std) = batch_ceiling(&batches, &[None, None], 2);
+        // Pair (1, 2): 100 on every term. (1, 3) and (2, 3): D1 = 100 x (6 x 1 + 0.5) / 7, the rest 100.
+        let d1 = 100.0 * 6.5 / 7.0;
+        let partial = (d1 + 300.0) / 4.0;
+        let expected = (100.0 + 2.0 * partial) / 3.0;
+        assert!((mean - expected).abs() < 1e-12, "{mean} vs {expected}");
+        let expected_std = (((100.0 - expected).powi(2) + 2.0 * (partial - expected).powi(2)) / 3.0).sqrt();
+        assert!((std - expected_std).abs() < 1e-12);
+        assert!(Side::new("one", false).batches().is_empty());
     }
 
     #[test]
