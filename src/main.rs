@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Cluster(command) => cli::cluster::run(command, &args.global),
         cli::Command::Divergence(command) => cli::divergence::run(command, &args.global),
         cli::Command::Kmeans(command) => cli::kmeans::run(command, &args.global),
+        cli::Command::Report(command) => cli::report::run(command, &args.global),
         cli::Command::Run(command) => cli::run::run(command, &args.global),
         cli::Command::Synth(command) => cli::synth::run(command, &args.global),
     };

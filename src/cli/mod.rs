@@ -7,6 +7,7 @@ pub mod features;
 pub mod ingest;
 pub mod kmeans;
 pub mod logging;
+pub mod report;
 pub mod run;
 pub mod synth;
 
@@ -20,6 +21,7 @@ use simgap::divergence::DivergenceError;
 use simgap::features::FeaturesError;
 use simgap::ingest::IngestError;
 use simgap::pipeline::config::ConfigError;
+use simgap::report::ReportError;
 
 /// Measures how far LLM user simulators are from real users.
 ///
@@ -64,6 +66,7 @@ pub enum Command {
     Cluster(cluster::Args),
     Divergence(divergence::Args),
     Kmeans(kmeans::Args),
+    Report(report::Args),
     Run(run::Args),
     Synth(synth::Args),
 }
@@ -92,6 +95,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
             || cause.downcast_ref::<FeaturesError>().is_some_and(FeaturesError::is_usage)
             || cause.downcast_ref::<ClusterError>().is_some_and(ClusterError::is_usage)
             || cause.downcast_ref::<DivergenceError>().is_some_and(DivergenceError::is_usage)
+            || cause.downcast_ref::<ReportError>().is_some_and(ReportError::is_usage)
             || cause.downcast_ref::<KMeansError>().is_some_and(|e| !matches!(e, KMeansError::Linfa(_)))
     });
     ExitCode::from(if usage { 2 } else { 1 })

@@ -10,8 +10,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// Reads: the pipeline file and everything its [[input]] tables name.
 /// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl; features ->
 /// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; divergence ->
-/// divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; all recorded in manifest.json; the report
-/// joins as it lands).
+/// divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; report -> tables/, figures/,
+/// report.html; all recorded in manifest.json).
 /// Cost: the sum of the stages; see each stage's --help.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,5 +35,6 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     super::features::features_stage(&config, args.out.as_ref(), global)?;
     super::cluster::cluster_stage(&config, args.out.as_ref(), global)?;
     super::divergence::divergence_stage(&config, args.out.as_ref(), global)?;
+    super::report::report_stage(&config, args.out.as_ref(), global)?;
     Ok(super::ingest::outcome_of(&report))
 }

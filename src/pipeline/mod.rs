@@ -57,6 +57,11 @@ impl PipelineConfig {
         crate::cluster::ClusterParams { out_dir, config: self.cluster.clone(), progress }
     }
 
+    /// Parameters of the report stage.
+    pub fn report_params(&self, out_dir: PathBuf) -> crate::report::ReportParams {
+        crate::report::ReportParams { out_dir, seed: self.divergence.seed }
+    }
+
     /// Parameters of the divergence stage.
     pub fn divergence_params(&self, out_dir: PathBuf, progress: bool) -> crate::divergence::DivergenceParams {
         crate::divergence::DivergenceParams {

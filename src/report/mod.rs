@@ -1,0 +1,104 @@
+//! Stage 5, report: the divergence tables turned into what a paper and a reader need.
+//!
+//! Consumes: the divergence stage's tables in OUT (see [`data`]) and `OUT/manifest.json`. Produces:
+//! `OUT/tables/` (Markdown, LaTeX with booktabs, and CSV of the main divergence table, the per-facet table, the
+//! pairwise matrix, the USI table and the mixtures; see [`tables`]), `OUT/figures/` (SVG and PNG; see [`figures`])
+//! and `OUT/report.html` (one self-contained page: tables, inlined figures, cluster explanations, manifest and
+//! warnings; every piece of transcript text HTML-escaped; see [`html`]). Every file is written through a temporary
+//! name and renamed. Cost: milliseconds to a few seconds (the figures); memory: the tables, which are small.
+
+pub mod data;
+pub mod figures;
+pub mod html;
+pub mod tables;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use data::ReportData;
+
+pub const TABLES_DIR: &str = "tables";
+pub const FIGURES_DIR: &str = "figures";
+pub const REPORT_FILE: &str = "report.html";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Read(String),
+    #[error("{0}")]
+    Write(String),
+}
+
+impl ReportError {
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ReportError::Config(_))
+    }
+}
+
+/// What the report stage needs.
+#[derive(Debug, Clone)]
+pub struct ReportParams {
+    pub out_dir: PathBuf,
+    /// The seed of the divergence stage, named in captions.
+    pub seed: u64,
+}
+
+/// What the report stage wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSummary {
+    pub tables: Vec<PathBuf>,
+    pub figures: Vec<PathBuf>,
+    pub report: PathBuf,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+impl ReportParams {
+    pub fn check(&self) -> Result<(), ReportError> {
+        let path = self.out_dir.join(crate::divergence::tables::DIVERGENCE_FILE);
+        if !path.is_file() {
+            return Err(ReportError::Config(format!(
+                "{} does not exist: run `simgap divergence` first (`simgap run` runs every stage)",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn run(&self) -> Result<ReportSummary, ReportError> {
+        self.check()?;
+        let started = Instant::now();
+        let data = ReportData::read(&self.out_dir).map_err(ReportError::Read)?;
+        let tables_dir = self.out_dir.join(TABLES_DIR);
+        let figures_dir = self.out_dir.join(FIGURES_DIR);
+        for dir in [&tables_dir, &figures_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| ReportError::Write(format!("{}: {e}", dir.display())))?;
+        }
+        let tables = tables::build(&data, self.seed);
+        let mut table_files = Vec::new();
+        for table in &tables {
+            table_files.extend(table.write(&tables_dir).map_err(ReportError::Write)?);
+        }
+        let (figures, mut warnings) = figures::write_figures(&data, &figures_dir).map_err(ReportError::Write)?;
+        let page = html::page(&data, &tables, &figures);
+        let report = self.out_dir.join(REPORT_FILE);
+        crate::atomic::write_atomic(&report, page.as_bytes())
+            .map_err(|e| ReportError::Write(format!("{}: {e}", report.display())))?;
+        if data.divergence.is_empty() {
+            warnings.push("no comparison rows (a single source?): the report has no divergence tables".into());
+        }
+        let figure_files =
+            figures.iter().flat_map(|f| std::iter::once(f.svg_path.clone()).chain(f.png_path.clone())).collect();
+        Ok(ReportSummary {
+            tables: table_files,
+            figures: figure_files,
+            report,
+            warnings,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
