@@ -34,8 +34,21 @@ impl AtomicPath {
     }
 
     /// Flushes the temporary file to disk and renames it into place.
-    pub fn commit(mut self) -> io::Result<()> {
-        std::fs::File::open(&self.temp_path)?.sync_all()?;
+    pub fn commit(self) -> io::Result<()> {
+        self.finish(true)
+    }
+
+    /// Renames the temporary file into place without waiting for the disk: as safe as [`commit`](Self::commit)
+    /// against a killed process, not against a power cut. For files whose reader checks them and can rebuild them
+    /// (the ingest cache's parts), where a flush per file would cost more than the work.
+    pub fn commit_unsynced(self) -> io::Result<()> {
+        self.finish(false)
+    }
+
+    fn finish(mut self, sync: bool) -> io::Result<()> {
+        if sync {
+            std::fs::File::open(&self.temp_path)?.sync_all()?;
+        }
         std::fs::rename(&self.temp_path, &self.final_path)?;
         self.committed = true;
         Ok(())

@@ -1,18 +1,35 @@
-//! `simgap run PIPELINE.toml`: every stage that exists, in order.
+//! `simgap run PIPELINE.toml`: every stage that exists, in order, skipping those whose inputs and settings are
+//! unchanged since the run that wrote OUT.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{GlobalArgs, Outcome};
+use simgap::ingest::{self, CONVERSATIONS_FILE};
 use simgap::pipeline::config::PipelineConfig;
+use simgap::pipeline::incremental::{Session, Stage, external_read};
 
-/// Run every stage of the pipeline, in order, into one output folder.
+/// Run every stage of the pipeline, in order, into one output folder; on a rerun, only what changed.
 ///
-/// Reads: the pipeline file and everything its [[input]] tables name.
-/// Writes: each stage's outputs into OUT (today: ingest -> conversations.parquet, rejects.jsonl; features ->
+/// Reads: the pipeline file and everything its [[input]] tables name; from the previous run, OUT/manifest.json and
+/// OUT/.cache/ingest/.
+///
+/// Writes: each stage's outputs into OUT (ingest -> conversations.parquet, rejects.jsonl; features ->
 /// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; divergence ->
 /// divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; report -> tables/, figures/,
-/// report.html; all recorded in manifest.json).
-/// Cost: the sum of the stages; see each stage's --help.
+/// report.html), every file through a temporary name renamed into place, and each stage's section of
+/// OUT/manifest.json after its files; OUT/.cache/ingest/ (one part per input file: its rows, rejects and counts);
+/// OUT/.lock (held while running: a second run on the same OUT fails at once).
+///
+/// Reruns: a stage whose fingerprint (SHA-256 of its settings, the simgap version and the hashes of the files it
+/// reads) equals the recorded one, and whose recorded outputs are intact, is skipped ("skipped (unchanged)" in the
+/// log, `last_run` in manifest.json). Ingest reads again only new or changed files and rebuilds the table from the
+/// cached parts, byte for byte as a full run would. A killed run leaves the previous outputs whole; the next run
+/// removes its temporary files and redoes what it did not finish. --force recomputes everything.
+///
+/// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
+/// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for
+/// inputs of many small files, whose parts are left uncompressed).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).
@@ -20,9 +37,14 @@ pub struct Args {
     /// Output folder; overrides [output] dir.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Fail on the first rejected record (exit 1), writing nothing.
+    /// Fail on the first rejected record (exit 1), writing nothing. Reads every input (the ingest cache serves the
+    /// runs without --strict).
     #[arg(long)]
     pub strict: bool,
+    /// Recompute every stage and read every input again, ignoring the recorded fingerprints and the ingest cache
+    /// (which is rebuilt).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
@@ -31,10 +53,108 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     config.features_params(config.out_dir(args.out.as_ref()), false).check_settings()?;
     config.cluster.check()?;
     config.divergence.check()?;
-    let report = super::ingest::ingest_stage(&config, args.out.as_ref(), args.strict, global)?;
-    super::features::features_stage(&config, args.out.as_ref(), global)?;
-    super::cluster::cluster_stage(&config, args.out.as_ref(), global)?;
-    super::divergence::divergence_stage(&config, args.out.as_ref(), global)?;
-    super::report::report_stage(&config, args.out.as_ref(), global)?;
+    let out_dir = config.out_dir(args.out.as_ref());
+    let mut session = Session::open(&out_dir, &config, args.force)?;
+    let out = args.out.as_ref();
+
+    let outcome = ingest_stage(&config, &args, global, &mut session)?;
+
+    let mut reads = BTreeMap::from([(CONVERSATIONS_FILE.to_owned(), session.output_hash(CONVERSATIONS_FILE)?)]);
+    external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
+    let embeddings = config.features.embeddings.as_ref().map(|e| e.path.as_path());
+    external_read(&mut reads, "[features.embeddings] path", embeddings);
+    let plan = session.plan(Stage::Features, &config, reads)?;
+    if plan.skip {
+        session.skipped(&plan, &config)?;
+    } else {
+        let report = super::features::features_stage(&config, out, global)?;
+        session.ran(&plan, &config, &[report.features_file, report.rejects_file], None)?;
+    }
+
+    let features_file = simgap::features::FEATURES_FILE;
+    let reads = BTreeMap::from([(features_file.to_owned(), session.output_hash(features_file)?)]);
+    let plan = session.plan(Stage::Cluster, &config, reads)?;
+    if plan.skip {
+        session.skipped(&plan, &config)?;
+    } else {
+        let report = super::cluster::cluster_stage(&config, out, global)?;
+        let mut outputs = vec![report.assignments_file];
+        outputs.extend(report.facets.into_iter().map(|f| f.codebook));
+        session.ran(&plan, &config, &outputs, None)?;
+    }
+
+    let mut reads = session.outputs_of(Stage::Cluster);
+    for file in [features_file, CONVERSATIONS_FILE] {
+        reads.insert(file.to_owned(), session.output_hash(file)?);
+    }
+    external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
+    external_read(&mut reads, "[divergence] usi_difficulty", config.divergence.usi_difficulty.as_deref());
+    let plan = session.plan(Stage::Divergence, &config, reads)?;
+    if plan.skip {
+        session.skipped(&plan, &config)?;
+    } else {
+        let report = super::divergence::divergence_stage(&config, out, global)?;
+        session.ran(&plan, &config, &report.files, None)?;
+    }
+
+    let plan = session.plan(Stage::Report, &config, session.outputs_of(Stage::Divergence))?;
+    if plan.skip {
+        session.skipped(&plan, &config)?;
+    } else {
+        let summary = super::report::report_stage(&config, out, global)?;
+        let mut outputs = summary.tables;
+        outputs.extend(summary.figures);
+        outputs.push(summary.report);
+        session.ran(&plan, &config, &outputs, None)?;
+    }
+
+    session.finish(&config)?;
+    Ok(outcome)
+}
+
+/// Ingest through the per-file cache (every file with --strict), or skipped when no input file and no setting
+/// changed. A skipped ingest whose recorded result had rejects still ends as `WithRejects` (exit 3).
+fn ingest_stage(
+    config: &PipelineConfig,
+    args: &Args,
+    global: &GlobalArgs,
+    session: &mut Session,
+) -> anyhow::Result<Outcome> {
+    let out_dir = config.out_dir(args.out.as_ref());
+    let params = config.ingest_params(out_dir.clone(), args.strict, !global.quiet);
+    let snapshot = params.snapshot()?;
+    // The files (named with their [[input]], since two inputs may name one file) and their content hashes.
+    let reads = snapshot.files.iter().map(|f| (format!("{}:{}", f.input, f.file.display), f.sha256.clone())).collect();
+    let recorded_rejects = session.recorded(Stage::Ingest).and_then(|s| s.get("rejected")).and_then(|r| r.as_u64());
+    let plan = session.plan(Stage::Ingest, config, reads)?;
+    // --strict must fail on recorded rejects, so it only skips a clean result.
+    if plan.skip && !(args.strict && recorded_rejects != Some(0)) {
+        session.skipped(&plan, config)?;
+        let rejected = recorded_rejects.unwrap_or(0);
+        if rejected > 0 && !global.quiet {
+            eprintln!("rejected records (unchanged): {rejected} in {}", out_dir.join(ingest::REJECTS_FILE).display());
+        }
+        return Ok(if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean });
+    }
+    let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
+    let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];
+    session.ran(&plan, config, &outputs, Some(serde_json::to_value(&report)?))?;
+    let files_read = report.files.iter().filter(|f| !f.cached).count();
+    tracing::info!(
+        read = report.read,
+        accepted = report.accepted,
+        rejected = report.rejected,
+        files_read,
+        files_cached = report.files.len() - files_read,
+        seconds = format!("{:.2}", report.seconds),
+        "ingest done: {}",
+        report.conversations_file.display()
+    );
+    if !global.quiet {
+        eprint!("{}", ingest::summary(&report));
+        if report.rejected > 0 {
+            eprintln!("rejected records: {}", report.rejects_file.display());
+        }
+    }
     Ok(super::ingest::outcome_of(&report))
 }

@@ -10,7 +10,12 @@
 //! table byte for byte. Cost: one pass over the inputs; line formats stream (memory bounded by an 8 MiB block and
 //! one Parquet row group), document formats hold one file at a time. Lines are parsed in parallel with rayon while
 //! a second thread encodes Parquet. `--strict` turns the first reject into an error and leaves no output behind.
+//!
+//! Two ways to run: [`IngestParams::run`] reads every file straight into the table (`simgap ingest`);
+//! [`IngestParams::run_cached`] (`simgap run`) keeps one part per file in `OUT/.cache/ingest` (see [`cache`]), reads
+//! only the files whose content or settings changed, and merges the parts into the same table, byte for byte.
 
+pub mod cache;
 pub mod formats;
 pub mod input_files;
 pub mod record;
@@ -18,23 +23,30 @@ pub mod rejects;
 pub mod validate;
 pub mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
 
 use crate::pipeline::config::{IngestOptions, InputConfig, Utf8Policy};
+use cache::{PartPaths, PartReader, PartSummary};
 use formats::{RecordSink, reader_for};
 use input_files::{InputFile, sha256_file};
 use rejects::{Reject, RejectsWriter};
-use validate::{InputDefaults, Validator};
+use validate::{InputDefaults, Ledger, check_record};
 
 /// File names inside the output folder.
 pub const CONVERSATIONS_FILE: &str = "conversations.parquet";
 pub const REJECTS_FILE: &str = "rejects.jsonl";
+
+/// Cache parts of input files at least this large are compressed (zstd); smaller ones are not, since a compression
+/// context per page costs more than it saves on them.
+const PART_COMPRESSION_BYTES: u64 = 1 << 20;
 
 /// Warnings kept per file in the report (all are counted).
 const WARNINGS_KEPT: usize = 20;
@@ -91,6 +103,9 @@ pub struct FileReport {
     pub rejected: u64,
     pub warnings: u64,
     pub warning_examples: Vec<String>,
+    /// Whether the file's rows came from its part in `OUT/.cache/ingest` (unchanged content and settings) rather
+    /// than from reading it.
+    pub cached: bool,
 }
 
 /// Accepted conversations of one source.
@@ -98,6 +113,22 @@ pub struct FileReport {
 pub struct SourceCount {
     pub kind: SourceKind,
     pub conversations: u64,
+}
+
+/// One file the inputs name, with its content hash.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    /// Index of the `[[input]]` that named it.
+    pub input: usize,
+    pub file: InputFile,
+    pub sha256: String,
+}
+
+/// Every file the inputs name, in reading order (pipeline order, then sorted path), with content hashes: what the
+/// stage's fingerprint and the cache keys are computed from.
+#[derive(Debug, Clone)]
+pub struct InputSnapshot {
+    pub files: Vec<SnapshotFile>,
 }
 
 /// What the ingest stage did.
@@ -139,9 +170,11 @@ impl IngestParams {
         let conversations_path = self.out_dir.join(CONVERSATIONS_FILE);
         let rejects_path = self.out_dir.join(REJECTS_FILE);
         let mut collector = Collector {
-            validator: Validator::new(self.options.clone()),
+            options: self.options.clone(),
+            ledger: Some(Ledger::default()),
             writer: writer::ConversationWriter::create(&conversations_path, self.options.row_group_size)?,
             rejects: RejectsWriter::create(&rejects_path)?,
+            reject_positions: None,
             strict: self.strict,
             utf8: self.options.invalid_utf8,
             sources: BTreeMap::new(),
@@ -177,6 +210,7 @@ impl IngestParams {
                     rejected: current.rejected,
                     warnings: current.warnings,
                     warning_examples: current.warning_examples,
+                    cached: false,
                 });
             }
         }
@@ -201,6 +235,241 @@ impl IngestParams {
         };
         debug_assert_eq!(report.read, report.accepted + report.rejected);
         Ok(report)
+    }
+
+    /// Resolves every input to its files and hashes them (in parallel): the ingest stage's fingerprint and the keys
+    /// of its cache parts. A path that matches nothing fails here, before anything is written.
+    pub fn snapshot(&self) -> Result<InputSnapshot, IngestError> {
+        let mut files = Vec::new();
+        for (index, input) in self.inputs.iter().enumerate() {
+            for file in input_files::resolve(&input.path, input.format, &self.base_dir)? {
+                files.push((index, file));
+            }
+        }
+        let mut disk_paths: Vec<PathBuf> = files.iter().map(|(_, f)| f.disk_path.clone()).collect();
+        disk_paths.sort();
+        disk_paths.dedup();
+        let hashes: BTreeMap<PathBuf, String> = disk_paths
+            .into_par_iter()
+            .map(|path| match sha256_file(&path) {
+                Ok(hash) => Ok((path, hash)),
+                Err(source) => Err(IngestError::Io { path, source }),
+            })
+            .collect::<Result<_, _>>()?;
+        let files = files
+            .into_iter()
+            .map(|(input, file)| SnapshotFile { input, sha256: hashes[&file.disk_path].clone(), file })
+            .collect();
+        Ok(InputSnapshot { files })
+    }
+
+    /// Like [`run`](Self::run), through the per-file cache in `OUT/.cache/ingest`: a file whose part exists (same
+    /// content, same settings, same simgap) is not read again; the others are read into new parts; then every part
+    /// is merged, in input order, into the conversations table and the rejects file, applying the rules across
+    /// records on the way. `force` reads every file again. The result, tables and report, equals a direct run's.
+    /// Not for `--strict` (use [`run`](Self::run)). Parts of files no longer named are deleted at the end.
+    pub fn run_cached(&self, snapshot: &InputSnapshot, force: bool) -> Result<IngestReport, IngestError> {
+        self.check()?;
+        let started = Instant::now();
+        let cache_dir = self.out_dir.join(cache::CACHE_DIR);
+        std::fs::create_dir_all(&cache_dir).map_err(|source| IngestError::Io { path: cache_dir.clone(), source })?;
+        let keys: Vec<String> = snapshot
+            .files
+            .iter()
+            .map(|f| cache::part_key(&self.inputs[f.input], &self.options, &f.file, &f.sha256))
+            .collect();
+        let to_read: u64 = snapshot
+            .files
+            .iter()
+            .zip(&keys)
+            .filter(|(_, key)| force || !PartPaths::new(&cache_dir, key).summary.is_file())
+            .map(|(f, _)| f.file.disk_bytes())
+            .sum();
+        let progress = crate::progress::bytes_bar(self.progress, to_read, "ingest");
+
+        let conversations_path = self.out_dir.join(CONVERSATIONS_FILE);
+        let rejects_path = self.out_dir.join(REJECTS_FILE);
+        let mut merge = Merge {
+            ledger: Ledger::default(),
+            writer: writer::ConversationWriter::create(&conversations_path, self.options.row_group_size)?,
+            rejects: RejectsWriter::create(&rejects_path)?,
+            sources: BTreeMap::new(),
+        };
+        let mut built_now: HashSet<&str> = HashSet::new();
+        let mut bytes_done = 0u64;
+        let mut files = Vec::with_capacity(snapshot.files.len());
+        for (entry, key) in snapshot.files.iter().zip(&keys) {
+            let input = &self.inputs[entry.input];
+            let paths = PartPaths::new(&cache_dir, key);
+            let reuse = !force || built_now.contains(key.as_str());
+            let (summary, cached) = match reuse.then(|| PartSummary::load(&paths)).flatten() {
+                Some(summary) => (summary, true),
+                None => {
+                    tracing::debug!(file = %entry.file.display, format = input.format.name(), "reading");
+                    let summary = self.build_part(input, entry, &paths, &progress)?;
+                    built_now.insert(key);
+                    if entry.file.zip_entry.is_none() {
+                        bytes_done += entry.file.disk_bytes();
+                    }
+                    progress.set_position(bytes_done);
+                    (summary, false)
+                }
+            };
+            let (accepted, rejected) = merge.part(&paths, &summary, &entry.file.display)?;
+            files.push(FileReport {
+                input: input.path.clone(),
+                file: entry.file.display.clone(),
+                format: input.format,
+                source: input.source.clone(),
+                kind: input.kind,
+                bytes: entry.file.disk_bytes(),
+                sha256: entry.sha256.clone(),
+                read: summary.read,
+                accepted,
+                rejected,
+                warnings: summary.warnings,
+                warning_examples: summary.warning_examples,
+                cached,
+            });
+        }
+        progress.finish_and_clear();
+        let Merge { writer, rejects, sources, .. } = merge;
+        let accepted = writer.finish()?;
+        rejects.finish()?;
+        let current: HashSet<String> = keys.into_iter().collect();
+        let removed = cache::remove_unused(&cache_dir, &current)?;
+        let read_files = files.iter().filter(|f| !f.cached).count();
+        tracing::debug!(read_files, cached_files = files.len() - read_files, removed_parts = removed, "ingest cache");
+        let report = IngestReport {
+            read: files.iter().map(|f| f.read).sum(),
+            accepted,
+            rejected: files.iter().map(|f| f.rejected).sum(),
+            warnings: files.iter().map(|f| f.warnings).sum(),
+            files,
+            sources,
+            seconds: started.elapsed().as_secs_f64(),
+            conversations_file: conversations_path,
+            rejects_file: rejects_path,
+        };
+        debug_assert_eq!(report.read, report.accepted + report.rejected);
+        Ok(report)
+    }
+
+    /// Reads one file into its cache part: the rows that pass the record's own rules, the rejects, the summary last.
+    fn build_part(
+        &self,
+        input: &InputConfig,
+        entry: &SnapshotFile,
+        paths: &PartPaths,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<PartSummary, IngestError> {
+        let defaults = InputDefaults { source: input.source.clone(), kind: input.kind };
+        let mut collector = Collector {
+            options: self.options.clone(),
+            ledger: None,
+            writer: writer::ConversationWriter::create_part(
+                &paths.rows,
+                self.options.row_group_size,
+                entry.file.disk_bytes() >= PART_COMPRESSION_BYTES,
+            )?,
+            rejects: RejectsWriter::create_part(&paths.rejects)?,
+            reject_positions: Some(Vec::new()),
+            strict: false,
+            utf8: self.options.invalid_utf8,
+            sources: BTreeMap::new(),
+            current: Some(CurrentFile::new(&entry.file, defaults)),
+            progress: progress.clone(),
+        };
+        reader_for(input).read(&entry.file, &mut collector)?;
+        let Collector { writer, rejects, current, reject_positions, .. } = collector;
+        let current = current.expect("set above");
+        let rows = writer.finish()?;
+        rejects.finish()?;
+        let rejects_bytes = std::fs::metadata(&paths.rejects)
+            .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?
+            .len();
+        let summary = PartSummary {
+            file: entry.file.display.clone(),
+            sha256: entry.sha256.clone(),
+            read: current.accepted + current.rejected,
+            rows,
+            rejected: current.rejected,
+            rejects_bytes,
+            warnings: current.warnings,
+            warning_examples: current.warning_examples,
+            reject_positions: reject_positions.unwrap_or_default(),
+        };
+        summary.write(&paths.summary)?;
+        Ok(summary)
+    }
+}
+
+/// The merge of cache parts into the output table: the rules across records, the writers, the counts per source.
+struct Merge {
+    ledger: Ledger,
+    writer: writer::ConversationWriter,
+    rejects: RejectsWriter,
+    sources: BTreeMap<String, SourceCount>,
+}
+
+impl Merge {
+    /// Appends one part: its rows that the ledger admits, its rejects where they fell among the rows, and a reject
+    /// for each row the ledger refuses (as a direct run writes it). Returns the file's (accepted, rejected).
+    fn part(&mut self, paths: &PartPaths, summary: &PartSummary, display: &str) -> Result<(u64, u64), IngestError> {
+        let damaged = |message: &str| IngestError::Parquet {
+            path: paths.rejects.clone(),
+            message: format!("damaged ingest cache part ({message}); `simgap run --force` rebuilds the cache"),
+        };
+        let file = std::fs::File::open(&paths.rejects)
+            .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?;
+        let mut lines = std::io::BufReader::new(file).lines();
+        let mut positions = summary.reject_positions.iter().peekable();
+        let (mut row, mut accepted, mut rejected) = (0u64, 0u64, 0u64);
+        let mut copy_rejects_before = |row: u64, rejects: &mut RejectsWriter| -> Result<u64, IngestError> {
+            let mut copied = 0;
+            while positions.next_if(|&&p| p == row).is_some() {
+                let line = lines
+                    .next()
+                    .ok_or_else(|| damaged("fewer rejects than its summary says"))?
+                    .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?;
+                rejects.copy_line(&line)?;
+                copied += 1;
+            }
+            Ok(copied)
+        };
+        for batch in PartReader::open(&paths.rows)? {
+            for (conversation, location) in batch? {
+                rejected += copy_rejects_before(row, &mut self.rejects)?;
+                row += 1;
+                match self.ledger.admit(&conversation) {
+                    Ok(()) => {
+                        self.writer.append(&conversation)?;
+                        self.sources
+                            .entry(conversation.source.clone())
+                            .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
+                            .conversations += 1;
+                        accepted += 1;
+                    }
+                    Err(rejection) => {
+                        let id = &conversation.conversation_id;
+                        self.rejects.write(&Reject {
+                            file: display,
+                            location,
+                            conversation_id: Some(id),
+                            source: Some(&conversation.source),
+                            reason: &rejection.reason,
+                            raw: id.as_bytes(),
+                        })?;
+                        rejected += 1;
+                    }
+                }
+            }
+        }
+        rejected += copy_rejects_before(row, &mut self.rejects)?;
+        if row != summary.rows || accepted + rejected != summary.read {
+            return Err(damaged("its rows or rejects differ from its summary"));
+        }
+        Ok((accepted, rejected))
     }
 }
 
@@ -241,9 +510,13 @@ impl CurrentFile {
 
 /// The sink every reader writes to: validates, writes accepted rows, writes rejects, counts.
 struct Collector {
-    validator: Validator,
+    options: IngestOptions,
+    /// The rules across records; `None` while a cache part is written (they run when parts are merged).
+    ledger: Option<Ledger>,
     writer: writer::ConversationWriter,
     rejects: RejectsWriter,
+    /// Cache parts: for each reject, how many rows the part held before it.
+    reject_positions: Option<Vec<u64>>,
     strict: bool,
     utf8: Utf8Policy,
     sources: BTreeMap<String, SourceCount>,
@@ -270,6 +543,10 @@ impl Collector {
         }
         tracing::debug!(file = %file, %location, reason, "rejected");
         self.rejects.write(&Reject { file: &file, location, conversation_id, source, reason, raw })?;
+        let rows_before = self.current().accepted;
+        if let Some(positions) = &mut self.reject_positions {
+            positions.push(rows_before);
+        }
         self.current().rejected += 1;
         Ok(())
     }
@@ -281,9 +558,14 @@ impl RecordSink for Collector {
         let (defaults, display) = (current.defaults.clone(), current.display.clone());
         let id_for_reject = record.conversation_id.clone();
         let source_for_reject = defaults.source.clone().or_else(|| record.source.clone());
-        match self.validator.validate(record, &defaults, &display, location.record_number()) {
+        let checked = check_record(&self.options, record, &defaults, &display, location.record_number());
+        let admitted = match (checked, &mut self.ledger) {
+            (Ok(conversation), Some(ledger)) => ledger.admit(&conversation).map(|()| conversation),
+            (checked, _) => checked,
+        };
+        match admitted {
             Ok(conversation) => {
-                self.writer.append(&conversation)?;
+                self.writer.append_at(&conversation, location)?;
                 self.sources
                     .entry(conversation.source.clone())
                     .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
@@ -359,4 +641,136 @@ pub fn summary(report: &IngestReport) -> String {
         let _ = writeln!(out, "{} warnings (see manifest.json)", report.warnings);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::config::PipelineConfig;
+    use std::path::Path;
+
+    const PIPELINE: &str = r#"
+        [output]
+        dir = "out"
+        [[input]]
+        path = "h/*.jsonl"
+        format = "jsonl"
+        [[input]]
+        path = "sim.jsonl"
+        format = "openai"
+        source = "sim"
+        kind = "simulator"
+    "#;
+
+    fn line(id: &str, source: &str, kind: &str) -> String {
+        format!(
+            r#"{{"conversation_id": "{id}", "source": "{source}", "kind": "{kind}", "messages": [{{"role": "user", "content": "hi {id}"}}]}}"#
+        )
+    }
+
+    /// Files with every rule across records at work: ids repeated within and across files, a source whose kind
+    /// changes between files and within one, bad lines between good ones, invalid UTF-8.
+    fn write_inputs(dir: &Path) {
+        std::fs::create_dir_all(dir.join("h")).unwrap();
+        let first =
+            [line("a", "human", "human"), line("b", "human", "human"), "{broken".into(), line("x1", "x", "human")];
+        std::fs::write(dir.join("h/1.jsonl"), first.join("\n")).unwrap();
+        let second = [
+            line("b", "human", "human"),
+            line("x2", "x", "simulator"),
+            line("c", "human", "human"),
+            line("x3", "x", "human"),
+            line("c", "human", "human"),
+            "{\"conversation_id\": \"d\"}".into(),
+        ];
+        std::fs::write(dir.join("h/2.jsonl"), second.join("\n")).unwrap();
+        let mut sim = b"{\"id\": \"s1\", \"messages\": [{\"role\": \"user\", \"content\": \"caf\xe9\"}]}\n".to_vec();
+        sim.extend_from_slice(b"{\"id\": \"s1\", \"messages\": [{\"role\": \"user\", \"content\": \"again\"}]}\n");
+        sim.extend_from_slice(b"{\"id\": \"s2\", \"messages\": [{\"role\": \"narrator\", \"content\": \"x\"}]}\n");
+        std::fs::write(dir.join("sim.jsonl"), sim).unwrap();
+    }
+
+    fn params(dir: &Path, out: &str) -> IngestParams {
+        let config = PipelineConfig::parse(PIPELINE, &dir.join("p.toml"), dir).unwrap();
+        config.ingest_params(dir.join(out), false, false)
+    }
+
+    fn outputs(params: &IngestParams) -> (Vec<u8>, Vec<u8>) {
+        let read = |name: &str| std::fs::read(params.out_dir.join(name)).unwrap();
+        (read(CONVERSATIONS_FILE), read(REJECTS_FILE))
+    }
+
+    /// The report without what legitimately differs between runs (time, output paths, cache use).
+    fn counts(report: &IngestReport) -> serde_json::Value {
+        let mut value = serde_json::to_value(report).unwrap();
+        for key in ["seconds", "conversations_file", "rejects_file"] {
+            value.as_object_mut().unwrap().remove(key);
+        }
+        for file in value["files"].as_array_mut().unwrap() {
+            file.as_object_mut().unwrap().remove("cached");
+        }
+        value
+    }
+
+    #[test]
+    fn cached_run_gives_the_direct_run_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        write_inputs(dir.path());
+        let direct = params(dir.path(), "direct");
+        let direct_report = direct.run().unwrap();
+        assert_eq!(direct_report.accepted, 6, "{:#?}", direct_report);
+        assert_eq!(direct_report.rejected, 7);
+        let cached = params(dir.path(), "cached");
+        let snapshot = cached.snapshot().unwrap();
+        let first = cached.run_cached(&snapshot, false).unwrap();
+        assert!(first.files.iter().all(|f| !f.cached));
+        assert_eq!(outputs(&cached), outputs(&direct));
+        assert_eq!(counts(&first), counts(&direct_report));
+
+        // Again: nothing read, same bytes.
+        let again = cached.run_cached(&cached.snapshot().unwrap(), false).unwrap();
+        assert!(again.files.iter().all(|f| f.cached));
+        assert_eq!(outputs(&cached), outputs(&direct));
+        assert_eq!(counts(&again), counts(&direct_report));
+
+        // One file changed and one added: only those are read, and the table is the direct run's.
+        std::fs::write(
+            dir.path().join("h/1.jsonl"),
+            [line("c", "human", "human"), line("x9", "x", "simulator")].join("\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("h/0.jsonl"), line("b", "human", "human")).unwrap();
+        let changed = cached.run_cached(&cached.snapshot().unwrap(), false).unwrap();
+        let read: Vec<&str> = changed.files.iter().filter(|f| !f.cached).map(|f| f.file.as_str()).collect();
+        assert_eq!(read, ["h/0.jsonl", "h/1.jsonl"]);
+        let direct_report = direct.run().unwrap();
+        assert_eq!(outputs(&cached), outputs(&direct));
+        assert_eq!(counts(&changed), counts(&direct_report));
+        let parts = std::fs::read_dir(cached.out_dir.join(cache::CACHE_DIR)).unwrap().count();
+        assert_eq!(parts, 4 * 3, "one part (rows, rejects, summary) per current file; the old h/1.jsonl's is gone");
+
+        // --force reads everything and changes nothing.
+        let forced = cached.run_cached(&cached.snapshot().unwrap(), true).unwrap();
+        assert!(forced.files.iter().all(|f| !f.cached));
+        assert_eq!(outputs(&cached), outputs(&direct));
+    }
+
+    #[test]
+    fn a_damaged_part_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        write_inputs(dir.path());
+        let cached = params(dir.path(), "out");
+        cached.run_cached(&cached.snapshot().unwrap(), false).unwrap();
+        let before = outputs(&cached);
+        let cache_dir = cached.out_dir.join(cache::CACHE_DIR);
+        for entry in std::fs::read_dir(&cache_dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                std::fs::write(&path, b"not parquet").unwrap();
+            }
+        }
+        let report = cached.run_cached(&cached.snapshot().unwrap(), false).unwrap();
+        assert!(report.files.iter().all(|f| !f.cached));
+        assert_eq!(outputs(&cached), before);
+    }
 }

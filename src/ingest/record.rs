@@ -125,8 +125,8 @@ impl Format {
     }
 }
 
-/// Where in an input file a record came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where in an input file a record came from. Serialised (as `{"Line": 7}`, ...) in the per-file cache parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Location {
     /// 1-based line of a line format (JSONL, CSV).
     Line(u64),

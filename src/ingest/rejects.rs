@@ -30,14 +30,25 @@ pub struct RejectsWriter {
     out: BufWriter<File>,
     target: AtomicPath,
     count: u64,
+    /// Cache parts are renamed into place without a flush to disk (see [`AtomicPath::commit_unsynced`]).
+    sync: bool,
 }
 
 impl RejectsWriter {
     pub fn create(path: &Path) -> Result<Self, IngestError> {
+        Self::open(path, true)
+    }
+
+    /// The rejects of an ingest cache part.
+    pub fn create_part(path: &Path) -> Result<Self, IngestError> {
+        Self::open(path, false)
+    }
+
+    fn open(path: &Path, sync: bool) -> Result<Self, IngestError> {
         let target = AtomicPath::new(path);
         let file =
             File::create(target.temp()).map_err(|source| IngestError::Io { path: target.temp().to_owned(), source })?;
-        Ok(Self { out: BufWriter::new(file), target, count: 0 })
+        Ok(Self { out: BufWriter::new(file), target, count: 0, sync })
     }
 
     pub fn write(&mut self, reject: &Reject<'_>) -> Result<(), IngestError> {
@@ -59,14 +70,24 @@ impl RejectsWriter {
         Ok(())
     }
 
+    /// Copies a line a rejects file of the same format already holds (a cache part's), as it is.
+    pub fn copy_line(&mut self, line: &str) -> Result<(), IngestError> {
+        let io_error = |source| IngestError::Io { path: self.target.temp().to_owned(), source };
+        self.out.write_all(line.as_bytes()).map_err(io_error)?;
+        self.out.write_all(b"\n").map_err(io_error)?;
+        self.count += 1;
+        Ok(())
+    }
+
     /// Flushes and renames into place. Returns the number of rejects written.
     pub fn finish(self) -> Result<u64, IngestError> {
-        let Self { mut out, target, count } = self;
+        let Self { mut out, target, count, sync } = self;
         let path = target.final_path().to_owned();
         let io_error = |source| IngestError::Io { path: path.clone(), source };
         out.flush().map_err(io_error)?;
         drop(out);
-        target.commit().map_err(io_error)?;
+        let committed = if sync { target.commit() } else { target.commit_unsynced() };
+        committed.map_err(io_error)?;
         Ok(count)
     }
 }

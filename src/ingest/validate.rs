@@ -4,7 +4,10 @@
 //! conversations; keeps one set of ids per source so a repeated `conversation_id` is rejected (the first one is
 //! kept). Rules, in order: id, source, kind, messages present and non-empty, roles known, messages within the size
 //! limit, no empty user message (unless `empty_user_messages = "keep"`), at least one user turn with text, a finite
-//! outcome, no duplicate id within the source. Memory: the ids seen, O(conversations).
+//! outcome (the record's own rules, [`check_record`]); then one kind per source and no duplicate id within the
+//! source (the rules across records, [`Ledger::admit`]). The two halves run one after the other for a whole
+//! table, or apart: per-file cache parts hold what passed the record's own rules, and the ledger runs when the parts
+//! are merged in input order, which gives the same rows and rejects. Memory: the ids seen, O(conversations).
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,17 +25,16 @@ pub struct InputDefaults {
 #[derive(Debug)]
 pub struct Validator {
     options: IngestOptions,
-    seen: HashMap<String, HashSet<String>>,
-    /// The kind of each source, from its first accepted conversation.
-    kinds: HashMap<String, SourceKind>,
+    ledger: Ledger,
 }
 
 impl Validator {
     pub fn new(options: IngestOptions) -> Self {
-        Self { options, seen: HashMap::new(), kinds: HashMap::new() }
+        Self { options, ledger: Ledger::default() }
     }
 
-    /// Checks one record. `input_file` and `input_record` are copied into the row.
+    /// Checks one record: its own rules, then the rules across records. `input_file` and `input_record` are copied
+    /// into the row.
     pub fn validate(
         &mut self,
         raw: RawConversation,
@@ -40,92 +42,129 @@ impl Validator {
         input_file: &str,
         input_record: i64,
     ) -> Result<Conversation, Rejection> {
-        let id = raw
-            .conversation_id
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| Rejection::new("missing conversation_id"))?;
-        let source = defaults
-            .source
-            .clone()
-            .or(raw.source)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| Rejection::new("no source: the record names none and the pipeline input sets none"))?;
-        let kind = match (defaults.kind, raw.kind) {
-            (Some(kind), _) => kind,
-            (None, Some(text)) => SourceKind::parse(&text)
-                .ok_or_else(|| Rejection::new(format!("kind \"{text}\" is neither human nor simulator")))?,
-            (None, None) => {
-                return Err(Rejection::new("no kind: the record names none and the pipeline input sets none"));
-            }
-        };
-        let raw_messages = raw.messages.ok_or_else(|| Rejection::new("missing messages"))?;
-        if raw_messages.is_empty() {
-            return Err(Rejection::new("no messages"));
+        let conversation = check_record(&self.options, raw, defaults, input_file, input_record)?;
+        self.ledger.admit(&conversation)?;
+        Ok(conversation)
+    }
+}
+
+/// The rules of one record alone (everything but one kind per source and unique ids). Stateless.
+pub fn check_record(
+    options: &IngestOptions,
+    raw: RawConversation,
+    defaults: &InputDefaults,
+    input_file: &str,
+    input_record: i64,
+) -> Result<Conversation, Rejection> {
+    let id = raw
+        .conversation_id
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| Rejection::new("missing conversation_id"))?;
+    let source = defaults
+        .source
+        .clone()
+        .or(raw.source)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| Rejection::new("no source: the record names none and the pipeline input sets none"))?;
+    let kind = match (defaults.kind, raw.kind) {
+        (Some(kind), _) => kind,
+        (None, Some(text)) => SourceKind::parse(&text)
+            .ok_or_else(|| Rejection::new(format!("kind \"{text}\" is neither human nor simulator")))?,
+        (None, None) => {
+            return Err(Rejection::new("no kind: the record names none and the pipeline input sets none"));
         }
-        let mut messages = Vec::with_capacity(raw_messages.len());
-        let mut user_turns_with_text = 0usize;
-        for (i, message) in raw_messages.into_iter().enumerate() {
-            let role = Role::parse_alias(&message.role)
-                .ok_or_else(|| Rejection::new(format!("unknown role \"{}\" in message {i}", message.role)))?;
-            if let Some(content) = &message.content {
-                if content.len() > self.options.max_message_bytes {
-                    return Err(Rejection::new(format!(
-                        "message {i} is {} bytes, over the limit of {} ([ingest] max_message_bytes)",
-                        content.len(),
-                        self.options.max_message_bytes
-                    )));
-                }
-                if role == Role::User {
-                    if content.trim().is_empty() {
-                        if self.options.empty_user_messages == EmptyPolicy::Reject {
-                            return Err(Rejection::new(format!("message {i} (user) is empty or whitespace only")));
-                        }
-                    } else {
-                        user_turns_with_text += 1;
+    };
+    let raw_messages = raw.messages.ok_or_else(|| Rejection::new("missing messages"))?;
+    if raw_messages.is_empty() {
+        return Err(Rejection::new("no messages"));
+    }
+    let mut messages = Vec::with_capacity(raw_messages.len());
+    let mut user_turns_with_text = 0usize;
+    for (i, message) in raw_messages.into_iter().enumerate() {
+        let role = Role::parse_alias(&message.role)
+            .ok_or_else(|| Rejection::new(format!("unknown role \"{}\" in message {i}", message.role)))?;
+        if let Some(content) = &message.content {
+            if content.len() > options.max_message_bytes {
+                return Err(Rejection::new(format!(
+                    "message {i} is {} bytes, over the limit of {} ([ingest] max_message_bytes)",
+                    content.len(),
+                    options.max_message_bytes
+                )));
+            }
+            if role == Role::User {
+                if content.trim().is_empty() {
+                    if options.empty_user_messages == EmptyPolicy::Reject {
+                        return Err(Rejection::new(format!("message {i} (user) is empty or whitespace only")));
                     }
+                } else {
+                    user_turns_with_text += 1;
                 }
             }
-            messages.push(Message { role, content: message.content, timestamp: message.timestamp });
         }
-        if user_turns_with_text == 0 {
-            return Err(Rejection::new("no user turn with text"));
-        }
-        if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
-            return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
-        }
-        if let Some(known) = self.kinds.get(&source).filter(|known| **known != kind) {
+        messages.push(Message { role, content: message.content, timestamp: message.timestamp });
+    }
+    if user_turns_with_text == 0 {
+        return Err(Rejection::new("no user turn with text"));
+    }
+    if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
+        return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
+    }
+    Ok(Conversation {
+        conversation_id: id,
+        source,
+        kind,
+        task_id: raw.task_id,
+        run: raw.run,
+        outcome: raw.outcome,
+        survey: raw.survey.map(|s| s.to_string()),
+        metadata: raw.metadata,
+        messages,
+        input_file: input_file.to_owned(),
+        input_record,
+    })
+}
+
+/// The rules across records, in input order: a source has one kind (its first accepted conversation's), and a
+/// `conversation_id` appears once per source (the first is kept).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    seen: HashMap<String, HashSet<String>>,
+    /// The kind of each source, from its first accepted conversation.
+    kinds: HashMap<String, SourceKind>,
+}
+
+impl Ledger {
+    /// Admits a conversation that passed [`check_record`], or says why it cannot be.
+    pub fn admit(&mut self, conversation: &Conversation) -> Result<(), Rejection> {
+        let (id, source, kind) = (&conversation.conversation_id, &conversation.source, conversation.kind);
+        if let Some(known) = self.kinds.get(source).filter(|known| **known != kind) {
             return Err(Rejection {
                 reason: format!(
                     "source \"{source}\" is {} in earlier records and {} here: a source has one kind",
                     known.as_str(),
                     kind.as_str()
                 ),
-                conversation_id: Some(id),
-                source: Some(source),
+                conversation_id: Some(id.clone()),
+                source: Some(source.clone()),
             });
         }
-        self.kinds.entry(source.clone()).or_insert(kind);
-        if !self.seen.entry(source.clone()).or_default().insert(id.clone()) {
+        if !self.kinds.contains_key(source) {
+            self.kinds.insert(source.clone(), kind);
+        }
+        let ids = match self.seen.get_mut(source) {
+            Some(ids) => ids,
+            None => self.seen.entry(source.clone()).or_default(),
+        };
+        if ids.contains(id) {
             return Err(Rejection {
                 reason: format!("duplicate conversation_id \"{id}\" within source \"{source}\": the first is kept"),
-                conversation_id: Some(id),
-                source: Some(source),
+                conversation_id: Some(id.clone()),
+                source: Some(source.clone()),
             });
         }
-        Ok(Conversation {
-            conversation_id: id,
-            source,
-            kind,
-            task_id: raw.task_id,
-            run: raw.run,
-            outcome: raw.outcome,
-            survey: raw.survey.map(|s| s.to_string()),
-            metadata: raw.metadata,
-            messages,
-            input_file: input_file.to_owned(),
-            input_record,
-        })
+        ids.insert(id.clone());
+        Ok(())
     }
 }
 

@@ -1,9 +1,11 @@
 //! `conversations.parquet`: validated conversations appended to Arrow builders and written by arrow-rs' streaming
 //! Parquet writer (zstd, bounded row groups) on its own thread, so parsing and encoding overlap.
 //!
-//! Consumes: [`Conversation`]s in order. Produces: one Parquet file with the schema of [`schema`], written to a
-//! temporary name and renamed into place by [`ConversationWriter::finish`]. Memory: one batch of builders plus the
-//! writer's open row group, both bounded by `row_group_size` conversations.
+//! Consumes: [`Conversation`]s in order. Produces: one Parquet file with the schema of [`schema`] (or, for a per-file
+//! cache part, [`part_schema`]: the same plus each row's [`Location`] in its file), written to a temporary name and
+//! renamed into place by [`ConversationWriter::finish`]. Memory: one batch of builders plus the writer's open row
+//! group, both bounded by `row_group_size` conversations. The bytes depend only on the rows appended and the row
+//! group size, so rows read back from cache parts and appended again give the same file as a direct run.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
 use super::IngestError;
-use super::record::Conversation;
+use super::record::{Conversation, Location};
 use crate::atomic::AtomicPath;
 
 /// Conversations per Arrow batch handed to the writer thread.
@@ -51,6 +53,16 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// The column of a cache part that holds each row's location in its file, as JSON (`{"Line": 7}`).
+pub const LOCATION_COLUMN: &str = "location";
+
+/// The schema of a per-file cache part: [`schema`] plus [`LOCATION_COLUMN`].
+pub fn part_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(LOCATION_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
 /// Column builders for one batch.
 struct Builders {
     conversation_id: StringBuilder,
@@ -64,10 +76,12 @@ struct Builders {
     input_file: StringBuilder,
     input_record: Int64Builder,
     metadata: StringBuilder,
+    /// Cache parts only.
+    location: Option<StringBuilder>,
 }
 
 impl Builders {
-    fn new() -> Self {
+    fn new(located: bool) -> Self {
         let message = StructBuilder::new(
             message_fields(),
             vec![
@@ -88,10 +102,11 @@ impl Builders {
             input_file: StringBuilder::new(),
             input_record: Int64Builder::new(),
             metadata: StringBuilder::new(),
+            location: located.then(StringBuilder::new),
         }
     }
 
-    fn append(&mut self, c: &Conversation) {
+    fn append(&mut self, c: &Conversation, location: Location) {
         self.conversation_id.append_value(&c.conversation_id);
         self.source.append_value(&c.source);
         self.kind.append_value(c.kind.as_str());
@@ -113,10 +128,13 @@ impl Builders {
         self.input_file.append_value(&c.input_file);
         self.input_record.append_value(c.input_record);
         self.metadata.append_option(c.metadata.as_deref());
+        if let Some(builder) = &mut self.location {
+            builder.append_value(serde_json::to_string(&location).expect("a location serialises"));
+        }
     }
 
     fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.conversation_id.finish()),
             Arc::new(self.source.finish()),
             Arc::new(self.kind.finish()),
@@ -129,6 +147,9 @@ impl Builders {
             Arc::new(self.input_record.finish()),
             Arc::new(self.metadata.finish()),
         ];
+        if let Some(builder) = &mut self.location {
+            columns.push(Arc::new(builder.finish()));
+        }
         RecordBatch::try_new(schema.clone(), columns)
     }
 }
@@ -146,16 +167,35 @@ pub struct ConversationWriter {
     /// Taken by `finish`; dropped uncommitted (removing the temporary file) otherwise.
     target: Option<AtomicPath>,
     temp_path: std::path::PathBuf,
+    /// Cache parts are renamed into place without a flush to disk (see [`AtomicPath::commit_unsynced`]).
+    sync: bool,
 }
 
 impl ConversationWriter {
     /// Opens `path`'s temporary sibling for writing.
     pub fn create(path: &Path, row_group_size: usize) -> Result<Self, IngestError> {
+        Self::open(path, row_group_size, false, true)
+    }
+
+    /// Opens a per-file cache part (rows with their locations, [`part_schema`]) for writing. `compress` is for large
+    /// files: a compression context is made per page, which costs more than it saves on small ones.
+    pub fn create_part(path: &Path, row_group_size: usize, compress: bool) -> Result<Self, IngestError> {
+        Self::open(path, row_group_size, true, compress)
+    }
+
+    fn open(path: &Path, row_group_size: usize, located: bool, compress: bool) -> Result<Self, IngestError> {
         let target = AtomicPath::new(path);
         let io_error = |source| IngestError::Io { path: target.temp().to_owned(), source };
         let file = std::fs::File::create(target.temp()).map_err(io_error)?;
-        let schema = schema();
-        let properties = crate::table::writer_properties(Some(row_group_size));
+        let schema = if located { part_schema() } else { schema() };
+        let properties = if !compress {
+            parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+                .set_max_row_group_row_count(Some(row_group_size))
+                .build()
+        } else {
+            crate::table::writer_properties(Some(row_group_size))
+        };
         let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .map_err(|e| IngestError::Parquet { path: target.temp().to_owned(), message: e.to_string() })?;
         let (sender, receiver) = sync_channel::<RecordBatch>(2);
@@ -167,18 +207,24 @@ impl ConversationWriter {
         });
         Ok(Self {
             schema,
-            builders: Builders::new(),
+            builders: Builders::new(located),
             rows_in_batch: 0,
             rows_written: 0,
             sender: Some(sender),
             thread: Some(thread),
             temp_path: target.temp().to_owned(),
             target: Some(target),
+            sync: !located,
         })
     }
 
     pub fn append(&mut self, conversation: &Conversation) -> Result<(), IngestError> {
-        self.builders.append(conversation);
+        self.append_at(conversation, Location::File)
+    }
+
+    /// Appends a row with its location in its file (kept in cache parts; ignored otherwise).
+    pub fn append_at(&mut self, conversation: &Conversation, location: Location) -> Result<(), IngestError> {
+        self.builders.append(conversation, location);
         self.rows_in_batch += 1;
         if self.rows_in_batch >= BATCH_ROWS {
             self.flush_batch()?;
@@ -220,7 +266,8 @@ impl ConversationWriter {
         self.join()?;
         let target = self.target.take().expect("finish runs once");
         let path = target.final_path().to_owned();
-        target.commit().map_err(|source| IngestError::Io { path, source })?;
+        let committed = if self.sync { target.commit() } else { target.commit_unsynced() };
+        committed.map_err(|source| IngestError::Io { path, source })?;
         Ok(self.rows_written)
     }
 }

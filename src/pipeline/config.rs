@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ingest::{Format, SourceKind};
 
@@ -53,8 +53,9 @@ pub struct OutputConfig {
     pub dir: PathBuf,
 }
 
-/// One `[[input]]`: a file, folder or glob of transcripts in one format.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[input]]`: a file, folder or glob of transcripts in one format. Serialised into the key of its files'
+/// cache parts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     /// A file, a folder (every file below it with the format's usual extensions), or a glob (`**` allowed).
@@ -69,7 +70,7 @@ pub struct InputConfig {
 }
 
 /// `[ingest]`: limits and policies for bad input, shared by every input.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestOptions {
     /// A message longer than this many bytes rejects its conversation. Default 1 MiB.
@@ -108,7 +109,7 @@ pub enum EmptyPolicy {
 }
 
 /// A CSV column named by its header or by its 0-based index.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ColumnRef {
     Index(usize),
@@ -116,7 +117,7 @@ pub enum ColumnRef {
 }
 
 /// `[input.csv]`: one row per message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvOptions {
     /// Whether the first row is a header. Default true.
@@ -145,7 +146,7 @@ pub struct CsvOptions {
     pub grouping: CsvGrouping,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExtraFieldsPolicy {
     #[default]
@@ -153,7 +154,7 @@ pub enum ExtraFieldsPolicy {
     Merge,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CsvGrouping {
     #[default]
@@ -162,7 +163,7 @@ pub enum CsvGrouping {
 }
 
 /// `[input.recllmsim]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecLlmSimOptions {
     /// Which message field holds the text: `content` (default) or `content_zh` (the simulator's Chinese translation).

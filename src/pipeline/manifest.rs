@@ -2,7 +2,9 @@
 //! hashes and counts, settings, timings); the pipeline file's text and hash and the simgap version sit at the top.
 //!
 //! Consumes: a stage name and its report as JSON. Produces: the updated manifest, written through a temporary
-//! file and renamed, so it is always complete. Keys are sorted, so equal content gives equal bytes.
+//! file and renamed, so it is always complete. Keys are sorted, so equal content gives equal bytes. `simgap run`
+//! adds to each section the stage's `fingerprint`, the hashes of the files it `reads` and of its `outputs`, and a
+//! top-level `last_run` (see [`super::incremental`]).
 
 use std::path::Path;
 
@@ -16,15 +18,35 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Records `stage` in `out_dir/manifest.json`, keeping the other stages' sections.
 pub fn record_stage(out_dir: &Path, config: &PipelineConfig, stage: &str, report: Value) -> std::io::Result<()> {
-    let path = out_dir.join(MANIFEST_FILE);
-    let mut manifest = std::fs::read(&path)
+    update(out_dir, config, |manifest| {
+        let stages = manifest.entry("stages").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(stages) = stages {
+            stages.insert(stage.to_owned(), report);
+        }
+    })
+}
+
+/// The manifest as it is on disk: an empty object when it is absent or unreadable.
+pub fn read(out_dir: &Path) -> Map<String, Value> {
+    std::fs::read(out_dir.join(MANIFEST_FILE))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
         .and_then(|v| match v {
             Value::Object(map) => Some(map),
             _ => None,
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Reads the manifest, sets the simgap version and the pipeline file, lets `change` edit the rest, and writes it
+/// back through a temporary file: one atomic replacement.
+pub fn update(
+    out_dir: &Path,
+    config: &PipelineConfig,
+    change: impl FnOnce(&mut Map<String, Value>),
+) -> std::io::Result<()> {
+    let path = out_dir.join(MANIFEST_FILE);
+    let mut manifest = read(out_dir);
     manifest.insert("simgap_version".into(), json!(env!("CARGO_PKG_VERSION")));
     manifest.insert(
         "pipeline".into(),
@@ -34,10 +56,7 @@ pub fn record_stage(out_dir: &Path, config: &PipelineConfig, stage: &str, report
             "text": config.text,
         }),
     );
-    let stages = manifest.entry("stages").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(stages) = stages {
-        stages.insert(stage.to_owned(), report);
-    }
+    change(&mut manifest);
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(manifest)).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(&path, &bytes)

@@ -1,10 +1,11 @@
 //! The pipeline: a TOML file naming inputs, settings and an output folder, turned into stage parameters, plus the
-//! manifest every stage records itself in.
+//! manifest every stage records itself in, and what lets `simgap run` skip unchanged stages.
 //!
-//! Consumes: a pipeline file (see [`config`]). Produces: stage params (`ingest_params`) and `OUT/manifest.json`
-//! (see [`manifest`]).
+//! Consumes: a pipeline file (see [`config`]). Produces: stage params (`ingest_params`), `OUT/manifest.json`
+//! (see [`manifest`]) and per-stage fingerprints and skip decisions (see [`incremental`]).
 
 pub mod config;
+pub mod incremental;
 pub mod manifest;
 
 use std::path::PathBuf;
