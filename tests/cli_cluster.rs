@@ -10,18 +10,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::UInt32Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use common::{simgap, stderr};
-
-/// The demo pipeline with a `[cluster]` table appended, written into a temp folder.
-fn demo_with(cluster: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
-    let data = common::project_root().join("data/demo");
-    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out") + cluster;
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, text).unwrap();
-    (dir, pipeline)
-}
+use common::{demo_with, simgap, stderr};
 
 fn run(pipeline: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["-q"];

@@ -5,23 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Table, simgap, stderr};
+use common::{Table, demo_with, simgap, stderr};
 
 const SHI2019_SIMULATORS: [&str; 6] =
     ["rule-generation", "rule-sample", "rule-template", "seq-generation", "seq-sample", "seq-template"];
-
-/// The demo pipeline with extra tables appended, in a temp folder.
-fn demo_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
-    let data = common::project_root().join("data/demo");
-    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out") + extra;
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, text).unwrap();
-    (dir, pipeline)
-}
 
 fn run_ok(args: &[&str]) {
     let output = simgap(args);

@@ -16,13 +16,7 @@ const STAGES: [&str; 5] = ["ingest", "features", "cluster", "divergence", "repor
 
 /// The demo pipeline, reading the bundled demo data, writing into `out` of a temp folder.
 fn demo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
-    let data = common::project_root().join("data/demo");
-    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out");
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, text).unwrap();
-    (dir, pipeline)
+    common::demo_with("")
 }
 
 /// Runs `simgap ARGS`, expecting one of `codes`; returns stderr.

@@ -4,22 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{simgap, stderr};
+use common::{demo_with, simgap, stderr};
 
 const SMALL: &str = "[divergence]\nbootstrap = 100\npermutations = 100\nusi_bootstrap = 20\n";
-
-/// The demo pipeline with extra text appended, in a temp folder.
-fn demo_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
-    let data = common::project_root().join("data/demo");
-    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out") + extra;
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, text).unwrap();
-    (dir, pipeline)
-}
 
 fn run(pipeline: &Path) {
     let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);

@@ -13,14 +13,7 @@ const FIGURES: [&str; 5] = ["histograms_all", "pairwise_js", "js_by_facet", "usi
 
 /// The demo pipeline with small bootstrap settings, in a temp folder.
 fn demo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
-    let data = common::project_root().join("data/demo");
-    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out")
-        + "[divergence]\nbootstrap = 50\npermutations = 50\nusi_bootstrap = 10\n";
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, text).unwrap();
-    (dir, pipeline)
+    common::demo_with("[divergence]\nbootstrap = 50\npermutations = 50\nusi_bootstrap = 10\n")
 }
 
 /// Runs simgap with `SIMGAP_FONT` set as given (None: as in the test's environment).

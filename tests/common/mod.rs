@@ -156,3 +156,15 @@ impl Table {
         self.numbers.get(column).unwrap_or_else(|| panic!("no numeric column {column}"))
     }
 }
+
+/// The demo pipeline (`pipelines/demo.toml`) reading the bundled demo data and writing into `out` of a new temp
+/// folder, with `extra` appended (settings tables); returns the folder and the pipeline's path.
+pub fn demo_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(project_root().join("pipelines/demo.toml")).unwrap();
+    let data = project_root().join("data/demo");
+    let text = demo.replace("../data/demo", data.to_str().unwrap()).replace("../out/demo", "out") + extra;
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    (dir, pipeline)
+}
