@@ -78,7 +78,7 @@ fn bundled_demo_runs() {
 
 #[test]
 fn help_says_what_each_command_reads_and_writes() {
-    for command in ["ingest", "run", "synth", "features", "cluster", "kmeans"] {
+    for command in ["ingest", "run", "synth", "features", "cluster", "kmeans", "divergence", "report"] {
         let output = simgap(&[command, "--help"]);
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(text.contains("Writes"), "{command}: {text}");

@@ -48,21 +48,29 @@ pub fn ingest_stage(
     let report = params.run()?;
     manifest::record_stage(&out_dir, config, "ingest", serde_json::to_value(&report)?)
         .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    log_report(&report, global);
+    Ok(report)
+}
+
+/// Logs a finished ingest and, unless quiet, prints its summary; shared with `simgap run`.
+pub fn log_report(report: &IngestReport, global: &GlobalArgs) {
+    let files_read = report.files.iter().filter(|f| !f.cached).count();
     tracing::info!(
         read = report.read,
         accepted = report.accepted,
         rejected = report.rejected,
+        files_read,
+        files_cached = report.files.len() - files_read,
         seconds = format!("{:.2}", report.seconds),
         "ingest done: {}",
         report.conversations_file.display()
     );
     if !global.quiet {
-        eprint!("{}", ingest::summary(&report));
+        eprint!("{}", ingest::summary(report));
         if report.rejected > 0 {
             eprintln!("rejected records: {}", report.rejects_file.display());
         }
     }
-    Ok(report)
 }
 
 pub fn outcome_of(report: &IngestReport) -> Outcome {

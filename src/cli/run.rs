@@ -139,22 +139,6 @@ fn ingest_stage(
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
     let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];
     session.ran(&plan, config, &outputs, Some(serde_json::to_value(&report)?))?;
-    let files_read = report.files.iter().filter(|f| !f.cached).count();
-    tracing::info!(
-        read = report.read,
-        accepted = report.accepted,
-        rejected = report.rejected,
-        files_read,
-        files_cached = report.files.len() - files_read,
-        seconds = format!("{:.2}", report.seconds),
-        "ingest done: {}",
-        report.conversations_file.display()
-    );
-    if !global.quiet {
-        eprint!("{}", ingest::summary(&report));
-        if report.rejected > 0 {
-            eprintln!("rejected records: {}", report.rejects_file.display());
-        }
-    }
+    super::ingest::log_report(&report, global);
     Ok(super::ingest::outcome_of(&report))
 }

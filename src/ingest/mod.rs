@@ -145,6 +145,32 @@ pub struct IngestReport {
     pub rejects_file: PathBuf,
 }
 
+impl IngestReport {
+    /// The report of a finished ingest: per-file counts summed (read = accepted + rejected).
+    fn total(
+        files: Vec<FileReport>,
+        sources: BTreeMap<String, SourceCount>,
+        accepted: u64,
+        started: Instant,
+        conversations_file: PathBuf,
+        rejects_file: PathBuf,
+    ) -> Self {
+        let report = IngestReport {
+            read: files.iter().map(|f| f.read).sum(),
+            accepted,
+            rejected: files.iter().map(|f| f.rejected).sum(),
+            warnings: files.iter().map(|f| f.warnings).sum(),
+            files,
+            sources,
+            seconds: started.elapsed().as_secs_f64(),
+            conversations_file,
+            rejects_file,
+        };
+        debug_assert_eq!(report.read, report.accepted + report.rejected);
+        report
+    }
+}
+
 impl IngestParams {
     /// Every rule the types do not express. Paths are checked when they are resolved.
     pub fn check(&self) -> Result<(), IngestError> {
@@ -222,19 +248,7 @@ impl IngestParams {
         let Collector { writer, rejects, sources, .. } = collector;
         let accepted = writer.finish()?;
         rejects.finish()?;
-        let report = IngestReport {
-            read: files.iter().map(|f| f.read).sum(),
-            accepted,
-            rejected: files.iter().map(|f| f.rejected).sum(),
-            warnings: files.iter().map(|f| f.warnings).sum(),
-            files,
-            sources,
-            seconds: started.elapsed().as_secs_f64(),
-            conversations_file: conversations_path,
-            rejects_file: rejects_path,
-        };
-        debug_assert_eq!(report.read, report.accepted + report.rejected);
-        Ok(report)
+        Ok(IngestReport::total(files, sources, accepted, started, conversations_path, rejects_path))
     }
 
     /// Resolves every input to its files and hashes them (in parallel): the ingest stage's fingerprint and the keys
@@ -340,19 +354,7 @@ impl IngestParams {
         let removed = cache::remove_unused(&cache_dir, &current)?;
         let read_files = files.iter().filter(|f| !f.cached).count();
         tracing::debug!(read_files, cached_files = files.len() - read_files, removed_parts = removed, "ingest cache");
-        let report = IngestReport {
-            read: files.iter().map(|f| f.read).sum(),
-            accepted,
-            rejected: files.iter().map(|f| f.rejected).sum(),
-            warnings: files.iter().map(|f| f.warnings).sum(),
-            files,
-            sources,
-            seconds: started.elapsed().as_secs_f64(),
-            conversations_file: conversations_path,
-            rejects_file: rejects_path,
-        };
-        debug_assert_eq!(report.read, report.accepted + report.rejected);
-        Ok(report)
+        Ok(IngestReport::total(files, sources, accepted, started, conversations_path, rejects_path))
     }
 
     /// Reads one file into its cache part: the rows that pass the record's own rules, the rejects, the summary last.
