@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::{GlobalArgs, Outcome};
 use simgap::cluster::ClusterReport;
 use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::manifest;
 
 /// Quantise the behaviour vectors: one k-means codebook per facet, and one over all features.
 ///
@@ -44,8 +41,7 @@ pub fn cluster_stage(
     let report = config.cluster_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.cluster)?;
-    manifest::record_stage(&out_dir, config, "cluster", section)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    super::record_in_manifest(&out_dir, config, "cluster", section)?;
     for facet in &report.facets {
         tracing::info!(
             facet = facet.facet.as_str(),

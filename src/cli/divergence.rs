@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::{GlobalArgs, Outcome};
 use simgap::divergence::DivergenceReport;
 use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::manifest;
 
 /// Compare every source's behaviour distribution with the reference's, on every facet.
 ///
@@ -49,8 +46,7 @@ pub fn divergence_stage(
     let report = config.divergence_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.divergence)?;
-    manifest::record_stage(&out_dir, config, "divergence", section)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    super::record_in_manifest(&out_dir, config, "divergence", section)?;
     tracing::info!(
         reference = report.reference.as_str(),
         sources = report.sources.len(),

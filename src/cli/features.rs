@@ -7,7 +7,6 @@ use anyhow::Context;
 use super::{GlobalArgs, Outcome};
 use simgap::features::{self, FeaturesReport};
 use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::manifest;
 
 /// Turn every conversation into a behavioural feature vector.
 ///
@@ -62,8 +61,7 @@ pub fn features_stage(
         let bytes = std::fs::read(lexicons).with_context(|| format!("reading {}", lexicons.display()))?;
         section["lexicons_sha256"] = simgap::ingest::input_files::sha256_bytes(&bytes).into();
     }
-    manifest::record_stage(&out_dir, config, "features", section)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    super::record_in_manifest(&out_dir, config, "features", section)?;
     tracing::info!(
         rows = report.rows_written,
         skipped = report.skipped_no_user_turn,

@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::{GlobalArgs, Outcome};
 use simgap::ingest::{self, IngestReport};
 use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::manifest;
 
 /// Read every transcript the pipeline names into one Parquet table.
 ///
@@ -46,8 +43,7 @@ pub fn ingest_stage(
     let out_dir = config.out_dir(out);
     let params = config.ingest_params(out_dir.clone(), strict, !global.quiet);
     let report = params.run()?;
-    manifest::record_stage(&out_dir, config, "ingest", serde_json::to_value(&report)?)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    super::record_in_manifest(&out_dir, config, "ingest", serde_json::to_value(&report)?)?;
     log_report(&report, global);
     Ok(report)
 }

@@ -87,6 +87,19 @@ impl Outcome {
     }
 }
 
+/// Records a stage's section in OUT/manifest.json; shared by every stage's command and `simgap run`.
+pub fn record_in_manifest(
+    out_dir: &std::path::Path,
+    config: &simgap::pipeline::config::PipelineConfig,
+    stage: &str,
+    section: serde_json::Value,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let manifest = simgap::pipeline::manifest::MANIFEST_FILE;
+    simgap::pipeline::manifest::record_stage(out_dir, config, stage, section)
+        .with_context(|| format!("writing {}", out_dir.join(manifest).display()))
+}
+
 /// 2 for configuration and usage errors, 1 for everything else.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     let usage = error.chain().any(|cause| {

@@ -2,11 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::{GlobalArgs, Outcome};
 use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::manifest;
 use simgap::report::ReportSummary;
 
 /// Turn the divergence tables into tables for a paper, figures and a self-contained HTML report.
@@ -41,8 +38,7 @@ pub fn report_stage(
 ) -> anyhow::Result<ReportSummary> {
     let out_dir = config.out_dir(out);
     let summary = config.report_params(out_dir.clone()).run()?;
-    manifest::record_stage(&out_dir, config, "report", serde_json::to_value(&summary)?)
-        .with_context(|| format!("writing {}", out_dir.join(manifest::MANIFEST_FILE).display()))?;
+    super::record_in_manifest(&out_dir, config, "report", serde_json::to_value(&summary)?)?;
     for warning in &summary.warnings {
         tracing::warn!("{warning}");
     }

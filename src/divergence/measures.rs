@@ -32,18 +32,16 @@ pub struct Divergences {
 }
 
 impl Divergences {
+    /// The measures' column names, in [`Divergences::values`] order.
+    pub const NAMES: [&'static str; 7] =
+        ["kl_forward", "kl_backward", "js", "tv", "mauve", "mauve_star", "frontier_integral"];
+    /// Whether each measure is a log quantity (nats, or bits with `log_base = "2"`); the others are as mauve-text
+    /// or the definition gives them.
+    pub const IN_LOG_UNIT: [bool; 7] = [true, true, true, false, false, false, false];
+
     /// Every measure NaN (no value): a side without conversations.
     pub fn missing() -> Self {
-        let nan = f64::NAN;
-        Divergences {
-            kl_forward: nan,
-            kl_backward: nan,
-            js: nan,
-            tv: nan,
-            mauve: nan,
-            mauve_star: nan,
-            frontier_integral: nan,
-        }
+        Self::from_values([f64::NAN; 7])
     }
 
     pub fn between(p: &Histogram, q: &Histogram, smoothing: Smoothing) -> Self {
@@ -86,17 +84,15 @@ impl Divergences {
         }
     }
 
-    /// The measures as (name, value) pairs, in table order.
-    pub fn named(&self) -> [(&'static str, f64); 7] {
-        [
-            ("kl_forward", self.kl_forward),
-            ("kl_backward", self.kl_backward),
-            ("js", self.js),
-            ("tv", self.tv),
-            ("mauve", self.mauve),
-            ("mauve_star", self.mauve_star),
-            ("frontier_integral", self.frontier_integral),
-        ]
+    /// Every measure, in [`Divergences::NAMES`] order.
+    pub fn values(&self) -> [f64; 7] {
+        [self.kl_forward, self.kl_backward, self.js, self.tv, self.mauve, self.mauve_star, self.frontier_integral]
+    }
+
+    /// The inverse of [`Divergences::values`].
+    pub fn from_values(v: [f64; 7]) -> Self {
+        let [kl_forward, kl_backward, js, tv, mauve, mauve_star, frontier_integral] = v;
+        Divergences { kl_forward, kl_backward, js, tv, mauve, mauve_star, frontier_integral }
     }
 }
 

@@ -315,29 +315,12 @@ pub fn estimate(
             })
             .collect()
     };
-    let bounds = |pick: fn(&Divergences) -> f64| {
-        let mut values: Vec<f64> = replicates.iter().map(pick).collect();
-        interval(&mut values, pick(&point))
-    };
-    let pickers: [fn(&Divergences) -> f64; 7] = [
-        |d| d.kl_forward,
-        |d| d.kl_backward,
-        |d| d.js,
-        |d| d.tv,
-        |d| d.mauve,
-        |d| d.mauve_star,
-        |d| d.frontier_integral,
-    ];
-    let limits: Vec<(f64, f64)> = pickers.iter().map(|&p| bounds(p)).collect();
-    let side = |which: usize| Divergences {
-        kl_forward: if which == 0 { limits[0].0 } else { limits[0].1 },
-        kl_backward: if which == 0 { limits[1].0 } else { limits[1].1 },
-        js: if which == 0 { limits[2].0 } else { limits[2].1 },
-        tv: if which == 0 { limits[3].0 } else { limits[3].1 },
-        mauve: if which == 0 { limits[4].0 } else { limits[4].1 },
-        mauve_star: if which == 0 { limits[5].0 } else { limits[5].1 },
-        frontier_integral: if which == 0 { limits[6].0 } else { limits[6].1 },
-    };
+    // Each measure's interval over the replicates.
+    let (mut lo, mut hi) = ([f64::NAN; 7], [f64::NAN; 7]);
+    for (m, estimate) in point.values().into_iter().enumerate() {
+        let mut values: Vec<f64> = replicates.iter().map(|d| d.values()[m]).collect();
+        (lo[m], hi[m]) = interval(&mut values, estimate);
+    }
 
     // The ceiling: the reference split in two, the smaller part the source's size (at most half).
     let half = n_source.min(n_reference / 2);
@@ -382,8 +365,8 @@ pub fn estimate(
         .collect::<Vec<_>>();
     Estimate {
         point,
-        lo: side(0),
-        hi: side(1),
+        lo: Divergences::from_values(lo),
+        hi: Divergences::from_values(hi),
         ceiling_js: [ceiling_mean, ceiling_lo, ceiling_hi],
         p_value,
         n_reference,
@@ -716,9 +699,9 @@ mod tests {
             let equal_smoothed = p.smoothed(smoothing) == q.smoothed(smoothing);
             prop_assert_eq!(forward.kl_forward == 0.0, equal_smoothed, "{:?}", forward);
             let e = estimate_alone(&p, &q, &Resampling { bootstrap: 60, permutations: 20, ceiling_splits: 5, seed: 1, smoothing });
-            for (name, value) in e.point.named() {
-                let lo = e.lo.named().iter().find(|(n, _)| *n == name).unwrap().1;
-                let hi = e.hi.named().iter().find(|(n, _)| *n == name).unwrap().1;
+            let (values, lo, hi) = (e.point.values(), e.lo.values(), e.hi.values());
+            for m in 0..7 {
+                let (name, value, lo, hi) = (Divergences::NAMES[m], values[m], lo[m], hi[m]);
                 prop_assert!(lo <= value && value <= hi, "{} {} not in [{}, {}]", name, value, lo, hi);
             }
         }

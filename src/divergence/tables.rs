@@ -119,8 +119,6 @@ impl Context<'_> {
     pub fn write_divergence(&self, items: &[(usize, usize)], estimates: &[Estimate]) -> Result<PathBuf, String> {
         let (config, a) = (self.config, self.assignments);
         let unit = config.log_base;
-        let nats = |f: fn(&Divergences) -> f64, d: &Divergences| unit.convert(f(d));
-        let as_is = |f: fn(&Divergences) -> f64, d: &Divergences| f(d);
         let normalized = |d: &Divergences| d.js / std::f64::consts::LN_2;
         let mut table = TableBuilder::new()
             .text("facet", items.iter().map(|&(_, f)| a.facets[f].as_str()))
@@ -132,19 +130,9 @@ impl Context<'_> {
             .unsigned("k", estimates.iter().map(|e| e.k as u64))
             .text("smoothing", estimates.iter().map(|_| config.smoothing().to_string()))
             .text("unit", estimates.iter().map(|_| unit.unit()));
-        // (column, value, whether it is in the unit of log_base)
-        type Measure = (&'static str, fn(&Divergences) -> f64, bool);
-        let measures: [Measure; 7] = [
-            ("kl_forward", |d| d.kl_forward, true),
-            ("kl_backward", |d| d.kl_backward, true),
-            ("js", |d| d.js, true),
-            ("tv", |d| d.tv, false),
-            ("mauve", |d| d.mauve, false),
-            ("mauve_star", |d| d.mauve_star, false),
-            ("frontier_integral", |d| d.frontier_integral, false),
-        ];
-        for (name, pick, in_unit) in measures {
-            let value = |d: &Divergences| if in_unit { nats(pick, d) } else { as_is(pick, d) };
+        for (m, name) in Divergences::NAMES.into_iter().enumerate() {
+            let in_unit = Divergences::IN_LOG_UNIT[m];
+            let value = |d: &Divergences| if in_unit { unit.convert(d.values()[m]) } else { d.values()[m] };
             table = table
                 .float(name, estimates.iter().map(|e| value(&e.point)))
                 .float(&format!("{name}_lo"), estimates.iter().map(|e| value(&e.lo)))

@@ -374,12 +374,3 @@ impl Columns {
         Ok((0..floats.len()).map(|i| floats.value(i)).collect())
     }
 }
-
-/// Groups rows by a key, keeping first-seen order of keys.
-pub fn group_by<'a, T, K: Ord + Clone>(rows: &'a [T], key: impl Fn(&T) -> K) -> BTreeMap<K, Vec<&'a T>> {
-    let mut groups: BTreeMap<K, Vec<&T>> = BTreeMap::new();
-    for row in rows {
-        groups.entry(key(row)).or_default().push(row);
-    }
-    groups
-}

@@ -80,10 +80,10 @@ fn html_table(out: &mut String, table: &Table) {
 }
 
 fn figure(out: &mut String, figure: &Figure) {
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<figure id=\"figure-{}\"><img alt=\"{}\" src=\"data:image/svg+xml;base64,{}\"><figcaption><b>{}.</b> {}\
-         </figcaption></figure>\n",
+         </figcaption></figure>",
         escape(&figure.name),
         escape(&figure.title),
         base64(figure.svg.as_bytes()),
@@ -170,9 +170,9 @@ pub fn page(data: &ReportData, tables: &[Table], figures: &[Figure]) -> String {
         escape(reference)
     );
     let sources = data.sources();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p>{} sources compared with {} on {} facets. Written by simgap {}.</p>\n",
+        "<p>{} sources compared with {} on {} facets. Written by simgap {}.</p>",
         sources.len().saturating_sub(1),
         escape(reference),
         data.facets().len(),
