@@ -14,7 +14,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// iterations), OUT/assignments.parquet (conversation_id, source, kind, cluster_<facet> as uint32, null where a
 /// conversation has no value in the facet) and the
 /// `cluster` section of OUT/manifest.json.
-/// Cost: per facet, k-means on at most sample_size rows (2 n k d flops per iteration, on every core), then one
+/// Cost: per facet, k-means on at most sample_size rows (2 n k d flops for the rows scanned in an iteration: all in
+/// the first, then those Hamerly's distance bounds cannot settle; on every core), then one
 /// streaming pass over all rows to assign them; memory: the sample, one batch, and 24 bytes per row for sampling.
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -20,10 +20,12 @@ use simgap::cluster::scaling::{Normalisation, Scaler};
 /// table, every feature column). A null value is an error naming its row and column.
 /// Writes: --out, a JSON codebook: centroids (a list of rows, in the input's space), inertia (sum of squared
 /// distances, in the space k-means ran in: standardised with --standardize, raw otherwise), iterations, converged,
-/// seconds (the fit alone; init_seconds and lloyd_seconds split it, lloyd_passes counts the distance passes over
-/// every restart), k, seed, restarts, max_iter, tol, precision and the columns.
-/// Cost: greedy k-means++ then Lloyd iterations, 2 n k d flops each, on every core; memory: the matrix (n x d
-/// values of 8 bytes, or 4 with --f32).
+/// seconds (the fit alone; init_seconds and lloyd_seconds split it, lloyd_passes counts the rows scanned against
+/// every centre over every restart, in full passes over the data), k, seed, restarts, max_iter, tol, precision and
+/// the columns.
+/// Cost: greedy k-means++ then Lloyd iterations on every core: the first scans every row (2 n k d flops), later ones
+/// only the rows that distance bounds cannot settle; memory: the matrix (n x d values of 8 bytes, or 4 with --f32)
+/// and three values per row.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The Parquet file.

@@ -6,7 +6,8 @@
 //! and benchmarked against.
 //!
 //! How: Lloyd's squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per
-//! block of rows. The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks,
+//! block of rows; Hamerly's bounds (see [`bounded`]) leave out the rows that cannot change cluster, so after the
+//! first few iterations only a small share of the rows is scanned. The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks,
 //! each keeps its own partial sums, and the partials are merged in chunk order, so the same seed gives the same bits
 //! on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and matrixmultiply's, are chosen at
 //! run time and round differently from the portable ones). Initialisation is greedy k-means++ (2 + ln k candidates
@@ -15,8 +16,8 @@
 //! labels unchanged (then no extra pass), or the centres' total squared shift under `tol` times the mean feature
 //! variance. Empty clusters take the points farthest from their centres (full Lloyd; in mini-batch mode a centre
 //! that never wins a batch row stays where it was seeded). Restarts keep the best run whole. Cost per Lloyd
-//! iteration: 2 n k d flops plus O(n d). Memory: the data (plus a standard-layout copy if it is not row-major), its
-//! f32 seeding copy (4 n d bytes), the candidate scores (4 n (2 + ln k) bytes), n labels and distances, and k x d
+//! iteration: O(n d) plus 2 k d flops per scanned row (all n in the first). Memory: the data (plus a standard-layout copy if it is not row-major), its
+//! f32 seeding copy (4 n d bytes), the candidate scores (4 n (2 + ln k) bytes), n labels and two bounds, and k x d
 //! sums per chunk.
 
 use linfa::Float;
@@ -27,6 +28,8 @@ use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis, Data, Ix2, s};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+
+mod bounded;
 
 /// Rows per GEMM block (a block's distances, rows x k, stay in cache).
 const BLOCK_ROWS: usize = 256;
@@ -153,7 +156,7 @@ impl KMeansParams {
             let centroids = kmeans_plus_plus(&data, &seeding, self.k, &mut rng);
             let initialised = std::time::Instant::now();
             let run = match self.minibatch {
-                None => lloyd(&data, &norms, centroids, self.max_iter, tol, restart),
+                None => bounded::lloyd(&data, &norms, centroids, self.max_iter, tol, restart),
                 Some(batch) => minibatch(&data, &norms, centroids, self.max_iter, tol, batch, restart, &mut rng),
             };
             stats.init_seconds += (initialised - started).as_secs_f64();
@@ -174,8 +177,9 @@ impl KMeansParams {
 pub struct FitStats {
     pub init_seconds: f64,
     pub lloyd_seconds: f64,
-    /// Full distance passes of the Lloyd iterations of all restarts, final assignments included (0 for mini-batch).
-    pub passes: usize,
+    /// Rows scanned against every centre by the Lloyd iterations of all restarts, final assignments included, in
+    /// full passes over the data (0 for mini-batch); the distance bounds make it far less than the iterations.
+    pub passes: f64,
 }
 
 /// A fitted k-means model. Equality compares the model, not the timings.
@@ -217,7 +221,7 @@ impl<F: Float> KMeans<F> {
         let data = data.as_standard_layout();
         let data = data.view();
         let norms = squared_norms(&data);
-        let step = assignment_step(&data, &norms, &self.centroids, false);
+        let step = assignment_step(&data, &norms, &self.centroids);
         Ok((step.labels, step.inertia))
     }
 }
@@ -277,33 +281,22 @@ fn chunk_ranges(n: usize) -> Vec<(usize, usize)> {
     (0..chunks).map(|c| (c * size, ((c + 1) * size).min(n))).filter(|(a, b)| a < b).collect()
 }
 
-/// Labels, distances and per-cluster sums of one assignment pass.
-struct Assignment<F> {
+/// Labels and inertia of one assignment pass.
+struct Assignment {
     labels: Vec<u32>,
-    distances: Vec<F>,
-    sums: Array2<F>,
-    counts: Vec<u64>,
     inertia: f64,
 }
 
-/// Assigns every row to its nearest centroid; with `accumulate`, also sums the rows per cluster.
-fn assignment_step<F: Float>(
-    data: &ArrayView2<F>,
-    norms: &Array1<F>,
-    centroids: &Array2<F>,
-    accumulate: bool,
-) -> Assignment<F> {
-    let (n, d) = data.dim();
+/// Assigns every row to its nearest centroid (every row against every centre).
+fn assignment_step<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, centroids: &Array2<F>) -> Assignment {
+    let n = data.nrows();
     let k = centroids.nrows();
     let centroid_norms: Vec<F> = centroids.axis_iter(Axis(0)).map(|c| c.dot(&c)).collect();
     let centroids_t = centroids.t();
-    let partials: Vec<(Vec<u32>, Vec<F>, Array2<F>, Vec<u64>, f64)> = chunk_ranges(n)
+    let partials: Vec<(Vec<u32>, f64)> = chunk_ranges(n)
         .into_par_iter()
         .map(|(start, end)| {
             let mut labels = Vec::with_capacity(end - start);
-            let mut distances = Vec::with_capacity(end - start);
-            let mut sums = Array2::<F>::zeros(if accumulate { (k, d) } else { (0, d) });
-            let mut counts = vec![0u64; if accumulate { k } else { 0 }];
             let mut inertia = 0.0f64;
             let mut dots = Array2::<F>::zeros((BLOCK_ROWS, k));
             let mut block_start = start;
@@ -313,7 +306,6 @@ fn assignment_step<F: Float>(
                 let mut block = dots.slice_mut(s![..block_end - block_start, ..]);
                 general_mat_mul(F::one(), &rows, &centroids_t, F::zero(), &mut block);
                 for (i, dot_row) in block.axis_iter(Axis(0)).enumerate() {
-                    let x_norm = norms[block_start + i];
                     let mut best = (0usize, F::infinity());
                     for (j, dot) in dot_row.iter().enumerate() {
                         let distance = centroid_norms[j] - (*dot + *dot);
@@ -321,78 +313,21 @@ fn assignment_step<F: Float>(
                             best = (j, distance);
                         }
                     }
-                    let distance = (best.1 + x_norm).max(F::zero());
                     labels.push(best.0 as u32);
-                    distances.push(distance);
+                    let distance = (best.1 + norms[block_start + i]).max(F::zero());
                     inertia += distance.to_f64().unwrap_or(f64::NAN);
-                    if accumulate {
-                        let mut sum = sums.row_mut(best.0);
-                        sum += &rows.row(i);
-                        counts[best.0] += 1;
-                    }
                 }
                 block_start = block_end;
             }
-            (labels, distances, sums, counts, inertia)
+            (labels, inertia)
         })
         .collect();
-    let mut merged = Assignment {
-        labels: Vec::with_capacity(n),
-        distances: Vec::with_capacity(n),
-        sums: Array2::zeros((k, d)),
-        counts: vec![0; k],
-        inertia: 0.0,
-    };
-    for (labels, distances, sums, counts, inertia) in partials {
+    let mut merged = Assignment { labels: Vec::with_capacity(n), inertia: 0.0 };
+    for (labels, inertia) in partials {
         merged.labels.extend(labels);
-        merged.distances.extend(distances);
-        if accumulate {
-            merged.sums += &sums;
-            for (total, count) in merged.counts.iter_mut().zip(counts) {
-                *total += count;
-            }
-        }
         merged.inertia += inertia;
     }
     merged
-}
-
-/// Lloyd iterations from `centroids` until convergence or `max_iter`, then a final assignment.
-fn lloyd<F: Float>(
-    data: &ArrayView2<F>,
-    norms: &Array1<F>,
-    mut centroids: Array2<F>,
-    max_iter: usize,
-    tol: F,
-    restart: usize,
-) -> KMeans<F> {
-    let mut previous_labels: Option<Vec<u32>> = None;
-    let mut iterations = 0;
-    let mut converged = false;
-    while iterations < max_iter {
-        iterations += 1;
-        let mut step = assignment_step(data, norms, &centroids, true);
-        relocate_empty_clusters(data, &mut step);
-        let new_centroids = centroids_from(&step, &centroids);
-        let shift: F = (&new_centroids - &centroids).iter().map(|v| *v * *v).sum();
-        let unchanged = previous_labels.as_ref().is_some_and(|p| *p == step.labels);
-        centroids = new_centroids;
-        if unchanged {
-            // The labels did not change, so the new centroids are the means of the same rows, summed in the same
-            // order: bit for bit the centroids this step measured its distances to. Its inertia is final.
-            let inertia = step.inertia;
-            let stats = FitStats { passes: iterations, ..FitStats::default() };
-            return KMeans { centroids, inertia, iterations, converged: true, restart, stats };
-        }
-        if shift <= tol {
-            converged = true;
-            break;
-        }
-        previous_labels = Some(step.labels);
-    }
-    let final_step = assignment_step(data, norms, &centroids, false);
-    let stats = FitStats { passes: iterations + 1, ..FitStats::default() };
-    KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats }
 }
 
 /// Mini-batch k-means: each iteration assigns a seeded random batch and moves each centre toward its batch rows
@@ -419,7 +354,7 @@ fn minibatch<F: Float>(
         let rows: Vec<usize> = (0..batch).map(|_| rng.gen_range(0..n)).collect();
         let sample = data.select(Axis(0), &rows);
         let sample_norms = Array1::from_iter(rows.iter().map(|&i| norms[i]));
-        let step = assignment_step(&sample.view(), &sample_norms, &centroids, false);
+        let step = assignment_step(&sample.view(), &sample_norms, &centroids);
         let before = centroids.clone();
         for (row, &label) in sample.axis_iter(Axis(0)).zip(&step.labels) {
             let j = label as usize;
@@ -434,49 +369,8 @@ fn minibatch<F: Float>(
             break;
         }
     }
-    let final_step = assignment_step(data, norms, &centroids, false);
+    let final_step = assignment_step(data, norms, &centroids);
     KMeans { centroids, inertia: final_step.inertia, iterations, converged, restart, stats: FitStats::default() }
-}
-
-fn centroids_from<F: Float>(step: &Assignment<F>, previous: &Array2<F>) -> Array2<F> {
-    let mut centroids = step.sums.clone();
-    for (j, mut row) in centroids.axis_iter_mut(Axis(0)).enumerate() {
-        if step.counts[j] > 0 {
-            row /= F::cast(step.counts[j]);
-        } else {
-            row.assign(&previous.row(j));
-        }
-    }
-    centroids
-}
-
-/// Gives each empty cluster the point farthest from its centre (taking it out of its old cluster's sums), as
-/// scikit-learn does.
-fn relocate_empty_clusters<F: Float>(data: &ArrayView2<F>, step: &mut Assignment<F>) {
-    let empty: Vec<usize> = (0..step.counts.len()).filter(|&j| step.counts[j] == 0).collect();
-    if empty.is_empty() {
-        return;
-    }
-    let mut order: Vec<usize> = (0..step.labels.len()).collect();
-    order.sort_by(|&a, &b| {
-        step.distances[b].partial_cmp(&step.distances[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
-    });
-    let mut donors = order.into_iter();
-    for j in empty {
-        // The farthest point whose cluster keeps at least one other member.
-        let Some(i) = donors.by_ref().find(|&i| step.counts[step.labels[i] as usize] > 1) else { break };
-        let old = step.labels[i] as usize;
-        let row = data.row(i);
-        {
-            let mut sum = step.sums.row_mut(old);
-            sum -= &row;
-        }
-        step.counts[old] -= 1;
-        step.sums.row_mut(j).assign(&row);
-        step.counts[j] = 1;
-        step.labels[i] = j as u32;
-        step.distances[i] = F::zero();
-    }
 }
 
 /// Rows per lane group of the seeding layout (eight f32 lanes: one AVX2 register).

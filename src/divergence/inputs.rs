@@ -1,8 +1,8 @@
 //! What the divergence stage reads, in three streaming passes over the earlier stages' tables.
 //!
 //! Consumes: `assignments.parquet` + `codebooks/*.json` (pass 1: clusters per row, histograms per facet and
-//! source), `conversations.parquet` (pass 2: survey answers, and the user turns of a seeded sample of
-//! conversations for the cluster words), `features.parquet` (pass 3: USI inputs, per-cluster feature sums, and the
+//! source), `conversations.parquet` (pass 2: identities and survey answers of every row, then the messages of a
+//! seeded sample of conversations alone, through a row selection, for the cluster words), `features.parquet` (pass 3: USI inputs, per-cluster feature sums, and the
 //! facet matrices the per-pair protocol refits on). Produces: [`Assignments`], [`ConversationExtras`],
 //! [`FeatureInputs`]. Rows are matched by a hash of (source, conversation id): features and assignments have the
 //! same rows in the same order (checked), conversations may have more (those the features stage skipped).
@@ -37,6 +37,18 @@ fn batches(path: &Path) -> Result<(parquet::arrow::arrow_reader::ParquetRecordBa
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
     let schema = builder.schema().clone();
     Ok((builder.with_batch_size(8192).build().map_err(|e| e.to_string())?, schema))
+}
+
+/// The batches of some columns of a table.
+fn columns_of(path: &Path, names: &[&str]) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let mut roots = Vec::new();
+    for name in names {
+        roots.push(builder.schema().index_of(name).map_err(|_| format!("no column {name:?}"))?);
+    }
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+    builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())
 }
 
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::StringArray, String> {
@@ -169,10 +181,10 @@ impl Assignments {
     }
 }
 
-/// The user-turn words of one sampled conversation and its first user turn (with its sampling hash).
+/// The user-turn words of one sampled conversation and its first user turn.
 struct SampledTurns {
     words: Vec<String>,
-    example: Option<(u64, String)>,
+    example: Option<String>,
 }
 
 /// Pass 2: surveys and cluster words.
@@ -212,62 +224,81 @@ impl ConversationExtras {
             words: assignments.codebooks.iter().map(|c| ClusterWords::new(c.centroids.len())).collect(),
             sampled: 0,
         };
+        // Identities and surveys of every row: match them to the assignments in order, parse the surveys, and pick
+        // the sample by a seeded hash of the row's key.
         let mut next = 0usize;
-        for batch in ConversationBatches::open_with(&path, &["survey"]).map_err(error)? {
-            let batch = batch.map_err(error)?;
-            let surveys = text(&batch.batch, "survey")?;
-            // Match rows in order (sequential, cheap), then tokenise the sampled ones in parallel.
-            let conversations = batch.rows().map_err(error)?;
-            let mut matched: Vec<(usize, usize, u64)> = Vec::new(); // (index in batch, assignment row, key)
-            for (i, conversation) in conversations.iter().enumerate() {
-                let key = row_hash(0, conversation.source, conversation.conversation_id);
-                if next < rows && assignments.row_key[next] == key {
-                    matched.push((i, next, key));
-                    next += 1;
-                } // else: a conversation the features stage skipped (no user turn)
-            }
-            let reading = Reading { words: Some(stopwords), assistant_text: false };
-            let sampled: Vec<Option<SampledTurns>> = matched
-                .par_iter()
-                .map(|&(i, _, key)| {
-                    let hash = mix64(key ^ seed);
-                    if hash > threshold {
-                        return None;
+        let mut sampled_rows: Vec<u64> = Vec::new(); // rows of the conversations table
+        let mut sampled_assignments: Vec<(usize, u64)> = Vec::new(); // (assignment row, sampling hash)
+        let mut file_row = 0u64;
+        for batch in columns_of(&path, &["conversation_id", "source", "survey"]).map_err(error)? {
+            let batch = batch.map_err(|e| error(e.to_string()))?;
+            let (ids, sources, surveys) =
+                (text(&batch, "conversation_id")?, text(&batch, "source")?, text(&batch, "survey")?);
+            for i in 0..batch.num_rows() {
+                let key = row_hash(0, sources.value(i), ids.value(i));
+                let this_row = file_row + i as u64;
+                if !(next < rows && assignments.row_key[next] == key) {
+                    continue; // a conversation the features stage skipped (no user turn)
+                }
+                let row = next;
+                next += 1;
+                let hash = mix64(key ^ seed);
+                if hash <= threshold {
+                    sampled_rows.push(this_row);
+                    sampled_assignments.push((row, hash));
+                }
+                if surveys.is_null(i) {
+                    continue;
+                }
+                match survey::parse(surveys.value(i)) {
+                    Ok((answers, issues)) => {
+                        extras.surveys[row] = Some(answers);
+                        extras.unknown_questions += u64::from(issues.unknown_questions);
+                        extras.unreadable_answers += u64::from(issues.unreadable_answers);
                     }
-                    let conversation = &conversations[i];
-                    let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
-                    let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
-                    let example = prepared.turns().find_map(|t| t.text.as_deref()).map(|t| (hash, t.to_owned()));
-                    Some(SampledTurns { words, example })
-                })
-                .collect();
-            for (&(i, row, _), sampled) in matched.iter().zip(sampled) {
-                if !surveys.is_null(i) {
-                    match survey::parse(surveys.value(i)) {
-                        Ok((answers, issues)) => {
-                            extras.surveys[row] = Some(answers);
-                            extras.unknown_questions += u64::from(issues.unknown_questions);
-                            extras.unreadable_answers += u64::from(issues.unreadable_answers);
-                        }
-                        Err(problem) => {
-                            extras.bad_survey_count += 1;
-                            if extras.bad_surveys.len() < 20 {
-                                extras.bad_surveys.push((conversations[i].conversation_id.to_owned(), problem));
-                            }
+                    Err(problem) => {
+                        extras.bad_survey_count += 1;
+                        if extras.bad_surveys.len() < 20 {
+                            extras.bad_surveys.push((ids.value(i).to_owned(), problem));
                         }
                     }
                 }
-                let Some(turns) = sampled else { continue };
-                extras.sampled += 1;
-                let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
-                let example = turns.example.as_ref().map(|(hash, text)| (*hash, text.as_str()));
-                for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
-                    let cluster = assignments.clusters[f][row];
-                    if cluster != NO_CLUSTER {
-                        words_of_facet.add(cluster as usize, &words, example);
+            }
+            file_row += batch.num_rows() as u64;
+        }
+        // The sampled conversations' messages alone (the decoder skips the other rows), tokenised in parallel.
+        let reading = Reading { words: Some(stopwords), assistant_text: false };
+        let mut pending = sampled_assignments.iter();
+        if !sampled_rows.is_empty() {
+            for batch in ConversationBatches::open_rows(&path, &[], Some(&sampled_rows)).map_err(error)? {
+                let batch = batch.map_err(error)?;
+                let conversations = batch.rows().map_err(error)?;
+                let turns: Vec<Option<SampledTurns>> = conversations
+                    .par_iter()
+                    .map(|conversation| {
+                        let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
+                        let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
+                        let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
+                        Some(SampledTurns { words, example })
+                    })
+                    .collect();
+                for turns in turns {
+                    let &(row, hash) = pending.next().ok_or_else(|| error("more sampled rows than chosen".into()))?;
+                    let Some(turns) = turns else { continue };
+                    extras.sampled += 1;
+                    let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
+                    let example = turns.example.as_deref().map(|text| (hash, text));
+                    for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
+                        let cluster = assignments.clusters[f][row];
+                        if cluster != NO_CLUSTER {
+                            words_of_facet.add(cluster as usize, &words, example);
+                        }
                     }
                 }
             }
+        }
+        if pending.next().is_some() {
+            return Err(error("fewer sampled rows read than chosen: the table changed while it was read".into()));
         }
         if next != rows {
             return Err(error(format!(

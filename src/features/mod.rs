@@ -346,71 +346,100 @@ impl FeaturesParams {
         let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
         let mut sources: BTreeMap<String, SourceMeans> = BTreeMap::new();
         let (mut read, mut written, mut skipped) = (0u64, 0u64, 0u64);
-        for batch in batches {
-            let batch = batch.map_err(read_error)?;
-            let rows = batch.rows().map_err(read_error)?;
-            let computed: Vec<Option<Vec<f64>>> = rows
-                .par_iter()
-                .map(|row| {
-                    let prepared = prepare(&row.messages, row.kind, reading)?;
-                    let mut values = Vec::with_capacity(columns.len());
-                    for &facet in &self.facets {
-                        match facet.rules() {
-                            Some((_, compute)) => compute(&prepared, &cues, &mut values),
-                            None if facet == Facet::Lexical => {
-                                let terms = lexical::term_counts(&prepared);
-                                let frequencies = frequencies.as_ref().expect("computed when lexical is on");
-                                lexical::project(&terms, frequencies, self.lexical_dimensions, self.seed, &mut values);
-                            }
-                            None => {
-                                let embeddings = embeddings.as_ref().expect("loaded when embedding is on");
-                                match embeddings.lookup(row.source, row.conversation_id) {
-                                    Some(vector) => values.extend_from_slice(vector),
-                                    None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
+        // Three threads of work overlap: decoding the next batch (reader::for_each_batch), computing this one (all
+        // cores, rayon), encoding the previous one (the writer's thread, one batch behind).
+        let (to_writer, writer_inbox) =
+            std::sync::mpsc::sync_channel::<(reader::ConversationBatch, Vec<u32>, Vec<Vec<f64>>)>(1);
+        let (computed, writer) = std::thread::scope(|scope| {
+            let writing = scope.spawn(move || -> Result<writer::FeaturesWriter, FeaturesError> {
+                for (batch, kept, values) in writer_inbox {
+                    writer.write(&batch, &kept, &values)?;
+                }
+                Ok(writer)
+            });
+            let computed = reader::for_each_batch(batches, read_error, |batch| {
+                let rows = batch.rows().map_err(read_error)?;
+                let computed: Vec<Option<Vec<f64>>> = rows
+                    .par_iter()
+                    .map(|row| {
+                        let prepared = prepare(&row.messages, row.kind, reading)?;
+                        let mut values = Vec::with_capacity(columns.len());
+                        for &facet in &self.facets {
+                            match facet.rules() {
+                                Some((_, compute)) => compute(&prepared, &cues, &mut values),
+                                None if facet == Facet::Lexical => {
+                                    let terms = lexical::term_counts(&prepared);
+                                    let frequencies = frequencies.as_ref().expect("computed when lexical is on");
+                                    lexical::project(
+                                        &terms,
+                                        frequencies,
+                                        self.lexical_dimensions,
+                                        self.seed,
+                                        &mut values,
+                                    );
+                                }
+                                None => {
+                                    let embeddings = embeddings.as_ref().expect("loaded when embedding is on");
+                                    match embeddings.lookup(row.source, row.conversation_id) {
+                                        Some(vector) => values.extend_from_slice(vector),
+                                        None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
+                                    }
                                 }
                             }
                         }
+                        Some(values)
+                    })
+                    .collect();
+                let mut kept = Vec::new();
+                let mut values = Vec::new();
+                for (index, (row, features)) in rows.iter().zip(computed).enumerate() {
+                    read += 1;
+                    let Some(features) = features else {
+                        skipped += 1;
+                        rejects.write(&Reject {
+                            file: crate::ingest::CONVERSATIONS_FILE,
+                            location: Location::Record(row.row_number),
+                            conversation_id: Some(row.conversation_id),
+                            source: Some(row.source),
+                            reason: "no user turn left after cleaning (meta messages and markup removed): no feature row",
+                            raw: b"",
+                        })?;
+                        continue;
+                    };
+                    if embeddings.is_some() && self.embedding_missing(&columns, &features) {
+                        rejects.write(&Reject {
+                            file: crate::ingest::CONVERSATIONS_FILE,
+                            location: Location::Record(row.row_number),
+                            conversation_id: Some(row.conversation_id),
+                            source: Some(row.source),
+                            reason: "no embedding for this conversation: its embedding columns are null",
+                            raw: b"",
+                        })?;
                     }
-                    Some(values)
-                })
-                .collect();
-            let mut kept = Vec::new();
-            let mut values = Vec::new();
-            for (index, (row, features)) in rows.iter().zip(computed).enumerate() {
-                read += 1;
-                let Some(features) = features else {
-                    skipped += 1;
-                    rejects.write(&Reject {
-                        file: crate::ingest::CONVERSATIONS_FILE,
-                        location: Location::Record(row.row_number),
-                        conversation_id: Some(row.conversation_id),
-                        source: Some(row.source),
-                        reason: "no user turn left after cleaning (meta messages and markup removed): no feature row",
-                        raw: b"",
-                    })?;
-                    continue;
-                };
-                if embeddings.is_some() && self.embedding_missing(&columns, &features) {
-                    rejects.write(&Reject {
-                        file: crate::ingest::CONVERSATIONS_FILE,
-                        location: Location::Record(row.row_number),
-                        conversation_id: Some(row.conversation_id),
-                        source: Some(row.source),
-                        reason: "no embedding for this conversation: its embedding columns are null",
-                        raw: b"",
-                    })?;
+                    sources
+                        .entry(row.source.to_owned())
+                        .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
+                        .add(&features);
+                    kept.push(index as u32);
+                    values.push(features);
+                    written += 1;
                 }
-                sources
-                    .entry(row.source.to_owned())
-                    .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
-                    .add(&features);
-                kept.push(index as u32);
-                values.push(features);
-                written += 1;
-            }
-            writer.write(&batch, &kept, &values)?;
-            progress.inc(rows.len() as u64);
-        }
+                progress.inc(rows.len() as u64);
+                drop(rows);
+                to_writer.send((batch, kept, values)).map_err(|_| FeaturesError::Write {
+                    path: features_path.clone(),
+                    message: "the writer stopped".into(),
+                })
+            });
+            drop(to_writer);
+            let writer = writing.join().unwrap_or_else(|_| {
+                Err(FeaturesError::Write { path: features_path.clone(), message: "the writer thread panicked".into() })
+            });
+            (computed, writer)
+        });
+        // The writer's own error explains a "writer stopped" from the loop.
+        let writer = writer?;
+        computed?;
         progress.finish_and_clear();
         writer.finish()?;
         let mut issue_count = 0u64;
@@ -456,21 +485,25 @@ impl FeaturesParams {
         cues: &Cues,
     ) -> Result<lexical::DocumentFrequencies, String> {
         let mut total = lexical::DocumentFrequencies::default();
-        for batch in ConversationBatches::open(path)? {
-            let batch = batch?;
-            let rows = batch.rows()?;
-            // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
-            let terms: Vec<Vec<(u32, u32)>> = rows
-                .par_iter()
-                .filter_map(|row| {
-                    let reading = Reading { words: Some(&cues.stopwords), assistant_text: false };
-                    prepare(&row.messages, row.kind, reading).map(|p| lexical::term_counts(&p))
-                })
-                .collect();
-            for conversation in &terms {
-                total.add(conversation);
-            }
-        }
+        reader::for_each_batch(
+            ConversationBatches::open(path)?,
+            |e| e,
+            |batch| {
+                let rows = batch.rows()?;
+                // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
+                let terms: Vec<Vec<(u32, u32)>> = rows
+                    .par_iter()
+                    .filter_map(|row| {
+                        let reading = Reading { words: Some(&cues.stopwords), assistant_text: false };
+                        prepare(&row.messages, row.kind, reading).map(|p| lexical::term_counts(&p))
+                    })
+                    .collect();
+                for conversation in &terms {
+                    total.add(conversation);
+                }
+                Ok(())
+            },
+        )?;
         Ok(total)
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, ListArray, RecordBatch, StringArray};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection};
 
 use super::text::MessageView;
 use crate::ingest::{Role, SourceKind};
@@ -33,9 +33,16 @@ impl ConversationBatches {
 
     /// Opens the table reading `extra` columns too (e.g. `survey`), available in each batch's `batch`.
     pub fn open_with(path: &Path, extra: &[&str]) -> Result<Self, String> {
+        Self::open_rows(path, extra, None)
+    }
+
+    /// Opens the table reading only the rows in `rows` (0-based, ascending; None: every row). The other rows are
+    /// skipped by the decoder, so reading a small sample of a large table costs little more than the sample.
+    /// Batches then number their rows within the selection (`first_row` counts selected rows).
+    pub fn open_rows(path: &Path, extra: &[&str], rows: Option<&[u64]>) -> Result<Self, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
-        let rows = builder.metadata().file_metadata().num_rows() as u64;
+        let rows_in_file = builder.metadata().file_metadata().num_rows() as u64;
         let schema = builder.schema().clone();
         let mut roots = Vec::new();
         for name in COLUMNS.iter().chain(extra) {
@@ -44,11 +51,16 @@ impl ConversationBatches {
             );
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| e.to_string())?;
-        Ok(Self { reader, rows, next_row: 0 })
+        let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
+        if let Some(selected) = rows {
+            let ranges = selected.iter().map(|&row| row as usize..row as usize + 1);
+            builder = builder.with_row_selection(RowSelection::from_consecutive_ranges(ranges, rows_in_file as usize));
+        }
+        let reader = builder.build().map_err(|e| e.to_string())?;
+        Ok(Self { reader, rows: rows.map_or(rows_in_file, |r| r.len() as u64), next_row: 0 })
     }
 
-    /// Conversations in the file.
+    /// Conversations the batches hold: the file's, or the selection's.
     pub fn rows(&self) -> u64 {
         self.rows
     }
@@ -65,6 +77,32 @@ impl Iterator for ConversationBatches {
             ConversationBatch { batch, first_row }
         }))
     }
+}
+
+/// Runs `consume` on every batch in order while a thread of its own decodes the next one, so the Parquet decoding
+/// overlaps with the work on the current batch (one batch ahead: memory stays at two batches). Stops at the first
+/// error, the reader's or `consume`'s.
+pub fn for_each_batch<E>(
+    batches: ConversationBatches,
+    read_error: impl Fn(String) -> E,
+    mut consume: impl FnMut(ConversationBatch) -> Result<(), E>,
+) -> Result<(), E> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for batch in batches {
+                let failed = batch.is_err();
+                // A closed channel means the consumer stopped; a read error ends the batches.
+                if sender.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for batch in receiver {
+            consume(batch.map_err(&read_error)?)?;
+        }
+        Ok(())
+    })
 }
 
 /// One batch of the conversations table.

@@ -1,0 +1,742 @@
+//! Lloyd iterations with Hamerly's distance bounds: plain Lloyd's iterates, with most distance computations
+//! skipped once few rows still move.
+//!
+//! Consumes: the data (standard layout, n x d), its squared row norms, the seeded centroids and the stopping rules.
+//! Produces: a [`KMeans`] run (centroids, inertia, iterations, convergence, the rows scanned against every centre).
+//!
+//! How (G. Hamerly, "Making k-means even faster", SDM 2010): every row keeps an upper bound on its distance to its
+//! own centre and a lower bound on its distance to every other centre. When the centres move by delta_j, a row's
+//! upper bound grows by its centre's delta and its lower bound shrinks by the largest delta of another centre. A
+//! row whose upper bound is at most max(lower bound, half the distance from its centre to the nearest other centre)
+//! cannot change cluster and is skipped; otherwise its upper bound is made exact, and if the test still fails the
+//! row is scanned against every centre. Scanned rows are gathered `BLOCK_ROWS` at a time into one matrix multiply,
+//! as plain Lloyd does for all rows. The per-cluster sums (f64) are computed once, then updated by the rows that
+//! changed cluster, in chunk order and row order: the result does not depend on the thread count, and an
+//! iteration in which no label changes leaves the centroids bit for bit as they were, which ends the run.
+//! Stopping rules and empty-cluster repair are plain Lloyd's, as in scikit-learn: labels unchanged, or the
+//! centres' total squared shift at most `tol`; an empty cluster takes the row farthest from its centre.
+//!
+//! Cost per iteration: O(n) bound tests, O(d) per row whose bound is tightened, 2 k d flops per scanned row, O(d)
+//! per row that changes cluster, O(k^2 d) for the centre-to-centre distances; in the long tail of iterations
+//! almost no row is scanned. Memory: a label and two bounds per row, k x d sums.
+
+use linfa::Float;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
+
+use super::{BLOCK_ROWS, FitStats, KMeans, chunk_ranges};
+
+/// Squared Euclidean distance of two rows, in four independent sums (so the loop pipelines).
+#[inline(always)]
+fn squared_distance<F: Float>(a: &[F], b: &[F]) -> F {
+    let mut partial = [F::zero(); 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: F = a4.remainder().iter().zip(b4.remainder()).map(|(x, y)| (*x - *y) * (*x - *y)).sum();
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            let difference = x[l] - y[l];
+            partial[l] = partial[l] + difference * difference;
+        }
+    }
+    (partial[0] + partial[1]) + (partial[2] + partial[3]) + tail
+}
+
+/// Four lanes of running minima over ||c_j||^2 - 2 x.c_j: per lane the best value, its centre, and the second best.
+struct Lanes<F> {
+    best: [F; 4],
+    index: [usize; 4],
+    second: [F; 4],
+}
+
+impl<F: Float> Lanes<F> {
+    fn new() -> Self {
+        Self { best: [F::infinity(); 4], index: [0; 4], second: [F::infinity(); 4] }
+    }
+
+    /// Takes `value` of centre `j` into `lane`, without branches.
+    #[inline(always)]
+    fn consider(&mut self, lane: usize, j: usize, value: F) {
+        let better = value < self.best[lane];
+        let runner_up = if value < self.second[lane] { value } else { self.second[lane] };
+        self.second[lane] = if better { self.best[lane] } else { runner_up };
+        self.index[lane] = if better { j } else { self.index[lane] };
+        self.best[lane] = if better { value } else { self.best[lane] };
+    }
+
+    /// Takes another set of lanes in, lane by lane: the better best stays (ties to the lower index), the other
+    /// competes for second.
+    #[inline(always)]
+    fn merge(&mut self, other: &Self) {
+        for lane in 0..4 {
+            let (value, index) = (other.best[lane], other.index[lane]);
+            let other_wins = value < self.best[lane] || (value == self.best[lane] && index < self.index[lane]);
+            let (winner_second, loser_best) =
+                if other_wins { (other.second[lane], self.best[lane]) } else { (self.second[lane], value) };
+            if other_wins {
+                self.best[lane] = value;
+                self.index[lane] = index;
+            }
+            self.second[lane] = winner_second.min(loser_best);
+        }
+    }
+
+    /// The nearest centre (ties to the lower index), its value, and the second best value.
+    #[inline(always)]
+    fn finish(&self) -> (usize, F, F) {
+        let mut winner = 0;
+        for lane in 1..4 {
+            let (value, index) = (self.best[lane], self.index[lane]);
+            if value < self.best[winner] || (value == self.best[winner] && index < self.index[winner]) {
+                winner = lane;
+            }
+        }
+        let mut runner_up = self.second[winner];
+        for lane in (0..4).filter(|&lane| lane != winner) {
+            runner_up = runner_up.min(self.best[lane]);
+        }
+        (self.index[winner], self.best[winner], runner_up)
+    }
+}
+
+/// The nearest centre of a row and ||c||^2 - 2 x.c for it and for the second nearest, from the row's products with
+/// every centre: lanes of running minima, merged at the end; ties go to the lower index, as in a plain scan. With
+/// `AVX2` (only in code compiled for it, see [`chunk_pass_dispatch`]) f64 rows take four lanes in one register.
+#[inline(always)]
+fn nearest_two<F: Float, const AVX2: bool>(centre_norms: &[F], dots: &[F]) -> (usize, F, F) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>() {
+        // SAFETY: F is f64 (checked just above), so the slices are f64 slices; AVX2 is only true in the instance
+        // that chunk_pass_avx2 runs, after the processor was found to support AVX2.
+        let (index, best, second) = unsafe {
+            let norms = std::slice::from_raw_parts(centre_norms.as_ptr().cast::<f64>(), centre_norms.len());
+            let dots = std::slice::from_raw_parts(dots.as_ptr().cast::<f64>(), dots.len());
+            nearest_two_f64_avx2(norms, dots)
+        };
+        return (index, F::cast(best), F::cast(second));
+    }
+    let mut lanes = Lanes::new();
+    for (j, (norm, dot)) in centre_norms.iter().zip(dots).enumerate() {
+        lanes.consider(j % 4, j, *norm - (*dot + *dot));
+    }
+    lanes.finish()
+}
+
+/// [`nearest_two`] for f64 in AVX2 registers. The answer is unique (the lowest index of the smallest value, and the
+/// smallest value of the others), so any arrangement of the lanes gives the same bits as the portable code.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn nearest_two_f64_avx2(centre_norms: &[f64], dots: &[f64]) -> (usize, f64, f64) {
+    use std::arch::x86_64::*;
+    /// One register of four lanes: best value, its centre (exact as f64), second best.
+    #[derive(Clone, Copy)]
+    struct Register {
+        best: __m256d,
+        index: __m256d,
+        second: __m256d,
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step(lanes: &mut Register, norms: &[f64], products: &[f64], current: __m256d) {
+        // SAFETY: the slices hold four f64 values each (unaligned loads); AVX2 is enabled in the caller.
+        let (n, x) = unsafe { (_mm256_loadu_pd(norms.as_ptr()), _mm256_loadu_pd(products.as_ptr())) };
+        let value = _mm256_sub_pd(n, _mm256_add_pd(x, x));
+        let better = _mm256_cmp_pd::<_CMP_LT_OQ>(value, lanes.best);
+        // runner_up = value < second ? value : second
+        let runner_up = _mm256_blendv_pd(lanes.second, value, _mm256_cmp_pd::<_CMP_LT_OQ>(value, lanes.second));
+        lanes.second = _mm256_blendv_pd(runner_up, lanes.best, better);
+        lanes.index = _mm256_blendv_pd(lanes.index, current, better);
+        lanes.best = _mm256_blendv_pd(lanes.best, value, better);
+    }
+    // Two registers (eight lanes) with independent dependency chains, so the comparisons overlap.
+    let whole = dots.len() / 8 * 8;
+    let start = Register {
+        best: _mm256_set1_pd(f64::INFINITY),
+        index: _mm256_setzero_pd(),
+        second: _mm256_set1_pd(f64::INFINITY),
+    };
+    let (mut low, mut high) = (start, start);
+    let mut current = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+    let (four, eight) = (_mm256_set1_pd(4.0), _mm256_set1_pd(8.0));
+    for (norms, products) in centre_norms[..whole].chunks_exact(8).zip(dots[..whole].chunks_exact(8)) {
+        step(&mut low, &norms[..4], &products[..4], current);
+        step(&mut high, &norms[4..], &products[4..], _mm256_add_pd(current, four));
+        current = _mm256_add_pd(current, eight);
+    }
+    let mut result = Lanes::new();
+    for register in [low, high] {
+        let mut lanes = Lanes::new();
+        let mut indices = [0.0f64; 4];
+        // SAFETY: stores of four f64 values into arrays of four.
+        unsafe {
+            _mm256_storeu_pd(lanes.best.as_mut_ptr(), register.best);
+            _mm256_storeu_pd(lanes.second.as_mut_ptr(), register.second);
+            _mm256_storeu_pd(indices.as_mut_ptr(), register.index);
+        }
+        lanes.index = indices.map(|i| i as usize);
+        result.merge(&lanes);
+    }
+    for j in whole..dots.len() {
+        result.consider(j % 4, j, centre_norms[j] - (dots[j] + dots[j]));
+    }
+    result.finish()
+}
+
+/// How many unsettled rows ahead a row's data is prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the processor to bring a row into cache (a hint only: no effect on results; nothing on other processors).
+#[inline(always)]
+fn prefetch<F>(row: &[F]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let bytes = std::mem::size_of_val(row);
+        let start = row.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults and the address lies inside `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// The centres of one iteration, with what the bound tests need of them.
+struct Centres<F> {
+    centroids: Array2<F>,
+    norms: Vec<F>,
+    /// Half the distance from each centre to its nearest other centre (infinite when k = 1): a row closer than
+    /// that to its own centre is closer to it than to any other.
+    half_gaps: Vec<F>,
+}
+
+impl<F: Float> Centres<F> {
+    fn new(centroids: Array2<F>) -> Self {
+        let k = centroids.nrows();
+        let norms = centroids.axis_iter(Axis(0)).map(|c| c.dot(&c)).collect();
+        let row = |j: usize| centroids.row(j).to_slice().expect("standard layout");
+        let half_gaps = (0..k)
+            .map(|j| {
+                let nearest = (0..k)
+                    .filter(|&other| other != j)
+                    .map(|other| squared_distance(row(j), row(other)))
+                    .fold(F::infinity(), F::min);
+                nearest.sqrt() / F::cast(2.0)
+            })
+            .collect();
+        Self { centroids, norms, half_gaps }
+    }
+
+    fn row(&self, j: usize) -> &[F] {
+        self.centroids.row(j).to_slice().expect("standard layout")
+    }
+}
+
+/// How far each centre moved in the last update, for loosening the bounds.
+struct Moves<F> {
+    deltas: Vec<F>,
+    /// The largest delta and its centre, and the second largest.
+    largest: (usize, F),
+    second: F,
+}
+
+impl<F: Float> Moves<F> {
+    fn new(old: &Centres<F>, new: &Centres<F>) -> Self {
+        let deltas: Vec<F> =
+            (0..old.centroids.nrows()).map(|j| squared_distance(old.row(j), new.row(j)).sqrt()).collect();
+        let mut largest = (0usize, F::zero());
+        let mut second = F::zero();
+        for (j, &delta) in deltas.iter().enumerate() {
+            if delta > largest.1 {
+                second = largest.1;
+                largest = (j, delta);
+            } else if delta > second {
+                second = delta;
+            }
+        }
+        Self { deltas, largest, second }
+    }
+
+    /// The largest move of a centre other than `own`.
+    fn other_than(&self, own: usize) -> F {
+        if own == self.largest.0 { self.second } else { self.largest.1 }
+    }
+
+    fn total_squared(&self) -> F {
+        self.deltas.iter().map(|d| *d * *d).sum()
+    }
+}
+
+/// Per row: its cluster, an upper bound on the distance to that centre, a lower bound on the distance to any other.
+struct Bounds<F> {
+    labels: Vec<u32>,
+    upper: Vec<F>,
+    lower: Vec<F>,
+}
+
+/// A chunk's part of one pass: the rows that changed cluster (row, old cluster), and the rows scanned.
+struct ChunkPass {
+    changed: Vec<(usize, u32)>,
+    scanned: usize,
+}
+
+/// The rows of one chunk and their bounds, for one pass.
+struct Chunk<'a, F> {
+    start: usize,
+    labels: &'a mut [u32],
+    upper: &'a mut [F],
+    lower: &'a mut [F],
+}
+
+/// [`chunk_pass`] compiled for AVX2 where the processor has it (checked at run time; the lanes of the minima and
+/// distance sums then fill 256-bit registers), portable code elsewhere. No fused multiply-adds either way, so both
+/// give the same bits.
+fn chunk_pass_dispatch<F: Float>(
+    data: &[F],
+    d: usize,
+    norms: &[F],
+    centres: &Centres<F>,
+    moves: Option<&Moves<F>>,
+    chunk: Chunk<'_, F>,
+) -> ChunkPass {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2, checked just above.
+        return unsafe { chunk_pass_avx2(data, d, norms, centres, moves, chunk) };
+    }
+    chunk_pass::<F, false>(data, d, norms, centres, moves, chunk)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chunk_pass_avx2<F: Float>(
+    data: &[F],
+    d: usize,
+    norms: &[F],
+    centres: &Centres<F>,
+    moves: Option<&Moves<F>>,
+    chunk: Chunk<'_, F>,
+) -> ChunkPass {
+    chunk_pass::<F, true>(data, d, norms, centres, moves, chunk)
+}
+
+/// One assignment pass over the rows of a chunk: loosens the bounds by `moves` (none on the first pass, which scans
+/// every row), skips the rows the bounds settle, tightens or scans the rest.
+#[inline(always)]
+fn chunk_pass<F: Float, const AVX2: bool>(
+    data: &[F],
+    d: usize,
+    norms: &[F],
+    centres: &Centres<F>,
+    moves: Option<&Moves<F>>,
+    mut chunk: Chunk<'_, F>,
+) -> ChunkPass {
+    let rows = chunk.labels.len();
+    let mut scanner = Scanner {
+        block: Array2::<F>::zeros((BLOCK_ROWS.min(rows), d)),
+        dots: Array2::<F>::zeros((BLOCK_ROWS.min(rows), centres.centroids.nrows())),
+        pending: Vec::with_capacity(BLOCK_ROWS),
+        out: ChunkPass { changed: Vec::new(), scanned: 0 },
+    };
+    let Some(moves) = moves else {
+        // The first pass: every row is scanned.
+        for local in 0..rows {
+            scanner.pending.push(local);
+            if scanner.pending.len() == BLOCK_ROWS {
+                scanner.scan::<AVX2>(data, norms, centres, true, &mut chunk);
+            }
+        }
+        scanner.scan::<AVX2>(data, norms, centres, true, &mut chunk);
+        return scanner.out;
+    };
+    // Loosen every bound and keep the rows the bounds alone do not settle (a sequential sweep over the bounds)...
+    // Branch-free: every row is written at the end of the list, which grows only when the row is unsettled (about
+    // one row in five late in a run, at random: a branch would mispredict often).
+    let mut unsettled: Vec<u32> = vec![0; rows];
+    let mut count = 0usize;
+    for local in 0..rows {
+        let own = chunk.labels[local] as usize;
+        let upper = chunk.upper[local] + moves.deltas[own];
+        let lower = chunk.lower[local] - moves.other_than(own);
+        chunk.upper[local] = upper;
+        chunk.lower[local] = lower;
+        unsettled[count] = local as u32;
+        count += usize::from(upper > centres.half_gaps[own].max(lower));
+    }
+    unsettled.truncate(count);
+    // ... then make their upper bounds exact, reading their rows ahead of use (the rows are scattered, so the loads
+    // would otherwise wait on memory one by one), and scan the rows whose bounds still overlap.
+    for (position, &local) in unsettled.iter().enumerate() {
+        if let Some(&ahead) = unsettled.get(position + PREFETCH_AHEAD) {
+            let i = chunk.start + ahead as usize;
+            prefetch(&data[i * d..(i + 1) * d]);
+        }
+        let local = local as usize;
+        let own = chunk.labels[local] as usize;
+        let i = chunk.start + local;
+        let exact = squared_distance(&data[i * d..(i + 1) * d], centres.row(own)).sqrt();
+        chunk.upper[local] = exact;
+        if exact > centres.half_gaps[own].max(chunk.lower[local]) {
+            scanner.pending.push(local);
+            if scanner.pending.len() == BLOCK_ROWS {
+                scanner.scan::<AVX2>(data, norms, centres, false, &mut chunk);
+            }
+        }
+    }
+    scanner.scan::<AVX2>(data, norms, centres, false, &mut chunk);
+    scanner.out
+}
+
+/// The rows of a chunk waiting to be scanned against every centre, and the buffers of their matrix multiply.
+struct Scanner<F> {
+    block: Array2<F>,
+    dots: Array2<F>,
+    pending: Vec<usize>,
+    out: ChunkPass,
+}
+
+impl<F: Float> Scanner<F> {
+    /// Scans the pending rows: one matrix multiply, then each row's nearest two centres become its label and bounds.
+    #[inline(always)]
+    fn scan<const AVX2: bool>(
+        &mut self,
+        data: &[F],
+        norms: &[F],
+        centres: &Centres<F>,
+        first: bool,
+        chunk: &mut Chunk<'_, F>,
+    ) {
+        let rows = self.pending.len();
+        if rows == 0 {
+            return;
+        }
+        let d = self.block.ncols();
+        for (r, &local) in self.pending.iter().enumerate() {
+            let i = chunk.start + local;
+            self.block.row_mut(r).as_slice_mut().expect("standard layout").copy_from_slice(&data[i * d..(i + 1) * d]);
+        }
+        let mut products = self.dots.slice_mut(s![..rows, ..]);
+        general_mat_mul(F::one(), &self.block.slice(s![..rows, ..]), &centres.centroids.t(), F::zero(), &mut products);
+        for (r, &local) in self.pending.iter().enumerate() {
+            let (nearest, best, second) =
+                nearest_two::<F, AVX2>(&centres.norms, products.row(r).to_slice().expect("standard layout"));
+            let x_norm = norms[chunk.start + local];
+            let label = nearest as u32;
+            if !first && chunk.labels[local] != label {
+                self.out.changed.push((chunk.start + local, chunk.labels[local]));
+            }
+            chunk.labels[local] = label;
+            chunk.upper[local] = (best + x_norm).max(F::zero()).sqrt();
+            chunk.lower[local] = (second + x_norm).max(F::zero()).sqrt();
+        }
+        self.out.scanned += rows;
+        self.pending.clear();
+    }
+}
+
+/// One pass over every chunk in parallel; the rows that changed cluster come back in row order.
+fn pass<F: Float>(
+    data: &[F],
+    d: usize,
+    norms: &[F],
+    centres: &Centres<F>,
+    moves: Option<&Moves<F>>,
+    bounds: &mut Bounds<F>,
+) -> ChunkPass {
+    let ranges = chunk_ranges(bounds.labels.len());
+    let chunk_rows = ranges[0].1 - ranges[0].0;
+    let parts: Vec<ChunkPass> = bounds
+        .labels
+        .par_chunks_mut(chunk_rows)
+        .zip(bounds.upper.par_chunks_mut(chunk_rows))
+        .zip(bounds.lower.par_chunks_mut(chunk_rows))
+        .zip(ranges.par_iter())
+        .map(|(((labels, upper), lower), &(start, _))| {
+            chunk_pass_dispatch(data, d, norms, centres, moves, Chunk { start, labels, upper, lower })
+        })
+        .collect();
+    let mut merged = ChunkPass { changed: Vec::new(), scanned: 0 };
+    for part in parts {
+        merged.changed.extend(part.changed);
+        merged.scanned += part.scanned;
+    }
+    merged
+}
+
+/// Per-cluster sums (f64, k x d, row-major) and counts.
+struct Sums {
+    sums: Vec<f64>,
+    counts: Vec<u64>,
+    d: usize,
+}
+
+impl Sums {
+    /// The sums of the rows by label, chunk by chunk in row order, merged in chunk order.
+    fn of<F: Float>(data: &[F], d: usize, labels: &[u32], k: usize) -> Self {
+        let parts: Vec<Sums> = chunk_ranges(labels.len())
+            .into_par_iter()
+            .map(|(start, end)| {
+                let mut part = Sums { sums: vec![0.0; k * d], counts: vec![0; k], d };
+                for i in start..end {
+                    part.add(labels[i] as usize, &data[i * d..(i + 1) * d]);
+                }
+                part
+            })
+            .collect();
+        let mut total = Sums { sums: vec![0.0; k * d], counts: vec![0; k], d };
+        for part in parts {
+            for (sum, x) in total.sums.iter_mut().zip(&part.sums) {
+                *sum += x;
+            }
+            for (count, c) in total.counts.iter_mut().zip(&part.counts) {
+                *count += c;
+            }
+        }
+        total
+    }
+
+    fn add<F: Float>(&mut self, cluster: usize, row: &[F]) {
+        for (sum, x) in self.sums[cluster * self.d..(cluster + 1) * self.d].iter_mut().zip(row) {
+            *sum += x.to_f64().unwrap_or(f64::NAN);
+        }
+        self.counts[cluster] += 1;
+    }
+
+    fn remove<F: Float>(&mut self, cluster: usize, row: &[F]) {
+        let sums = &mut self.sums[cluster * self.d..(cluster + 1) * self.d];
+        self.counts[cluster] -= 1;
+        if self.counts[cluster] == 0 {
+            // No rounding residue survives an emptied cluster.
+            sums.fill(0.0);
+            return;
+        }
+        for (sum, x) in sums.iter_mut().zip(row) {
+            *sum -= x.to_f64().unwrap_or(f64::NAN);
+        }
+    }
+
+    /// The means; an empty cluster keeps its previous centre.
+    fn centroids<F: Float>(&self, previous: &Array2<F>) -> Array2<F> {
+        let mut centroids = previous.clone();
+        for (j, mut centre) in centroids.axis_iter_mut(Axis(0)).enumerate() {
+            if self.counts[j] > 0 {
+                let count = self.counts[j] as f64;
+                for (c, sum) in centre.iter_mut().zip(&self.sums[j * self.d..(j + 1) * self.d]) {
+                    *c = F::cast(sum / count);
+                }
+            }
+        }
+        centroids
+    }
+}
+
+/// Squared distance of every row to its own centre, and their sum (summed in chunk order).
+fn own_distances<F: Float>(data: &[F], d: usize, centres: &Centres<F>, labels: &[u32]) -> (Vec<F>, f64) {
+    let parts: Vec<(Vec<F>, f64)> = chunk_ranges(labels.len())
+        .into_par_iter()
+        .map(|(start, end)| {
+            let distances: Vec<F> = (start..end)
+                .map(|i| squared_distance(&data[i * d..(i + 1) * d], centres.row(labels[i] as usize)))
+                .collect();
+            let total = distances.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).sum();
+            (distances, total)
+        })
+        .collect();
+    let mut distances = Vec::with_capacity(labels.len());
+    let mut total = 0.0;
+    for (part, sum) in parts {
+        distances.extend(part);
+        total += sum;
+    }
+    (distances, total)
+}
+
+/// Gives each empty cluster the row farthest from its centre whose cluster keeps another member (as scikit-learn
+/// does), updating labels and sums; returns the rows moved.
+fn relocate_empty_clusters<F: Float>(
+    data: &[F],
+    centres: &Centres<F>,
+    labels: &mut [u32],
+    sums: &mut Sums,
+) -> Vec<usize> {
+    let d = sums.d;
+    let empty: Vec<usize> = (0..sums.counts.len()).filter(|&j| sums.counts[j] == 0).collect();
+    if empty.is_empty() {
+        return Vec::new();
+    }
+    let (distances, _) = own_distances(data, d, centres, labels);
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order
+        .sort_by(|&a, &b| distances[b].partial_cmp(&distances[a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+    let mut donors = order.into_iter();
+    let mut moved = Vec::new();
+    for j in empty {
+        let Some(i) = donors.by_ref().find(|&i| sums.counts[labels[i] as usize] > 1) else { break };
+        let row = &data[i * d..(i + 1) * d];
+        sums.remove(labels[i] as usize, row);
+        sums.add(j, row);
+        labels[i] = j as u32;
+        moved.push(i);
+    }
+    moved
+}
+
+/// Lloyd iterations from `centroids` until the labels stop changing, the centres' squared shift is at most `tol`,
+/// or `max_iter`; then the labels of the final centres and their inertia.
+pub(super) fn lloyd<F: Float>(
+    data: &ArrayView2<F>,
+    norms: &Array1<F>,
+    centroids: Array2<F>,
+    max_iter: usize,
+    tol: F,
+    restart: usize,
+) -> KMeans<F> {
+    let (n, d) = data.dim();
+    let k = centroids.nrows();
+    let values = data.as_slice().expect("the caller passes a standard-layout matrix");
+    let norms = norms.as_slice().expect("a fresh array is contiguous");
+    let mut bounds = Bounds { labels: vec![0; n], upper: vec![F::infinity(); n], lower: vec![F::zero(); n] };
+    let mut centres = Centres::new(centroids);
+    let mut sums = Sums { sums: Vec::new(), counts: Vec::new(), d };
+    let mut moves: Option<Moves<F>> = None;
+    let mut scanned = 0usize;
+    let mut iterations = 0;
+    let mut converged = false;
+    loop {
+        iterations += 1;
+        // Assign the rows to the current centres (the first pass scans every row).
+        let step = pass(values, d, norms, &centres, moves.as_ref(), &mut bounds);
+        scanned += step.scanned;
+        if iterations == 1 {
+            sums = Sums::of(values, d, &bounds.labels, k);
+        }
+        for &(i, old) in &step.changed {
+            let row = &values[i * d..(i + 1) * d];
+            sums.remove(old as usize, row);
+            sums.add(bounds.labels[i] as usize, row);
+        }
+        let relocated = relocate_empty_clusters(values, &centres, &mut bounds.labels, &mut sums);
+        for &i in &relocated {
+            // The row is now its cluster's only member; a scan rebuilds its bounds.
+            bounds.upper[i] = F::infinity();
+            bounds.lower[i] = F::zero();
+        }
+        if iterations > 1 && step.changed.is_empty() && relocated.is_empty() {
+            // No label changed, so the sums, and the centroids, are bit for bit the ones just measured against.
+            moves = None;
+            converged = true;
+            break;
+        }
+        // Move the centres to the means of their rows.
+        let next = Centres::new(sums.centroids(&centres.centroids));
+        let moved = Moves::new(&centres, &next);
+        centres = next;
+        let settled = moved.total_squared() <= tol;
+        moves = Some(moved);
+        if settled {
+            converged = true;
+            break;
+        }
+        if iterations == max_iter {
+            break;
+        }
+    }
+    if let Some(moves) = &moves {
+        // The labels of the final centres.
+        scanned += pass(values, d, norms, &centres, Some(moves), &mut bounds).scanned;
+    }
+    let (_, inertia) = own_distances(values, d, &centres, &bounds.labels);
+    let stats = FitStats { passes: scanned as f64 / n as f64, ..FitStats::default() };
+    KMeans { centroids: centres.centroids, inertia, iterations, converged, restart, stats }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::blobs;
+    use super::super::{assignment_step, squared_norms};
+    use super::*;
+
+    /// Plain Lloyd, every row against every centre in every iteration: the iterates the bounded loop must follow.
+    fn plain_lloyd(data: &ArrayView2<f64>, mut centroids: Array2<f64>, iterations: usize) -> Array2<f64> {
+        let norms = squared_norms(data);
+        for _ in 0..iterations {
+            let labels = assignment_step(data, &norms, &centroids).labels;
+            let sums = Sums::of(data.as_slice().unwrap(), data.ncols(), &labels, centroids.nrows());
+            centroids = sums.centroids(&centroids);
+        }
+        centroids
+    }
+
+    fn largest_gap(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        (a - b).iter().fold(0.0f64, |m, v| m.max(v.abs()))
+    }
+
+    #[test]
+    fn nearest_two_matches_a_plain_scan() {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);
+        for k in [1usize, 2, 3, 4, 5, 7, 8, 13, 50] {
+            for _ in 0..200 {
+                // Few distinct values, so ties are common.
+                let norms: Vec<f64> = (0..k).map(|_| rand::Rng::gen_range(&mut rng, 0..4) as f64).collect();
+                let dots: Vec<f64> = (0..k).map(|_| rand::Rng::gen_range(&mut rng, 0..4) as f64).collect();
+                let values: Vec<f64> = (0..k).map(|j| norms[j] - 2.0 * dots[j]).collect();
+                let best = (0..k).fold(0, |b, j| if values[j] < values[b] { j } else { b });
+                let second = (0..k).filter(|&j| j != best).map(|j| values[j]).fold(f64::INFINITY, f64::min);
+                let expected = (best, values[best], second);
+                assert_eq!(nearest_two::<f64, false>(&norms, &dots), expected, "k = {k}: {values:?}");
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    assert_eq!(nearest_two::<f64, true>(&norms, &dots), expected, "AVX2, k = {k}: {values:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn follows_plain_lloyd_iterate_by_iterate() {
+        // Overlapping blobs, so rows keep moving for many iterations.
+        let (data, _) = blobs(12, 150, 4, 21);
+        let data = data.mapv(|v| v / 40.0);
+        let norms = squared_norms(&data.view());
+        let start = data.select(Axis(0), &(0..20).map(|i| i * 37).collect::<Vec<_>>());
+        for iterations in [1, 2, 5, 12, 40] {
+            let bounded = lloyd(&data.view(), &norms, start.clone(), iterations, 0.0, 0);
+            assert!(bounded.iterations <= iterations);
+            let plain = plain_lloyd(&data.view(), start.clone(), bounded.iterations);
+            let gap = largest_gap(&bounded.centroids, &plain);
+            assert!(gap < 1e-9, "after {} iterations the centroids differ by {gap}", bounded.iterations);
+        }
+    }
+
+    #[test]
+    fn skips_most_rows_once_settled() {
+        let (data, _) = blobs(10, 500, 6, 5);
+        let norms = squared_norms(&data.view());
+        let start = data.select(Axis(0), &(0..10).map(|i| i * 499 + 3).collect::<Vec<_>>());
+        let model = lloyd(&data.view(), &norms, start, 100, 0.0, 0);
+        assert!(model.converged);
+        // Plain Lloyd scans every row in every iteration and once more at the end; the bounds leave most alone.
+        assert!(model.stats.passes < (model.iterations + 1) as f64 * 0.6, "{:?} {}", model.stats, model.iterations);
+        let (_, inertia) = model.assign(data.view()).unwrap();
+        assert!((inertia - model.inertia).abs() <= 1e-9 * inertia);
+        let plain = plain_lloyd(&data.view(), model.centroids.clone(), 1);
+        assert!(largest_gap(&plain, &model.centroids) < 1e-9, "a converged model is a fixed point of Lloyd");
+    }
+
+    #[test]
+    fn empty_clusters_take_the_farthest_rows() {
+        // Three points, twenty copies each; five centres, two of them on points no row is nearest to.
+        let data = Array2::from_shape_fn((60, 2), |(i, j)| ((i % 3) * 10 + j) as f64);
+        let norms = squared_norms(&data.view());
+        let start = ndarray::array![[0.0, 1.0], [0.0, 1.0], [10.0, 11.0], [20.0, 21.0], [20.0, 21.0]];
+        let model = lloyd(&data.view(), &norms, start, 50, 0.0, 0);
+        assert!(model.inertia.abs() < 1e-9, "{}", model.inertia);
+        let (labels, _) = model.assign(data.view()).unwrap();
+        let mut used = labels.clone();
+        used.sort_unstable();
+        used.dedup();
+        assert_eq!(used.len(), 3);
+    }
+}
