@@ -94,30 +94,41 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for size in "$PY_CONVERSATIONS" "$CONVERSATIONS"; do
   for setting in same-work default; do
     total=0; peak=0
+    for name in ingest features cluster divergence report; do
+      total=$(echo "$total + $(seconds_of "${S[$setting-$size-$name]}")" | bc)
+    done
     printf '\nsimgap, %s conversations, %s\n' "$size" "$setting"
-    printf '  %-11s %9s %9s\n' stage seconds "peak MB"
+    printf '  %-11s %9s %7s %9s\n' stage seconds share "peak MB"
     for name in ingest features cluster divergence report; do
       value=${S[$setting-$size-$name]}
-      printf '  %-11s %9s %9s\n' $name "$(seconds_of "$value")" "$(mb_of "$value")"
-      total=$(echo "$total + $(seconds_of "$value")" | bc)
+      printf '  %-11s %9s %6.1f%% %9s\n' $name "$(seconds_of "$value")" \
+        "$(echo "100 * $(seconds_of "$value") / $total" | bc -l)" "$(mb_of "$value")"
       [ "$(mb_of "$value")" -gt "$peak" ] && peak=$(mb_of "$value")
     done
-    printf '  %-11s %9s %9s\n' total "$total" "$peak"
+    printf '  %-11s %9s %7s %9s\n' total "$total" "" "$peak"
   done
 done
 
-printf '\nside by side, %s conversations: Python reference vs simgap same-work\n' "$PY_CONVERSATIONS"
-printf '  %-11s %12s %12s %8s\n' stage "python s" "simgap s" ratio
-py_total=0; rs_total=0
-for name in ingest features cluster divergence; do
-  py=$(py_stage "$small/python.json" $name)
-  rs=$(seconds_of "${S[same-work-$PY_CONVERSATIONS-$name]}")
-  printf '  %-11s %12.2f %12.2f %7.1fx\n' $name "$py" "$rs" "$(echo "$py / $rs" | bc -l)"
-  py_total=$(echo "$py_total + $py" | bc -l); rs_total=$(echo "$rs_total + $rs" | bc -l)
-done
-printf '  %-11s %12.2f %12.2f %7.1fx   (python peak %s MB, wall %s s incl. imports)\n' total "$py_total" "$rs_total" \
-  "$(echo "$py_total / $rs_total" | bc -l)" "$(mb_of "$PY_SMALL")" "$(seconds_of "$PY_SMALL")"
-if [ -n "$PY_LARGE" ]; then
-  printf '\nPython reference on %s conversations: %s s wall, peak %s MB (per stage in %s)\n' "$CONVERSATIONS" \
-    "$(seconds_of "$PY_LARGE")" "$(mb_of "$PY_LARGE")" "$large/python.json"
-fi
+# side_by_side SIZE CORPUS PYTHON_WALL_AND_PEAK: the Python reference against simgap same-work, stage by stage. simgap's
+# total includes its report stage, which the Python pipeline does not have.
+side_by_side() {
+  local size=$1 dir=$2 wall=$3 py rs
+  printf '\nside by side, %s conversations: Python reference vs simgap same-work\n' "$size"
+  printf '  %-11s %12s %12s %8s\n' stage "python s" "simgap s" ratio
+  py_total=0; rs_total=0
+  for name in ingest features cluster divergence report; do
+    rs=$(seconds_of "${S[same-work-$size-$name]}")
+    if [ $name = report ]; then py=0; else py=$(py_stage "$dir/python.json" $name); fi
+    if [ $name = report ]; then
+      printf '  %-11s %12s %12.2f %8s\n' $name - "$rs" -
+    else
+      printf '  %-11s %12.2f %12.2f %7.1fx\n' $name "$py" "$rs" "$(echo "$py / $rs" | bc -l)"
+    fi
+    py_total=$(echo "$py_total + $py" | bc -l); rs_total=$(echo "$rs_total + $rs" | bc -l)
+  done
+  printf '  %-11s %12.2f %12.2f %7.1fx   (python peak %s MB, wall %s s incl. imports)\n' total "$py_total" \
+    "$rs_total" "$(echo "$py_total / $rs_total" | bc -l)" "$(mb_of "$wall")" "$(seconds_of "$wall")"
+}
+side_by_side "$PY_CONVERSATIONS" "$small" "$PY_SMALL"
+[ -n "$PY_LARGE" ] && side_by_side "$CONVERSATIONS" "$large" "$PY_LARGE"
+exit 0

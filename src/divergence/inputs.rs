@@ -266,33 +266,47 @@ impl ConversationExtras {
             }
             file_row += batch.num_rows() as u64;
         }
-        // The sampled conversations' messages alone (the decoder skips the other rows), tokenised in parallel.
+        // The sampled conversations' messages alone (the decoder skips the other rows), row groups in parallel (the
+        // pages must be decompressed whole: that is most of the cost), tokenised as they are read.
         let reading = Reading { words: Some(stopwords), assistant_text: false };
+        let groups: Vec<(usize, &[u64])> = ConversationBatches::row_groups(&path)
+            .map_err(error)?
+            .into_iter()
+            .enumerate()
+            .filter_map(|(group, (first, rows))| {
+                let from = sampled_rows.partition_point(|&row| row < first);
+                let to = sampled_rows.partition_point(|&row| row < first + rows);
+                (from < to).then(|| (group, &sampled_rows[from..to]))
+            })
+            .collect();
+        let read_group = |&(group, rows): &(usize, &[u64])| -> Result<Vec<Option<SampledTurns>>, String> {
+            let mut turns = Vec::with_capacity(rows.len());
+            for batch in ConversationBatches::open_group_rows(&path, &[], group, rows)? {
+                let batch = batch?;
+                turns.extend(batch.rows()?.iter().map(|conversation| {
+                    let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
+                    let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
+                    let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
+                    Some(SampledTurns { words, example })
+                }));
+            }
+            Ok(turns)
+        };
+        // As many groups at a time as there are threads, so only their words are held at once.
         let mut pending = sampled_assignments.iter();
-        if !sampled_rows.is_empty() {
-            for batch in ConversationBatches::open_rows(&path, &[], Some(&sampled_rows)).map_err(error)? {
-                let batch = batch.map_err(error)?;
-                let conversations = batch.rows().map_err(error)?;
-                let turns: Vec<Option<SampledTurns>> = conversations
-                    .par_iter()
-                    .map(|conversation| {
-                        let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
-                        let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
-                        let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
-                        Some(SampledTurns { words, example })
-                    })
-                    .collect();
-                for turns in turns {
-                    let &(row, hash) = pending.next().ok_or_else(|| error("more sampled rows than chosen".into()))?;
-                    let Some(turns) = turns else { continue };
-                    extras.sampled += 1;
-                    let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
-                    let example = turns.example.as_deref().map(|text| (hash, text));
-                    for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
-                        let cluster = assignments.clusters[f][row];
-                        if cluster != NO_CLUSTER {
-                            words_of_facet.add(cluster as usize, &words, example);
-                        }
+        for wave in groups.chunks(rayon::current_num_threads().max(1)) {
+            let per_group: Vec<Vec<Option<SampledTurns>>> =
+                wave.par_iter().map(read_group).collect::<Result<_, String>>().map_err(error)?;
+            for turns in per_group.into_iter().flatten() {
+                let &(row, hash) = pending.next().ok_or_else(|| error("more sampled rows than chosen".into()))?;
+                let Some(turns) = turns else { continue };
+                extras.sampled += 1;
+                let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
+                let example = turns.example.as_deref().map(|text| (hash, text));
+                for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
+                    let cluster = assignments.clusters[f][row];
+                    if cluster != NO_CLUSTER {
+                        words_of_facet.add(cluster as usize, &words, example);
                     }
                 }
             }

@@ -28,18 +28,34 @@ pub struct ConversationBatches {
 
 impl ConversationBatches {
     pub fn open(path: &Path) -> Result<Self, String> {
-        Self::open_with(path, &[])
+        Self::open_rows(path, &[], None)
     }
 
-    /// Opens the table reading `extra` columns too (e.g. `survey`), available in each batch's `batch`.
-    pub fn open_with(path: &Path, extra: &[&str]) -> Result<Self, String> {
-        Self::open_rows(path, extra, None)
+    /// The row groups of a table: the first row (0-based) and the number of rows of each.
+    pub fn row_groups(path: &Path) -> Result<Vec<(u64, u64)>, String> {
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+        let mut first = 0u64;
+        Ok(builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| {
+                let rows = group.num_rows() as u64;
+                first += rows;
+                (first - rows, rows)
+            })
+            .collect())
     }
 
-    /// Opens the table reading only the rows in `rows` (0-based, ascending; None: every row). The other rows are
-    /// skipped by the decoder, so reading a small sample of a large table costs little more than the sample.
-    /// Batches then number their rows within the selection (`first_row` counts selected rows).
-    pub fn open_rows(path: &Path, extra: &[&str], rows: Option<&[u64]>) -> Result<Self, String> {
+    /// Opens one row group of the table (see [`row_groups`]), reading only the rows in `rows` (0-based in the file,
+    /// ascending, inside the group); the decoder skips the others. Batches number their rows within the selection
+    /// (`first_row` counts selected rows). Row groups can be read in parallel, each by its own reader.
+    pub fn open_group_rows(path: &Path, extra: &[&str], group: usize, rows: &[u64]) -> Result<Self, String> {
+        Self::open_rows(path, extra, Some((group, rows)))
+    }
+
+    fn open_rows(path: &Path, extra: &[&str], selection: Option<(usize, &[u64])>) -> Result<Self, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
         let rows_in_file = builder.metadata().file_metadata().num_rows() as u64;
@@ -52,12 +68,22 @@ impl ConversationBatches {
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
-        if let Some(selected) = rows {
-            let ranges = selected.iter().map(|&row| row as usize..row as usize + 1);
-            builder = builder.with_row_selection(RowSelection::from_consecutive_ranges(ranges, rows_in_file as usize));
+        if let Some((group, selected)) = selection {
+            let groups = builder.metadata().row_groups();
+            let (first, rows_in_group) = groups
+                .get(group)
+                .map(|g| (groups[..group].iter().map(|g| g.num_rows() as u64).sum::<u64>(), g.num_rows() as u64))
+                .ok_or_else(|| format!("no row group {group}"))?;
+            if let Some(row) = selected.iter().find(|&&row| row < first || row >= first + rows_in_group) {
+                return Err(format!("row {row} is not in row group {group}"));
+            }
+            let ranges = selected.iter().map(|&row| (row - first) as usize..(row - first) as usize + 1);
+            builder = builder
+                .with_row_groups(vec![group])
+                .with_row_selection(RowSelection::from_consecutive_ranges(ranges, rows_in_group as usize));
         }
         let reader = builder.build().map_err(|e| e.to_string())?;
-        Ok(Self { reader, rows: rows.map_or(rows_in_file, |r| r.len() as u64), next_row: 0 })
+        Ok(Self { reader, rows: selection.map_or(rows_in_file, |(_, r)| r.len() as u64), next_row: 0 })
     }
 
     /// Conversations the batches hold: the file's, or the selection's.
