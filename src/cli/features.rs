@@ -16,8 +16,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// feature, tagged with its facet), OUT/features_rejects.jsonl (conversations without a user turn after cleaning,
 /// embedding rows rejected or unmatched, conversations without a vector) and the `features` section of
 /// OUT/manifest.json.
-/// Cost: one pass over the conversations (two with the lexical facet), parallel on every core; memory stays at one
-/// batch of 4,096 conversations.
+/// Cost: one pass over the conversations (two with the lexical facet), parallel on every core, decoding and
+/// encoding on threads of their own; memory stays at three batches of 4,096 conversations.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML). Not needed with --list.

@@ -6,19 +6,19 @@
 //! and benchmarked against.
 //!
 //! How: Lloyd's squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per
-//! block of rows; Hamerly's bounds (see [`bounded`]) leave out the rows that cannot change cluster, so after the
-//! first few iterations only a small share of the rows is scanned. The rows are cut into a fixed number of chunks, whatever the thread count; rayon runs the chunks,
-//! each keeps its own partial sums, and the partials are merged in chunk order, so the same seed gives the same bits
-//! on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and matrixmultiply's, are chosen at
-//! run time and round differently from the portable ones). Initialisation is greedy k-means++ (2 + ln k candidates
-//! per centre, the best kept) over a centred f32 copy of the data in groups of eight rows, scored by an eight-lane
-//! multiply-add kernel: O(n k d log k) flops and one pass over the copy per centre. Convergence as in scikit-learn:
-//! labels unchanged (then no extra pass), or the centres' total squared shift under `tol` times the mean feature
-//! variance. Empty clusters take the points farthest from their centres (full Lloyd; in mini-batch mode a centre
-//! that never wins a batch row stays where it was seeded). Restarts keep the best run whole. Cost per Lloyd
-//! iteration: O(n d) plus 2 k d flops per scanned row (all n in the first). Memory: the data (plus a standard-layout copy if it is not row-major), its
-//! f32 seeding copy (4 n d bytes), the candidate scores (4 n (2 + ln k) bytes), n labels and two bounds, and k x d
-//! sums per chunk.
+//! block of rows; Hamerly's distance bounds ([`bounded`]) leave out the rows that cannot change cluster, so after
+//! the first few iterations only a small share of the rows is scanned. The rows are cut into a fixed number of
+//! chunks, whatever the thread count; rayon runs the chunks, and their results are merged in chunk order, so the
+//! same seed gives the same bits on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and
+//! matrixmultiply's, are chosen at run time and round differently from the portable ones). Initialisation is
+//! greedy k-means++ (2 + ln k candidates per centre, the best kept) over a centred f32 copy of the data in groups of
+//! eight rows, scored by an eight-lane multiply-add kernel: O(n k d log k) flops and one pass over the copy per
+//! centre. Convergence as in scikit-learn: labels unchanged (then no extra pass), or the centres' total squared
+//! shift under `tol` times the mean feature variance. Empty clusters take the points farthest from their centres
+//! (full Lloyd; in mini-batch mode a centre that never wins a batch row stays where it was seeded). Restarts keep
+//! the best run whole. Cost per Lloyd iteration: O(n d) plus 2 k d flops per scanned row (all n in the first).
+//! Memory: the data (plus a standard-layout copy if it is not row-major), its f32 seeding copy (4 n d bytes), the
+//! candidate scores (4 n (2 + ln k) bytes), a label and two bounds per row, and k x d sums.
 
 use linfa::Float;
 use linfa::dataset::DatasetBase;

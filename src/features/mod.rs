@@ -12,8 +12,9 @@
 //! `termination`, `timing`, `lexical` (hashed TF-IDF, projected), `embedding` (joined from a file).
 //! Invariants: conversations read = rows written + conversations skipped (no user turn after cleaning); rows keep the
 //! input order, so equal inputs and settings give identical bytes, whatever the thread count. Cost: one pass (two
-//! with `lexical`), parallel over the conversations of each batch with rayon; memory: one batch of conversations
-//! (plus the embeddings file, when used, and a 4 MiB document-frequency table for `lexical`).
+//! with `lexical`), parallel over the conversations of each batch with rayon, while a thread decodes the next batch
+//! and another encodes the previous one; memory: three batches of conversations (plus the embeddings file, when
+//! used, and a 4 MiB document-frequency table for `lexical`).
 
 pub mod context;
 pub mod cooperation;
@@ -346,6 +347,13 @@ impl FeaturesParams {
         let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
         let mut sources: BTreeMap<String, SourceMeans> = BTreeMap::new();
         let (mut read, mut written, mut skipped) = (0u64, 0u64, 0u64);
+        let inputs = RowInputs {
+            reading,
+            cues: &cues,
+            frequencies: frequencies.as_ref(),
+            embeddings: embeddings.as_ref(),
+            columns: columns.len(),
+        };
         // Three threads of work overlap: decoding the next batch (reader::for_each_batch), computing this one (all
         // cores, rayon), encoding the previous one (the writer's thread, one batch behind).
         let (to_writer, writer_inbox) =
@@ -359,37 +367,7 @@ impl FeaturesParams {
             });
             let computed = reader::for_each_batch(batches, read_error, |batch| {
                 let rows = batch.rows().map_err(read_error)?;
-                let computed: Vec<Option<Vec<f64>>> = rows
-                    .par_iter()
-                    .map(|row| {
-                        let prepared = prepare(&row.messages, row.kind, reading)?;
-                        let mut values = Vec::with_capacity(columns.len());
-                        for &facet in &self.facets {
-                            match facet.rules() {
-                                Some((_, compute)) => compute(&prepared, &cues, &mut values),
-                                None if facet == Facet::Lexical => {
-                                    let terms = lexical::term_counts(&prepared);
-                                    let frequencies = frequencies.as_ref().expect("computed when lexical is on");
-                                    lexical::project(
-                                        &terms,
-                                        frequencies,
-                                        self.lexical_dimensions,
-                                        self.seed,
-                                        &mut values,
-                                    );
-                                }
-                                None => {
-                                    let embeddings = embeddings.as_ref().expect("loaded when embedding is on");
-                                    match embeddings.lookup(row.source, row.conversation_id) {
-                                        Some(vector) => values.extend_from_slice(vector),
-                                        None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
-                                    }
-                                }
-                            }
-                        }
-                        Some(values)
-                    })
-                    .collect();
+                let computed: Vec<Option<Vec<f64>>> = rows.par_iter().map(|row| self.values_of(row, &inputs)).collect();
                 let mut kept = Vec::new();
                 let mut values = Vec::new();
                 for (index, (row, features)) in rows.iter().zip(computed).enumerate() {
@@ -479,6 +457,31 @@ impl FeaturesParams {
     }
 
     /// First pass of the `lexical` facet: in how many conversations each term bucket occurs.
+    /// The feature values of one conversation, facet by facet, in column order (None: no user turn is left after
+    /// cleaning).
+    fn values_of(&self, row: &reader::ConversationRow<'_>, inputs: &RowInputs<'_>) -> Option<Vec<f64>> {
+        let prepared = prepare(&row.messages, row.kind, inputs.reading)?;
+        let mut values = Vec::with_capacity(inputs.columns);
+        for &facet in &self.facets {
+            match facet.rules() {
+                Some((_, compute)) => compute(&prepared, inputs.cues, &mut values),
+                None if facet == Facet::Lexical => {
+                    let terms = lexical::term_counts(&prepared);
+                    let frequencies = inputs.frequencies.expect("computed when lexical is on");
+                    lexical::project(&terms, frequencies, self.lexical_dimensions, self.seed, &mut values);
+                }
+                None => {
+                    let embeddings = inputs.embeddings.expect("loaded when embedding is on");
+                    match embeddings.lookup(row.source, row.conversation_id) {
+                        Some(vector) => values.extend_from_slice(vector),
+                        None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
+                    }
+                }
+            }
+        }
+        Some(values)
+    }
+
     fn document_frequencies(
         &self,
         path: &std::path::Path,
@@ -506,6 +509,15 @@ impl FeaturesParams {
         )?;
         Ok(total)
     }
+}
+
+/// What computing one conversation's features reads besides the conversation.
+struct RowInputs<'a> {
+    reading: Reading<'a>,
+    cues: &'a Cues,
+    frequencies: Option<&'a lexical::DocumentFrequencies>,
+    embeddings: Option<&'a Embeddings>,
+    columns: usize,
 }
 
 /// A table of per-source means: feature, facet, one column per source. Lexical and embedding dimensions are left

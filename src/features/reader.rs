@@ -200,3 +200,66 @@ impl ConversationBatch {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::writer::{ConversationWriter, tests::conversation};
+
+    /// A conversations table of `rows` rows in row groups of `group_rows`.
+    fn table(rows: usize, group_rows: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conversations.parquet");
+        let mut writer = ConversationWriter::create(&path, group_rows).unwrap();
+        for i in 0..rows {
+            writer.append(&conversation(i)).unwrap();
+        }
+        writer.finish().unwrap();
+        (dir, path)
+    }
+
+    fn ids(batch: &ConversationBatch) -> Vec<String> {
+        batch.rows().unwrap().iter().map(|row| row.conversation_id.to_owned()).collect()
+    }
+
+    #[test]
+    fn every_batch_in_order_and_the_first_error_stops() {
+        let (_dir, path) = table(10_000, 3_000);
+        let mut seen = Vec::new();
+        for_each_batch(
+            ConversationBatches::open(&path).unwrap(),
+            |e| e,
+            |batch| {
+                seen.extend(ids(&batch));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, (0..10_000).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        let mut calls = 0;
+        let stopped = for_each_batch(
+            ConversationBatches::open(&path).unwrap(),
+            |e| e,
+            |_| {
+                calls += 1;
+                Err("stop".to_owned())
+            },
+        );
+        assert_eq!((stopped, calls), (Err("stop".to_owned()), 1));
+    }
+
+    #[test]
+    fn reads_only_the_selected_rows_of_a_row_group() {
+        let (_dir, path) = table(1_000, 300);
+        let groups = ConversationBatches::row_groups(&path).unwrap();
+        assert_eq!(groups, vec![(0, 300), (300, 300), (600, 300), (900, 100)]);
+        let rows = [300u64, 301, 450, 599];
+        let batches = ConversationBatches::open_group_rows(&path, &[], 1, &rows).unwrap();
+        assert_eq!(batches.rows(), 4);
+        let read: Vec<String> = batches.flat_map(|b| ids(&b.unwrap())).collect();
+        assert_eq!(read, ["c300", "c301", "c450", "c599"]);
+        let outside = ConversationBatches::open_group_rows(&path, &[], 1, &[299]).err().unwrap();
+        assert!(outside.contains("row 299 is not in row group 1"), "{outside}");
+        assert!(ConversationBatches::open_group_rows(&path, &[], 9, &[]).err().unwrap().contains("no row group 9"));
+    }
+}

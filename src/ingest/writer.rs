@@ -283,13 +283,14 @@ impl Drop for ConversationWriter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ingest::record::{Message, Role, SourceKind};
     use arrow::array::{Array, AsArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    fn conversation(i: usize) -> Conversation {
+    /// Conversation `c{i}` of source `s`: a user turn "hello {i}" and an empty assistant turn.
+    pub(crate) fn conversation(i: usize) -> Conversation {
         Conversation {
             conversation_id: format!("c{i}"),
             source: "s".into(),

@@ -334,17 +334,13 @@ fn chunk_pass<F: Float, const AVX2: bool>(
     mut chunk: Chunk<'_, F>,
 ) -> ChunkPass {
     let rows = chunk.labels.len();
-    let mut scanner = Scanner {
-        block: Array2::<F>::zeros((BLOCK_ROWS.min(rows), d)),
-        dots: Array2::<F>::zeros((BLOCK_ROWS.min(rows), centres.centroids.nrows())),
-        pending: Vec::with_capacity(BLOCK_ROWS),
-        out: ChunkPass { changed: Vec::new(), scanned: 0 },
-    };
+    let k = centres.centroids.nrows();
     let Some(moves) = moves else {
+        let mut scanner = Scanner::new(BLOCK_ROWS.min(rows), d, k);
         // The first pass: every row is scanned.
         for local in 0..rows {
             scanner.pending.push(local);
-            if scanner.pending.len() == BLOCK_ROWS {
+            if scanner.is_full() {
                 scanner.scan::<AVX2>(data, norms, centres, true, &mut chunk);
             }
         }
@@ -366,6 +362,8 @@ fn chunk_pass<F: Float, const AVX2: bool>(
         count += usize::from(upper > centres.half_gaps[own].max(lower));
     }
     unsettled.truncate(count);
+    // Buffers for as many rows as may be scanned: late in a run, few.
+    let mut scanner = Scanner::new(BLOCK_ROWS.min(count), d, k);
     // ... then make their upper bounds exact, reading their rows ahead of use (the rows are scattered, so the loads
     // would otherwise wait on memory one by one), and scan the rows whose bounds still overlap.
     for (position, &local) in unsettled.iter().enumerate() {
@@ -380,7 +378,7 @@ fn chunk_pass<F: Float, const AVX2: bool>(
         chunk.upper[local] = exact;
         if exact > centres.half_gaps[own].max(chunk.lower[local]) {
             scanner.pending.push(local);
-            if scanner.pending.len() == BLOCK_ROWS {
+            if scanner.is_full() {
                 scanner.scan::<AVX2>(data, norms, centres, false, &mut chunk);
             }
         }
@@ -398,6 +396,20 @@ struct Scanner<F> {
 }
 
 impl<F: Float> Scanner<F> {
+    fn is_full(&self) -> bool {
+        self.pending.len() == self.block.nrows()
+    }
+
+    /// Buffers for blocks of up to `rows` rows.
+    fn new(rows: usize, d: usize, k: usize) -> Self {
+        Self {
+            block: Array2::zeros((rows, d)),
+            dots: Array2::zeros((rows, k)),
+            pending: Vec::with_capacity(rows),
+            out: ChunkPass { changed: Vec::new(), scanned: 0 },
+        }
+    }
+
     /// Scans the pending rows: one matrix multiply, then each row's nearest two centres become its label and bounds.
     #[inline(always)]
     fn scan<const AVX2: bool>(
