@@ -290,49 +290,46 @@ struct Chunk<'a, F> {
     lower: &'a mut [F],
 }
 
+/// What every chunk of a pass reads: the data (row-major, `d` columns), its squared row norms, the centres, and
+/// how far they moved since the last pass (None on the first pass, which scans every row).
+#[derive(Clone, Copy)]
+struct PassInputs<'a, F> {
+    data: &'a [F],
+    d: usize,
+    norms: &'a [F],
+    centres: &'a Centres<F>,
+    moves: Option<&'a Moves<F>>,
+}
+
+impl<F> PassInputs<'_, F> {
+    fn row(&self, i: usize) -> &[F] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+}
+
 /// [`chunk_pass`] compiled for AVX2 where the processor has it (checked at run time; the lanes of the minima and
 /// distance sums then fill 256-bit registers), portable code elsewhere. No fused multiply-adds either way, so both
 /// give the same bits.
-fn chunk_pass_dispatch<F: Float>(
-    data: &[F],
-    d: usize,
-    norms: &[F],
-    centres: &Centres<F>,
-    moves: Option<&Moves<F>>,
-    chunk: Chunk<'_, F>,
-) -> ChunkPass {
+fn chunk_pass_dispatch<F: Float>(inputs: PassInputs<'_, F>, chunk: Chunk<'_, F>) -> ChunkPass {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor supports AVX2, checked just above.
-        return unsafe { chunk_pass_avx2(data, d, norms, centres, moves, chunk) };
+        return unsafe { chunk_pass_avx2(inputs, chunk) };
     }
-    chunk_pass::<F, false>(data, d, norms, centres, moves, chunk)
+    chunk_pass::<F, false>(inputs, chunk)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn chunk_pass_avx2<F: Float>(
-    data: &[F],
-    d: usize,
-    norms: &[F],
-    centres: &Centres<F>,
-    moves: Option<&Moves<F>>,
-    chunk: Chunk<'_, F>,
-) -> ChunkPass {
-    chunk_pass::<F, true>(data, d, norms, centres, moves, chunk)
+fn chunk_pass_avx2<F: Float>(inputs: PassInputs<'_, F>, chunk: Chunk<'_, F>) -> ChunkPass {
+    chunk_pass::<F, true>(inputs, chunk)
 }
 
-/// One assignment pass over the rows of a chunk: loosens the bounds by `moves` (none on the first pass, which scans
-/// every row), skips the rows the bounds settle, tightens or scans the rest.
+/// One assignment pass over the rows of a chunk: loosens the bounds by the centres' moves (none on the first pass,
+/// which scans every row), skips the rows the bounds settle, tightens or scans the rest.
 #[inline(always)]
-fn chunk_pass<F: Float, const AVX2: bool>(
-    data: &[F],
-    d: usize,
-    norms: &[F],
-    centres: &Centres<F>,
-    moves: Option<&Moves<F>>,
-    mut chunk: Chunk<'_, F>,
-) -> ChunkPass {
+fn chunk_pass<F: Float, const AVX2: bool>(inputs: PassInputs<'_, F>, mut chunk: Chunk<'_, F>) -> ChunkPass {
+    let PassInputs { d, centres, moves, .. } = inputs;
     let rows = chunk.labels.len();
     let k = centres.centroids.nrows();
     let Some(moves) = moves else {
@@ -341,10 +338,10 @@ fn chunk_pass<F: Float, const AVX2: bool>(
         for local in 0..rows {
             scanner.pending.push(local);
             if scanner.is_full() {
-                scanner.scan::<AVX2>(data, norms, centres, true, &mut chunk);
+                scanner.scan::<AVX2>(inputs, &mut chunk);
             }
         }
-        scanner.scan::<AVX2>(data, norms, centres, true, &mut chunk);
+        scanner.scan::<AVX2>(inputs, &mut chunk);
         return scanner.out;
     };
     // Loosen every bound and keep the rows the bounds alone do not settle (a sequential sweep over the bounds)...
@@ -369,21 +366,21 @@ fn chunk_pass<F: Float, const AVX2: bool>(
     for (position, &local) in unsettled.iter().enumerate() {
         if let Some(&ahead) = unsettled.get(position + PREFETCH_AHEAD) {
             let i = chunk.start + ahead as usize;
-            prefetch(&data[i * d..(i + 1) * d]);
+            prefetch(inputs.row(i));
         }
         let local = local as usize;
         let own = chunk.labels[local] as usize;
         let i = chunk.start + local;
-        let exact = squared_distance(&data[i * d..(i + 1) * d], centres.row(own)).sqrt();
+        let exact = squared_distance(inputs.row(i), centres.row(own)).sqrt();
         chunk.upper[local] = exact;
         if exact > centres.half_gaps[own].max(chunk.lower[local]) {
             scanner.pending.push(local);
             if scanner.is_full() {
-                scanner.scan::<AVX2>(data, norms, centres, false, &mut chunk);
+                scanner.scan::<AVX2>(inputs, &mut chunk);
             }
         }
     }
-    scanner.scan::<AVX2>(data, norms, centres, false, &mut chunk);
+    scanner.scan::<AVX2>(inputs, &mut chunk);
     scanner.out
 }
 
@@ -412,22 +409,15 @@ impl<F: Float> Scanner<F> {
 
     /// Scans the pending rows: one matrix multiply, then each row's nearest two centres become its label and bounds.
     #[inline(always)]
-    fn scan<const AVX2: bool>(
-        &mut self,
-        data: &[F],
-        norms: &[F],
-        centres: &Centres<F>,
-        first: bool,
-        chunk: &mut Chunk<'_, F>,
-    ) {
+    fn scan<const AVX2: bool>(&mut self, inputs: PassInputs<'_, F>, chunk: &mut Chunk<'_, F>) {
+        let PassInputs { norms, centres, moves, .. } = inputs;
         let rows = self.pending.len();
         if rows == 0 {
             return;
         }
-        let d = self.block.ncols();
         for (r, &local) in self.pending.iter().enumerate() {
-            let i = chunk.start + local;
-            self.block.row_mut(r).as_slice_mut().expect("standard layout").copy_from_slice(&data[i * d..(i + 1) * d]);
+            let row = inputs.row(chunk.start + local);
+            self.block.row_mut(r).as_slice_mut().expect("standard layout").copy_from_slice(row);
         }
         let mut products = self.dots.slice_mut(s![..rows, ..]);
         general_mat_mul(F::one(), &self.block.slice(s![..rows, ..]), &centres.centroids.t(), F::zero(), &mut products);
@@ -436,7 +426,7 @@ impl<F: Float> Scanner<F> {
                 nearest_two::<F, AVX2>(&centres.norms, products.row(r).to_slice().expect("standard layout"));
             let x_norm = norms[chunk.start + local];
             let label = nearest as u32;
-            if !first && chunk.labels[local] != label {
+            if moves.is_some() && chunk.labels[local] != label {
                 self.out.changed.push((chunk.start + local, chunk.labels[local]));
             }
             chunk.labels[local] = label;
@@ -449,14 +439,7 @@ impl<F: Float> Scanner<F> {
 }
 
 /// One pass over every chunk in parallel; the rows that changed cluster come back in row order.
-fn pass<F: Float>(
-    data: &[F],
-    d: usize,
-    norms: &[F],
-    centres: &Centres<F>,
-    moves: Option<&Moves<F>>,
-    bounds: &mut Bounds<F>,
-) -> ChunkPass {
+fn pass<F: Float>(inputs: PassInputs<'_, F>, bounds: &mut Bounds<F>) -> ChunkPass {
     let ranges = chunk_ranges(bounds.labels.len());
     let chunk_rows = ranges[0].1 - ranges[0].0;
     let parts: Vec<ChunkPass> = bounds
@@ -466,7 +449,7 @@ fn pass<F: Float>(
         .zip(bounds.lower.par_chunks_mut(chunk_rows))
         .zip(ranges.par_iter())
         .map(|(((labels, upper), lower), &(start, _))| {
-            chunk_pass_dispatch(data, d, norms, centres, moves, Chunk { start, labels, upper, lower })
+            chunk_pass_dispatch(inputs, Chunk { start, labels, upper, lower })
         })
         .collect();
     let mut merged = ChunkPass { changed: Vec::new(), scanned: 0 };
@@ -619,7 +602,8 @@ pub(super) fn lloyd<F: Float>(
     loop {
         iterations += 1;
         // Assign the rows to the current centres (the first pass scans every row).
-        let step = pass(values, d, norms, &centres, moves.as_ref(), &mut bounds);
+        let inputs = PassInputs { data: values, d, norms, centres: &centres, moves: moves.as_ref() };
+        let step = pass(inputs, &mut bounds);
         scanned += step.scanned;
         if iterations == 1 {
             sums = Sums::of(values, d, &bounds.labels, k);
@@ -657,7 +641,8 @@ pub(super) fn lloyd<F: Float>(
     }
     if let Some(moves) = &moves {
         // The labels of the final centres.
-        scanned += pass(values, d, norms, &centres, Some(moves), &mut bounds).scanned;
+        let inputs = PassInputs { data: values, d, norms, centres: &centres, moves: Some(moves) };
+        scanned += pass(inputs, &mut bounds).scanned;
     }
     let (_, inertia) = own_distances(values, d, &centres, &bounds.labels);
     let stats = FitStats { passes: scanned as f64 / n as f64, ..FitStats::default() };
