@@ -30,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 mod bounded;
+mod nearest;
 
 /// Rows per GEMM block (a block's distances, rows x k, stay in cache).
 const BLOCK_ROWS: usize = 256;
