@@ -295,7 +295,7 @@ pub(crate) mod tests {
             conversation_id: format!("c{i}"),
             source: "s".into(),
             kind: SourceKind::Simulator,
-            task_id: (i % 2 == 0).then(|| "t".to_owned()),
+            task_id: i.is_multiple_of(2).then(|| "t".to_owned()),
             run: Some(i as i64),
             outcome: None,
             survey: None,

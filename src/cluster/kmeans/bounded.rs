@@ -38,7 +38,7 @@ fn squared_distance<F: Float>(a: &[F], b: &[F]) -> F {
     for (x, y) in a4.zip(b4) {
         for l in 0..4 {
             let difference = x[l] - y[l];
-            partial[l] = partial[l] + difference * difference;
+            partial[l] += difference * difference;
         }
     }
     (partial[0] + partial[1]) + (partial[2] + partial[3]) + tail
