@@ -18,8 +18,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// simulators), OUT/clusters.parquet (shares, captured / missed / hallucinated labels, extreme features, top words,
 /// example turns), OUT/usi.parquet and OUT/usi_features.parquet (User-Sim Index with bootstrap bounds and the
 /// human ceiling between batches), OUT/usi_difficulty.json, and the `divergence` section of OUT/manifest.json.
-/// Cost: three streaming passes over the earlier tables (about 20 bytes + 4 per facet per conversation in memory),
-/// then O((bootstrap + permutations + ceiling_splits) x 25 K) per facet and source on every core; USI's bootstrap
+/// Cost: streaming passes over the earlier tables (the conversations' messages only for the explain_sample rows;
+/// about 20 bytes + 4 per facet per conversation in memory), then O((bootstrap + permutations + ceiling_splits) x 25 K) per facet and source on every core; USI's bootstrap
 /// is O(usi_bootstrap x units x 19). codebook = "per-pair" adds a K = 500 k-means per facet and simulator.
 #[derive(Debug, clap::Args)]
 pub struct Args {

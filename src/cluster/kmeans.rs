@@ -294,6 +294,7 @@ fn assignment_step<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, centroids:
     let k = centroids.nrows();
     let centroid_norms: Vec<F> = centroids.axis_iter(Axis(0)).map(|c| c.dot(&c)).collect();
     let centroids_t = centroids.t();
+    let avx2 = nearest::has_avx2();
     let partials: Vec<(Vec<u32>, f64)> = chunk_ranges(n)
         .into_par_iter()
         .map(|(start, end)| {
@@ -307,15 +308,14 @@ fn assignment_step<F: Float>(data: &ArrayView2<F>, norms: &Array1<F>, centroids:
                 let mut block = dots.slice_mut(s![..block_end - block_start, ..]);
                 general_mat_mul(F::one(), &rows, &centroids_t, F::zero(), &mut block);
                 for (i, dot_row) in block.axis_iter(Axis(0)).enumerate() {
-                    let mut best = (0usize, F::infinity());
-                    for (j, dot) in dot_row.iter().enumerate() {
-                        let distance = centroid_norms[j] - (*dot + *dot);
-                        if distance < best.1 {
-                            best = (j, distance);
-                        }
-                    }
-                    labels.push(best.0 as u32);
-                    let distance = (best.1 + norms[block_start + i]).max(F::zero());
+                    let dots = dot_row.to_slice().expect("standard layout");
+                    let (nearest, best, _) = if avx2 {
+                        nearest::nearest_two::<F, true>(&centroid_norms, dots)
+                    } else {
+                        nearest::nearest_two::<F, false>(&centroid_norms, dots)
+                    };
+                    labels.push(nearest as u32);
+                    let distance = (best + norms[block_start + i]).max(F::zero());
                     inertia += distance.to_f64().unwrap_or(f64::NAN);
                 }
                 block_start = block_end;

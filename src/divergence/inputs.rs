@@ -31,24 +31,24 @@ use crate::ingest::SourceKind;
 /// No cluster: the conversation has no value in the facet.
 pub const NO_CLUSTER: u32 = u32::MAX;
 
-/// The table's batches and its schema (with the file's key-value metadata, which the reader's own schema lacks).
-fn batches(path: &Path) -> Result<(parquet::arrow::arrow_reader::ParquetRecordBatchReader, SchemaRef), String> {
+/// The table's batches (of every column, or of `columns` alone) and its schema (with the file's key-value metadata,
+/// which the reader's own schema lacks).
+fn batches(
+    path: &Path,
+    columns: Option<&[&str]>,
+) -> Result<(parquet::arrow::arrow_reader::ParquetRecordBatchReader, SchemaRef), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
     let schema = builder.schema().clone();
-    Ok((builder.with_batch_size(8192).build().map_err(|e| e.to_string())?, schema))
-}
-
-/// The batches of some columns of a table.
-fn columns_of(path: &Path, names: &[&str]) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
-    let mut roots = Vec::new();
-    for name in names {
-        roots.push(builder.schema().index_of(name).map_err(|_| format!("no column {name:?}"))?);
+    if let Some(names) = columns {
+        let mut roots = Vec::new();
+        for name in names {
+            roots.push(schema.index_of(name).map_err(|_| format!("no column {name:?}"))?);
+        }
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder = builder.with_projection(mask);
     }
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
-    builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())
+    Ok((builder.with_batch_size(8192).build().map_err(|e| e.to_string())?, schema))
 }
 
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::StringArray, String> {
@@ -82,7 +82,7 @@ impl Assignments {
     /// Errors as (message, whether the settings are at fault).
     fn read_checked(out_dir: &Path, path: &Path, wanted: Option<&[String]>) -> Result<Self, (String, bool)> {
         let error = |message: String| (message, false);
-        let (reader, schema) = batches(path).map_err(error)?;
+        let (reader, schema) = batches(path, None).map_err(error)?;
         let present: Vec<String> =
             schema.fields().iter().filter_map(|f| f.name().strip_prefix("cluster_").map(str::to_owned)).collect();
         let facets: Vec<String> = match wanted {
@@ -230,7 +230,8 @@ impl ConversationExtras {
         let mut sampled_rows: Vec<u64> = Vec::new(); // rows of the conversations table
         let mut sampled_assignments: Vec<(usize, u64)> = Vec::new(); // (assignment row, sampling hash)
         let mut file_row = 0u64;
-        for batch in columns_of(&path, &["conversation_id", "source", "survey"]).map_err(error)? {
+        let (identities, _) = batches(&path, Some(&["conversation_id", "source", "survey"])).map_err(error)?;
+        for batch in identities {
             let batch = batch.map_err(|e| error(e.to_string()))?;
             let (ids, sources, surveys) =
                 (text(&batch, "conversation_id")?, text(&batch, "source")?, text(&batch, "survey")?);
@@ -347,7 +348,7 @@ impl FeatureInputs {
     ) -> Result<Self, String> {
         let path = out_dir.join(crate::features::FEATURES_FILE);
         let error = |message: String| format!("{}: {message}", path.display());
-        let (reader, schema) = batches(&path).map_err(error)?;
+        let (reader, schema) = batches(&path, None).map_err(error)?;
         let by_facet: BTreeMap<String, Vec<String>> = crate::cluster::facet_columns(&schema).map_err(error)?;
         let usi_columns: Vec<&str> = usi::feature_columns().into_iter().map(|(name, _)| name).collect();
         let has_usi = usi_columns.iter().all(|c| schema.field_with_name(c).is_ok());

@@ -10,7 +10,8 @@
 //! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
 //! the smoothing named in every row; the same inputs, settings and seed give byte-identical tables on any number
 //! of threads (every random stream is keyed by what it computes, see [`resample::stream`]).
-//! Cost: three streaming passes over the earlier tables (memory ~ 20 bytes + 4 per facet per row), then per
+//! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
+//! (memory ~ 20 bytes + 4 per facet per row), then per
 //! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics, in parallel over
 //! facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
 

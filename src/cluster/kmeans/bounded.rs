@@ -11,9 +11,9 @@
 //! cannot change cluster and is skipped; otherwise its upper bound is made exact, and if the test still fails the
 //! row is scanned against every centre. Scanned rows are gathered `BLOCK_ROWS` at a time into one matrix multiply,
 //! as plain Lloyd does for all rows, and each one's nearest two centres ([`super::nearest`]) give its label and both
-//! bounds. The per-cluster sums (f64) are computed once, then updated by the rows that
-//! changed cluster, in chunk order and row order: the result does not depend on the thread count, and an
-//! iteration in which no label changes leaves the centroids bit for bit as they were, which ends the run.
+//! bounds. The per-cluster sums (f64) follow the rows that change cluster (every row on the first pass), in row
+//! order: the result does not depend on the thread count, and an iteration in which no label changes leaves the
+//! centroids bit for bit as they were, which ends the run.
 //! Stopping rules and empty-cluster repair are plain Lloyd's, as in scikit-learn: labels unchanged, or the
 //! centres' total squared shift at most `tol`; an empty cluster takes the row farthest from its centre.
 //!
@@ -26,7 +26,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-use super::nearest::nearest_two;
+use super::nearest::{self, nearest_two};
 use super::{BLOCK_ROWS, FitStats, KMeans, chunk_ranges};
 
 /// Squared Euclidean distance of two rows, in four independent sums (so the loop pipelines).
@@ -48,6 +48,8 @@ fn squared_distance<F: Float>(a: &[F], b: &[F]) -> F {
 const PREFETCH_AHEAD: usize = 8;
 
 /// Asks the processor to bring a row into cache (a hint only: no effect on results; nothing on other processors).
+/// The unsettled rows are scattered, so without it their loads wait on memory one by one (about 15% of the
+/// k-means time on the benchmark's `usi` matrix).
 #[inline(always)]
 fn prefetch<F>(row: &[F]) {
     #[cfg(target_arch = "x86_64")]
@@ -137,9 +139,10 @@ struct Bounds<F> {
     lower: Vec<F>,
 }
 
-/// A chunk's part of one pass: the rows that changed cluster (row, old cluster), and the rows scanned.
+/// A chunk's part of one pass: the rows that changed cluster (row, old cluster: None on the first pass, where every
+/// row gets its first label), and the rows scanned.
 struct ChunkPass {
-    changed: Vec<(usize, u32)>,
+    changed: Vec<(usize, Option<u32>)>,
     scanned: usize,
 }
 
@@ -173,7 +176,7 @@ impl<F> PassInputs<'_, F> {
 /// give the same bits.
 fn chunk_pass_dispatch<F: Float>(inputs: PassInputs<'_, F>, chunk: Chunk<'_, F>) -> ChunkPass {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if nearest::has_avx2() {
         // SAFETY: the processor supports AVX2, checked just above.
         return unsafe { chunk_pass_avx2(inputs, chunk) };
     }
@@ -222,12 +225,11 @@ fn chunk_pass<F: Float, const AVX2: bool>(inputs: PassInputs<'_, F>, mut chunk: 
     unsettled.truncate(count);
     // Buffers for as many rows as may be scanned: late in a run, few.
     let mut scanner = Scanner::new(BLOCK_ROWS.min(count), d, k);
-    // ... then make their upper bounds exact, reading their rows ahead of use (the rows are scattered, so the loads
-    // would otherwise wait on memory one by one), and scan the rows whose bounds still overlap.
+    // ... then make their upper bounds exact, reading their rows ahead of use, and scan the rows whose bounds still
+    // overlap.
     for (position, &local) in unsettled.iter().enumerate() {
         if let Some(&ahead) = unsettled.get(position + PREFETCH_AHEAD) {
-            let i = chunk.start + ahead as usize;
-            prefetch(inputs.row(i));
+            prefetch(inputs.row(chunk.start + ahead as usize));
         }
         let local = local as usize;
         let own = chunk.labels[local] as usize;
@@ -287,8 +289,10 @@ impl<F: Float> Scanner<F> {
                 nearest_two::<F, AVX2>(&centres.norms, products.row(r).to_slice().expect("standard layout"));
             let x_norm = norms[chunk.start + local];
             let label = nearest as u32;
-            if moves.is_some() && chunk.labels[local] != label {
-                self.out.changed.push((chunk.start + local, chunk.labels[local]));
+            if moves.is_none() {
+                self.out.changed.push((chunk.start + local, None));
+            } else if chunk.labels[local] != label {
+                self.out.changed.push((chunk.start + local, Some(chunk.labels[local])));
             }
             chunk.labels[local] = label;
             chunk.upper[local] = (best + x_norm).max(F::zero()).sqrt();
@@ -329,28 +333,8 @@ struct Sums {
 }
 
 impl Sums {
-    /// The sums of the rows by label, chunk by chunk in row order, merged in chunk order.
-    fn of<F: Float>(data: &[F], d: usize, labels: &[u32], k: usize) -> Self {
-        let parts: Vec<Sums> = chunk_ranges(labels.len())
-            .into_par_iter()
-            .map(|(start, end)| {
-                let mut part = Sums { sums: vec![0.0; k * d], counts: vec![0; k], d };
-                for i in start..end {
-                    part.add(labels[i] as usize, &data[i * d..(i + 1) * d]);
-                }
-                part
-            })
-            .collect();
-        let mut total = Sums { sums: vec![0.0; k * d], counts: vec![0; k], d };
-        for part in parts {
-            for (sum, x) in total.sums.iter_mut().zip(&part.sums) {
-                *sum += x;
-            }
-            for (count, c) in total.counts.iter_mut().zip(&part.counts) {
-                *count += c;
-            }
-        }
-        total
+    fn new(k: usize, d: usize) -> Self {
+        Self { sums: vec![0.0; k * d], counts: vec![0; k], d }
     }
 
     fn add<F: Float>(&mut self, cluster: usize, row: &[F]) {
@@ -455,7 +439,7 @@ pub(super) fn lloyd<F: Float>(
     let norms = norms.as_slice().expect("a fresh array is contiguous");
     let mut bounds = Bounds { labels: vec![0; n], upper: vec![F::infinity(); n], lower: vec![F::zero(); n] };
     let mut centres = Centres::new(centroids);
-    let mut sums = Sums { sums: Vec::new(), counts: Vec::new(), d };
+    let mut sums = Sums::new(k, d);
     let mut moves: Option<Moves<F>> = None;
     let mut scanned = 0usize;
     let mut iterations = 0;
@@ -466,12 +450,12 @@ pub(super) fn lloyd<F: Float>(
         let inputs = PassInputs { data: values, d, norms, centres: &centres, moves: moves.as_ref() };
         let step = pass(inputs, &mut bounds);
         scanned += step.scanned;
-        if iterations == 1 {
-            sums = Sums::of(values, d, &bounds.labels, k);
-        }
+        // The sums follow the rows that changed cluster (on the first pass, every row), in row order.
         for &(i, old) in &step.changed {
             let row = &values[i * d..(i + 1) * d];
-            sums.remove(old as usize, row);
+            if let Some(old) = old {
+                sums.remove(old as usize, row);
+            }
             sums.add(bounds.labels[i] as usize, row);
         }
         let relocated = relocate_empty_clusters(values, &centres, &mut bounds.labels, &mut sums);
@@ -480,7 +464,7 @@ pub(super) fn lloyd<F: Float>(
             bounds.upper[i] = F::infinity();
             bounds.lower[i] = F::zero();
         }
-        if iterations > 1 && step.changed.is_empty() && relocated.is_empty() {
+        if step.changed.is_empty() && relocated.is_empty() {
             // No label changed, so the sums, and the centroids, are bit for bit the ones just measured against.
             moves = None;
             converged = true;
@@ -521,7 +505,10 @@ mod tests {
         let norms = squared_norms(data);
         for _ in 0..iterations {
             let labels = assignment_step(data, &norms, &centroids).labels;
-            let sums = Sums::of(data.as_slice().unwrap(), data.ncols(), &labels, centroids.nrows());
+            let mut sums = Sums::new(centroids.nrows(), data.ncols());
+            for (row, &label) in data.axis_iter(Axis(0)).zip(&labels) {
+                sums.add(label as usize, row.as_slice().unwrap());
+            }
             centroids = sums.centroids(&centroids);
         }
         centroids

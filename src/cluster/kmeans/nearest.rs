@@ -3,8 +3,8 @@
 //!
 //! Consumes: the centres' squared norms and the row's dot products with them. Produces: the nearest centre (ties to
 //! the lower index, as a plain scan), ||c||^2 - 2 x.c for it and for the second nearest. Running minima in lanes,
-//! without branches; for f64 on processors with AVX2 (only in code compiled for it), two 256-bit registers of four
-//! lanes. The answer is unique, so every arrangement of lanes gives the same bits. Cost: O(k) per row.
+//! without branches; for f64 on processors with AVX2 (checked at run time by the callers), two 256-bit registers
+//! of four lanes. The answer is unique, so every arrangement of lanes gives the same bits. Cost: O(k) per row.
 
 use linfa::Float;
 
@@ -65,15 +65,23 @@ impl<F: Float> Lanes<F> {
     }
 }
 
+/// Whether the processor has AVX2 (the callers' run-time choice of path).
+pub(super) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// The nearest centre of a row and ||c||^2 - 2 x.c for it and for the second nearest, from the row's products with
 /// every centre: lanes of running minima, merged at the end; ties go to the lower index, as in a plain scan. With
-/// `AVX2` (only in code compiled for it, see `bounded::chunk_pass_dispatch`) f64 rows take four lanes in one register.
+/// `AVX2` (true only once the processor was found to support it, see [`has_avx2`]) f64 rows take the AVX2 path.
 #[inline(always)]
 pub(super) fn nearest_two<F: Float, const AVX2: bool>(centre_norms: &[F], dots: &[F]) -> (usize, F, F) {
     #[cfg(target_arch = "x86_64")]
     if AVX2 && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>() {
-        // SAFETY: F is f64 (checked just above), so the slices are f64 slices; AVX2 is only true in the instance
-        // that chunk_pass_avx2 runs, after the processor was found to support AVX2.
+        // SAFETY: F is f64 (checked just above), so the slices are f64 slices; callers pass AVX2 = true only after
+        // the processor was found to support AVX2.
         let (index, best, second) = unsafe {
             let norms = std::slice::from_raw_parts(centre_norms.as_ptr().cast::<f64>(), centre_norms.len());
             let dots = std::slice::from_raw_parts(dots.as_ptr().cast::<f64>(), dots.len());
