@@ -107,7 +107,8 @@ def features(kind, messages, cues):
         "pushback_q_rate": pushback / n,
         "clarify_q_rate": clarify / n,
         "info_q_rate": info / n,
-        "n_turns": float(len(kept)),
+        # Turns of the dialogue: user and assistant messages with text (no system, tool or tool-call messages).
+        "n_turns": float(sum(1 for m in kept if m["role"] in ("user", "assistant") and m["content"] is not None)),
     }
     return row
 

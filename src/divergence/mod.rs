@@ -102,6 +102,9 @@ pub struct DivergenceConfig {
     pub explain_sample: usize,
     /// A frozen task-difficulty file (JSON: task id -> success rate) for ECE. Default: pooled over the simulators.
     pub usi_difficulty: Option<PathBuf>,
+    /// Which conversations USI's D1-D4 take where every conversation has a task id: "shared" (the tasks both sides
+    /// ran, the spec's default) or "all" (every conversation, for sides whose task ids name different tasks).
+    pub usi_tasks: usi::TaskScope,
     /// Facets to compare (default: every facet with a codebook).
     pub facets: Option<Vec<String>>,
 }
@@ -121,6 +124,7 @@ impl Default for DivergenceConfig {
             label_ratio: 2.0,
             explain_sample: 50_000,
             usi_difficulty: None,
+            usi_tasks: usi::TaskScope::Shared,
             facets: None,
         }
     }

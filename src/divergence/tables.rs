@@ -22,7 +22,7 @@ use super::histogram::Histogram;
 use super::inputs::{Assignments, FeatureInputs};
 use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
-use super::usi::{Comparison, Side, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
+use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use super::{DivergenceConfig, DivergenceError, Estimate, interval};
 use crate::ingest::SourceKind;
 use crate::table::TableBuilder;
@@ -341,7 +341,7 @@ impl Context<'_> {
             ));
         }
         let batches = reference.batches();
-        let (ceiling_mean, ceiling_std) = batch_ceiling(&batches, &task_difficulty, n_tasks);
+        let (ceiling_mean, ceiling_std) = batch_ceiling(&batches, &task_difficulty, n_tasks, config.usi_tasks);
 
         struct Row {
             source: usize,
@@ -354,7 +354,7 @@ impl Context<'_> {
             .compared
             .iter()
             .map(|&s| {
-                let comparison = Comparison::new(reference, &sides[s], &task_difficulty, n_tasks);
+                let comparison = Comparison::new(reference, &sides[s], &task_difficulty, n_tasks, config.usi_tasks);
                 let score = comparison.point(n_tasks);
                 let mut replicates: Vec<f64> = (0..config.usi_bootstrap)
                     .into_par_iter()
@@ -364,11 +364,26 @@ impl Context<'_> {
                 let (lo, hi) = interval(&mut replicates, score.usi);
                 let per_batch: Vec<f64> = batches
                     .iter()
-                    .map(|batch| Comparison::new(batch, &sides[s], &task_difficulty, n_tasks).point(n_tasks).usi)
+                    .map(|batch| {
+                        Comparison::new(batch, &sides[s], &task_difficulty, n_tasks, config.usi_tasks)
+                            .point(n_tasks)
+                            .usi
+                    })
                     .collect();
                 Row { source: s, score, lo, hi, batch: mean_std(&per_batch) }
             })
             .collect();
+        for row in rows.iter().filter(|r| r.score.shared_tasks == Some(0) && config.usi_tasks == TaskScope::Shared) {
+            warnings.push(format!(
+                "usi: {} ran none of the tasks of {}: no D1-D4 (where the two name tasks differently, set [divergence] \
+                 usi_tasks = \"all\" to compare every conversation)",
+                a.sources[row.source], a.sources[self.reference]
+            ));
+        }
+        let scope_note = |r: &Row| match (config.usi_tasks, r.score.shared_tasks) {
+            (TaskScope::All, Some(_)) => "; D1-D4 over every conversation (usi_tasks = all)",
+            _ => "",
+        };
         let note = |r: &Row| {
             let mut missing = Vec::new();
             if r.score.eval.is_none() {
@@ -378,10 +393,11 @@ impl Context<'_> {
                 missing.push("no ECE (outcomes, task ids and task difficulties needed)");
             }
             format!(
-                "mean of {} terms{}{}",
+                "mean of {} terms{}{}{}",
                 r.score.terms,
                 if missing.is_empty() { "" } else { ": " },
-                missing.join("; ")
+                missing.join("; "),
+                scope_note(r)
             )
         };
         let usi_path = self.path(super::tables::USI_FILE);

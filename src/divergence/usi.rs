@@ -6,13 +6,15 @@
 //! source into a [`Side`]. Produces: a [`Score`] per compared source (terms, USI, per-feature means and Dice).
 //! How: a side keeps units, one per (task, run) when every conversation has a task id (then a comparison is
 //! restricted to the tasks both sides ran, and the bootstrap resamples those tasks), else one per conversation (the
-//! bootstrap resamples conversations within each side). Every term is computed from weighted unit sums, so a
+//! bootstrap resamples conversations within each side). With [`TaskScope::All`], D1-D4 take every conversation of
+//! each side (the bootstrap resamples units within each side) while ECE and Eval still pair the shared tasks. Every term is computed from weighted unit sums, so a
 //! bootstrap replicate only changes the weights. A side with several runs gets a summary row per run, averaged.
 //! Cost: O(units x 19) per score; the bootstrap multiplies that by its replicates.
 
 use std::collections::HashMap;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::resample::stream;
 use super::survey::{self, Answers};
@@ -41,6 +43,19 @@ pub fn feature_columns() -> Vec<(&'static str, usize)> {
             Some((def.name, index))
         })
         .collect()
+}
+
+/// Which conversations D1-D4 are computed over, where every conversation has a task id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskScope {
+    /// The tasks both sides ran (shared/specs/usi.md section 2).
+    #[default]
+    Shared,
+    /// Every conversation of each side, as the authors' scorer computes D1-D4 when handed two whole sets (their
+    /// `restricted_to_shared_tasks = False`): for sides whose task ids do not name the same tasks (another
+    /// benchmark, another language). ECE and Eval compare a task with itself and still use the shared tasks.
+    All,
 }
 
 /// Conversations of one (task, run), or one conversation.
@@ -279,10 +294,10 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 }
 
 /// The human ceiling (usi.md section 5): USI of batch i against batch j over every pair i < j, mean and std.
-pub fn batch_ceiling(batches: &[Side], difficulty: &[Option<f64>], tasks: usize) -> (f64, f64) {
+pub fn batch_ceiling(batches: &[Side], difficulty: &[Option<f64>], tasks: usize, scope: TaskScope) -> (f64, f64) {
     let scores: Vec<f64> = (0..batches.len())
         .flat_map(|i| (i + 1..batches.len()).map(move |j| (i, j)))
-        .map(|(i, j)| Comparison::new(&batches[j], &batches[i], difficulty, tasks).point(tasks).usi)
+        .map(|(i, j)| Comparison::new(&batches[j], &batches[i], difficulty, tasks, scope).point(tasks).usi)
         .collect();
     mean_std(&scores)
 }
@@ -342,10 +357,12 @@ fn summary(side: &Side, weights: &[f64]) -> [f64; USI_FEATURES] {
     row
 }
 
-/// How units are weighted in one computation: by task (task mode) or per unit on each side.
+/// How units are weighted in one computation: by task (task mode), per unit on each side (D1-D4 only), or per
+/// unit for D1-D4 and by task for ECE and Eval ([`TaskScope::All`]).
 pub enum Weights<'a> {
     Tasks(&'a [f64]),
     Units { reference: &'a [f64], source: &'a [f64] },
+    UnitsAndTasks { reference: &'a [f64], source: &'a [f64], tasks: &'a [f64] },
 }
 
 /// Everything one comparison needs beside the weights.
@@ -356,10 +373,17 @@ pub struct Comparison<'a> {
     reference_tasks: Vec<TaskTotals>,
     /// Tasks both sides ran; None when either side lacks task ids on some conversation.
     pub shared_tasks: Option<Vec<u32>>,
+    pub scope: TaskScope,
 }
 
 impl<'a> Comparison<'a> {
-    pub fn new(reference: &'a Side, source: &'a Side, difficulty: &'a [Option<f64>], tasks: usize) -> Self {
+    pub fn new(
+        reference: &'a Side,
+        source: &'a Side,
+        difficulty: &'a [Option<f64>],
+        tasks: usize,
+        scope: TaskScope,
+    ) -> Self {
         let reference_tasks = reference.by_task(tasks);
         let shared_tasks = (reference.all_tasks && source.all_tasks).then(|| {
             let source_tasks = source.by_task(tasks);
@@ -367,7 +391,12 @@ impl<'a> Comparison<'a> {
                 .filter(|&t| reference_tasks[t as usize].present && source_tasks[t as usize].present)
                 .collect()
         });
-        Comparison { reference, source, difficulty, reference_tasks, shared_tasks }
+        Comparison { reference, source, difficulty, reference_tasks, shared_tasks, scope }
+    }
+
+    /// Whether D1-D4 take every conversation although both sides have task ids.
+    fn features_over_all(&self) -> bool {
+        self.scope == TaskScope::All && self.shared_tasks.is_some()
     }
 
     /// Task weights of the point estimate (1 on shared tasks), or unit weights of 1.
@@ -385,9 +414,10 @@ impl<'a> Comparison<'a> {
         let by_task = |side: &Side, task_weights: &[f64]| -> Vec<f64> {
             side.units.iter().map(|u| u.task.map_or(0.0, |t| task_weights[t as usize])).collect()
         };
-        let (reference_weights, source_weights) = match weights {
-            Weights::Tasks(task_weights) => (by_task(self.reference, task_weights), by_task(self.source, task_weights)),
-            Weights::Units { reference, source } => (reference.to_vec(), source.to_vec()),
+        let (reference_weights, source_weights, task_weights) = match *weights {
+            Weights::Tasks(tasks) => (by_task(self.reference, tasks), by_task(self.source, tasks), Some(tasks)),
+            Weights::Units { reference, source } => (reference.to_vec(), source.to_vec(), None),
+            Weights::UnitsAndTasks { reference, source, tasks } => (reference.to_vec(), source.to_vec(), Some(tasks)),
         };
         let reference_row = summary(self.reference, &reference_weights);
         let source_row = summary(self.source, &source_weights);
@@ -415,9 +445,9 @@ impl<'a> Comparison<'a> {
         let d = std::array::from_fn(|k| {
             if dimension_counts[k] == 0 { f64::NAN } else { 100.0 * dimension_sums[k] / dimension_counts[k] as f64 }
         });
-        let (ece, eval) = match weights {
-            Weights::Tasks(task_weights) => (self.ece(task_weights), self.eval(task_weights)),
-            Weights::Units { .. } => (None, None),
+        let (ece, eval) = match task_weights {
+            Some(tasks) => (self.ece(tasks), self.eval(tasks)),
+            None => (None, None),
         };
         let mut terms: Vec<f64> = d.iter().copied().filter(|v: &f64| !v.is_nan()).collect();
         terms.extend(eval);
@@ -506,32 +536,30 @@ impl<'a> Comparison<'a> {
     }
 
     /// The USI of one bootstrap replicate: shared tasks resampled with replacement (task mode), else each side's
-    /// units.
+    /// units; with [`TaskScope::All`], each side's units for D1-D4 and the shared tasks for ECE and Eval.
     pub fn replicate(&self, seed: u64, replicate: usize, tasks: usize) -> f64 {
         let label = replicate.to_string();
         let mut rng = stream(seed, &["usi-bootstrap", &self.reference.source, &self.source.source, &label]);
-        match &self.shared_tasks {
-            Some(shared) => {
-                let mut task_weights = vec![0.0; tasks];
-                if !shared.is_empty() {
-                    for _ in 0..shared.len() {
-                        task_weights[shared[rng.gen_range(0..shared.len())] as usize] += 1.0;
-                    }
-                }
-                self.score(&Weights::Tasks(&task_weights)).usi
+        // n draws with replacement from `items`, as weights over `slots`.
+        let mut draw = |items: &[u32], slots: usize| {
+            let mut weights = vec![0.0; slots];
+            for _ in 0..items.len() {
+                weights[items[rng.gen_range(0..items.len())] as usize] += 1.0;
             }
+            weights
+        };
+        let units_of = |side: &Side| (0..side.units.len() as u32).collect::<Vec<u32>>();
+        match &self.shared_tasks {
+            Some(shared) if self.features_over_all() => {
+                let reference = draw(&units_of(self.reference), self.reference.units.len());
+                let source = draw(&units_of(self.source), self.source.units.len());
+                let task_weights = draw(shared, tasks);
+                self.score(&Weights::UnitsAndTasks { reference: &reference, source: &source, tasks: &task_weights }).usi
+            }
+            Some(shared) => self.score(&Weights::Tasks(&draw(shared, tasks))).usi,
             None => {
-                let mut draw = |units: usize| {
-                    let mut weights = vec![0.0; units];
-                    if units > 0 {
-                        for _ in 0..units {
-                            weights[rng.gen_range(0..units)] += 1.0;
-                        }
-                    }
-                    weights
-                };
-                let reference = draw(self.reference.units.len());
-                let source = draw(self.source.units.len());
+                let reference = draw(&units_of(self.reference), self.reference.units.len());
+                let source = draw(&units_of(self.source), self.source.units.len());
                 self.score(&Weights::Units { reference: &reference, source: &source }).usi
             }
         }
@@ -539,13 +567,14 @@ impl<'a> Comparison<'a> {
 
     /// The point estimate.
     pub fn point(&self, tasks: usize) -> Score {
+        let reference = vec![1.0; self.reference.units.len()];
+        let source = vec![1.0; self.source.units.len()];
         match self.unit_task_weights(tasks) {
-            Some(task_weights) => self.score(&Weights::Tasks(&task_weights)),
-            None => {
-                let reference = vec![1.0; self.reference.units.len()];
-                let source = vec![1.0; self.source.units.len()];
-                self.score(&Weights::Units { reference: &reference, source: &source })
+            Some(task_weights) if self.features_over_all() => {
+                self.score(&Weights::UnitsAndTasks { reference: &reference, source: &source, tasks: &task_weights })
             }
+            Some(task_weights) => self.score(&Weights::Tasks(&task_weights)),
+            None => self.score(&Weights::Units { reference: &reference, source: &source }),
         }
     }
 }
@@ -580,7 +609,8 @@ mod tests {
         sim.add(&row("b", 1, 1.0, constant(0.4)), &mut tasks);
         sim.add(&row("c", 1, 1.0, constant(9.0)), &mut tasks); // not a shared task: left out
         let difficulty = vec![None; tasks.names.len()];
-        let score = Comparison::new(&human, &sim, &difficulty, tasks.names.len()).point(tasks.names.len());
+        let n = tasks.names.len();
+        let score = Comparison::new(&human, &sim, &difficulty, n, TaskScope::Shared).point(n);
         // Means 0.4 and 0.4: Dice 1, although per-task Dice would be below 1.
         assert_eq!(score.d, [100.0; 4]);
         assert_eq!(score.shared_tasks, Some(2));
@@ -597,7 +627,7 @@ mod tests {
         sim.add(&UsiRow { task: Some("a"), ..row("a", 1, 1.0, constant(0.2)) }, &mut tasks);
         sim.add(&row("a", 2, 1.0, constant(0.8)), &mut tasks);
         let difficulty = vec![None; 1];
-        let score = Comparison::new(&human, &sim, &difficulty, 1).point(1);
+        let score = Comparison::new(&human, &sim, &difficulty, 1, TaskScope::Shared).point(1);
         assert!((score.features[0].source_mean - 0.5).abs() < 1e-15);
         assert_eq!(score.d[0], 100.0);
     }
@@ -612,7 +642,7 @@ mod tests {
             sim.add(&row(task, 1, s, constant(0.1)), &mut tasks);
         }
         let difficulty = vec![Some(0.1), Some(0.7)];
-        let score = Comparison::new(&human, &sim, &difficulty, 2).point(2);
+        let score = Comparison::new(&human, &sim, &difficulty, 2, TaskScope::Shared).point(2);
         // Bin 0: |0 - 1| with weight 1/2; bin 3: |1 - 1|. ECE = 0.5.
         assert_eq!(score.ece, Some(0.5));
         assert_eq!(score.terms, 5);
@@ -647,7 +677,7 @@ mod tests {
         sim_answers[6] = 3; // overall 3 -> 0.5; task_success skipped -> a random valid answer
         sim.add(&UsiRow { survey: Some(sim_answers), fill_hash: 11, ..row("a", 1, 1.0, constant(0.1)) }, &mut tasks);
         let difficulty = vec![None];
-        let score = Comparison::new(&human, &sim, &difficulty, 1).point(1);
+        let score = Comparison::new(&human, &sim, &difficulty, 1, TaskScope::Shared).point(1);
         let filled = survey::scaled(0, survey::random_answer(0, crate::cluster::kmeans::mix64(11 ^ 1)));
         let expected = 100.0 * (1.0 - ((1.0f64 - 0.5).abs() + (0.75f64 - filled).abs()) / 2.0);
         assert!((score.eval.unwrap() - expected).abs() < 1e-12, "{:?} vs {expected}", score.eval);
@@ -671,7 +701,7 @@ mod tests {
         let batches = humans.batches();
         assert_eq!(batches.len(), 3);
         assert_eq!(batches[0].conversations, 2);
-        let (mean, std) = batch_ceiling(&batches, &[None, None], 2);
+        let (mean, std) = batch_ceiling(&batches, &[None, None], 2, TaskScope::Shared);
         // Pair (1, 2): 100 on every term. (1, 3) and (2, 3): D1 = 100 x (6 x 1 + 0.5) / 7, the rest 100.
         let d1 = 100.0 * 6.5 / 7.0;
         let partial = (d1 + 300.0) / 4.0;
@@ -683,6 +713,34 @@ mod tests {
     }
 
     #[test]
+    fn scope_all_takes_every_conversation_for_the_dimensions_and_shared_tasks_for_ece() {
+        let mut tasks = Tasks::default();
+        let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
+        human.add(&row("a", 1, 1.0, constant(0.2)), &mut tasks);
+        human.add(&row("b", 1, 0.0, constant(0.6)), &mut tasks);
+        sim.add(&row("a", 1, 0.0, constant(0.4)), &mut tasks);
+        sim.add(&row("c", 1, 1.0, constant(0.8)), &mut tasks); // not a shared task: in D1-D4, not in ECE
+        let difficulty = vec![Some(0.5), Some(0.5), Some(0.5)];
+        let n = tasks.names.len();
+        let shared = Comparison::new(&human, &sim, &difficulty, n, TaskScope::Shared).point(n);
+        assert!((shared.features[0].reference_mean - 0.2).abs() < 1e-15, "task a alone");
+        let all = Comparison::new(&human, &sim, &difficulty, n, TaskScope::All);
+        let score = all.point(n);
+        assert!((score.features[0].reference_mean - 0.4).abs() < 1e-15);
+        assert!((score.features[0].source_mean - 0.6).abs() < 1e-15);
+        let expected_d = 100.0 * dice(0.4, 0.6);
+        assert!(score.d.iter().all(|d| (d - expected_d).abs() < 1e-12), "{:?}", score.d);
+        // ECE over task a only: the human succeeded, the simulator did not.
+        assert_eq!(score.ece, Some(1.0));
+        assert_eq!(score.ece, shared.ece);
+        assert_eq!(score.shared_tasks, Some(1));
+        let replicates: Vec<f64> = (0..50).map(|r| all.replicate(7, r, n)).collect();
+        assert!(replicates.iter().all(|u| (0.0..=100.0).contains(u)));
+        assert!(replicates.iter().any(|&u| u != replicates[0]), "units are resampled");
+        assert_eq!(replicates[5], all.replicate(7, 5, n), "seeded");
+    }
+
+    #[test]
     fn without_task_ids_every_conversation_is_compared() {
         let mut tasks = Tasks::default();
         let (mut human, mut sim) = (Side::new("human", false), Side::new("sim", true));
@@ -691,7 +749,7 @@ mod tests {
         human.add(&untasked(0.3), &mut tasks);
         human.add(&untasked(0.5), &mut tasks);
         sim.add(&untasked(0.4), &mut tasks);
-        let comparison = Comparison::new(&human, &sim, &[], 0);
+        let comparison = Comparison::new(&human, &sim, &[], 0, TaskScope::Shared);
         assert!(comparison.shared_tasks.is_none());
         let score = comparison.point(0);
         assert_eq!(score.d, [100.0; 4]);

@@ -74,6 +74,12 @@ impl WordSpans {
 }
 
 impl PreparedMessage<'_> {
+    /// Whether the message is a turn of the dialogue as the USI scorer counts them: a user or assistant message
+    /// with text. System prompts, tool output and tool calls without text are not.
+    pub fn is_turn(&self) -> bool {
+        matches!(self.role, Role::User | Role::Assistant) && self.text.is_some()
+    }
+
     fn piece(&self, (start, end): (u32, u32)) -> &str {
         &self.lower[start as usize..end as usize]
     }

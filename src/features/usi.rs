@@ -56,7 +56,7 @@ usi_features! {
     "emotion_rate", D4, "share of user turns expressing emotion (frustrated, upset, ugh, ...)";
     "accusation_rate", D4, "share of user turns with blame (useless, unacceptable, your fault, ...)";
     "pivot_rate", D4, "share of user turns changing course (actually, instead, how about, ...)";
-    "n_turns", None, "messages in the conversation after cleaning, all roles";
+    "n_turns", None, "user and assistant messages with text after cleaning (no system, tool or tool-call messages)";
 }
 
 /// ID-like tokens: long alphanumeric runs, numbers of 5+ digits, `word_word_123`, payment ids, e-mails.
@@ -165,7 +165,7 @@ pub fn compute(conversation: &Prepared<'_>, cues: &Cues, out: &mut Vec<f64>) {
         rate(emotion),
         rate(accusation),
         rate(pivot),
-        conversation.messages.len() as f64,
+        conversation.messages.iter().filter(|m| m.is_turn()).count() as f64,
     ]);
 }
 
@@ -304,6 +304,67 @@ mod tests {
         assert!((f["emotion_rate"] - 1.0 / 3.0).abs() < EPS);
         assert!((f["accusation_rate"] - 1.0 / 3.0).abs() < EPS, "ridiculous is also an accusation");
         assert!((f["pivot_rate"] - 1.0 / 3.0).abs() < EPS);
+    }
+
+    /// Whether one USI cue list matches a (lower-cased) turn.
+    fn cue(cue: UsiCue, turn: &str) -> bool {
+        CueLists::built_in().compile().unwrap().usi_match(cue, turn)
+    }
+
+    #[test]
+    fn phrases_with_spaces_are_literal_as_in_the_authors_scorer() {
+        // info: `is there ` / `is it ` / `is that ` keep their trailing space, which needs a word after it.
+        for (turn, info) in [
+            ("is there a table free", true),
+            ("is it open on sundays", true),
+            ("is there any parking", true),
+            ("what else is there?", false),
+            ("that is it. thanks", false),
+            ("is it?", false),
+        ] {
+            assert_eq!(cue(UsiCue::InfoQuestion, turn), info, "{turn:?}");
+        }
+        // info: any one character between `what` and `s the status`, the typographic apostrophe too.
+        assert!(cue(UsiCue::InfoQuestion, "what\u{2019}s the status of it"));
+        // pivot: one space after wait/actually, no comma.
+        assert!(cue(UsiCue::Pivot, "actually can i get the address"));
+        assert!(!cue(UsiCue::Pivot, "actually, can i just get the address"));
+        assert!(cue(UsiCue::Pivot, "wait could we"));
+        // clarify: `that` is required after repeat/say.
+        assert!(cue(UsiCue::Clarify, "could you repeat that please"));
+        assert!(!cue(UsiCue::Clarify, "could you repeat the reference number"));
+        // clarify: the three forms of "what ... mean", no others.
+        assert!(cue(UsiCue::Clarify, "what did you mean by late"));
+        assert!(!cue(UsiCue::Clarify, "what does you mean"));
+        // clarify: `you said` + space + up to 30 characters + `?`, and the closing boundary needs a word character.
+        assert!(cue(UsiCue::Clarify, "you said 5pm?ok"));
+        assert!(!cue(UsiCue::Clarify, "you said 5pm?"));
+        // pushback: `ask me`, a space, anything on the line, a space, `again`.
+        assert!(cue(UsiCue::Pushback, "do not ask me for my id again"));
+        assert!(cue(UsiCue::Pushback, "don't ask me that again"));
+        assert!(!cue(UsiCue::Pushback, "don't ask me again"));
+    }
+
+    #[test]
+    fn n_turns_counts_user_and_assistant_messages_with_text() {
+        let mut f = features(
+            &[
+                (Role::System, "You are a helpful agent."),
+                (Role::User, "change my flight"),
+                (Role::Assistant, "Sure."),
+                (Role::Tool, "{\"ok\": true}"),
+                (Role::User, "thanks"),
+            ],
+            SourceKind::Simulator,
+        );
+        assert_eq!(f.remove("n_turns"), Some(3.0), "system and tool messages are not turns");
+        let cues = CueLists::built_in().compile().unwrap();
+        let tool_call = MessageView { role: Role::Assistant, content: None, timestamp: None };
+        let views = [MessageView { role: Role::User, content: Some("hi"), timestamp: None }, tool_call];
+        let prepared = prepare(&views, SourceKind::Simulator, Reading::default()).unwrap();
+        let mut out = Vec::new();
+        compute(&prepared, &cues, &mut out);
+        assert_eq!(out[FEATURES.len() - 1], 1.0, "an assistant message without text (a tool call) is not a turn");
     }
 
     #[test]
