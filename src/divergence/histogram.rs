@@ -71,6 +71,18 @@ impl Histogram {
     }
 }
 
+/// One cell of [`Histogram::smoothed`]: the probability of a cluster with `count` of `n` conversations over `k`
+/// clusters (what the jackknife needs after deleting a conversation, without rebuilding the histogram).
+pub fn smoothed_cell(smoothing: Smoothing, count: u64, n: u64, k: usize) -> f64 {
+    let (count, n, k) = (count as f64, n as f64, k as f64);
+    let raw = if n == 0.0 { 0.0 } else { count / n };
+    match smoothing {
+        Smoothing::None => raw,
+        Smoothing::Prob => (raw + 1.0 / k) / 2.0,
+        Smoothing::Counts(alpha) => (count + alpha) / (n + k * alpha),
+    }
+}
+
 /// How KL handles empty cells (shared/specs/metrics.md). JS, TV and MAUVE are always computed unsmoothed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Smoothing {

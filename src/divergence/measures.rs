@@ -38,6 +38,16 @@ impl Divergences {
     /// Whether each measure is a log quantity (nats, or bits with `log_base = "2"`); the others are as mauve-text
     /// or the definition gives them.
     pub const IN_LOG_UNIT: [bool; 7] = [true, true, true, false, false, false, false];
+    /// Each measure's range, which bias-corrected estimates and their intervals are clipped to.
+    pub const RANGES: [(f64, f64); 7] = [
+        (0.0, f64::INFINITY),
+        (0.0, f64::INFINITY),
+        (0.0, std::f64::consts::LN_2),
+        (0.0, 1.0),
+        (0.0, 1.0),
+        (0.0, 1.0),
+        (0.0, 1.0),
+    ];
 
     /// Every measure NaN (no value): a side without conversations.
     pub fn missing() -> Self {
@@ -158,7 +168,7 @@ pub fn kl(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// One cluster's term of JS: 1/2 p ln(2p / (p + q)) + 1/2 q ln(2q / (p + q)).
-fn js_term(a: f64, b: f64) -> f64 {
+pub fn js_term(a: f64, b: f64) -> f64 {
     let m = 0.5 * (a + b);
     let half = |x: f64| if x > 0.0 { 0.5 * x * (x / m).ln() } else { 0.0 };
     half(a) + half(b)
@@ -232,6 +242,11 @@ fn area_sorted_by(xs: &[f64], ys: &[f64]) -> f64 {
     let mut order: Vec<usize> = (0..xs.len()).collect();
     order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]).then_with(|| ys[b].total_cmp(&ys[a])));
     order.windows(2).map(|pair| (xs[pair[1]] - xs[pair[0]]) * (ys[pair[1]] + ys[pair[0]]) / 2.0).sum()
+}
+
+/// The frontier integral between two distributions, as mauve-text computes it.
+pub fn frontier_integral(p: &[f64], q: &[f64]) -> f64 {
+    FRONTIER_SCALING * p.iter().zip(q).map(|(&a, &b)| frontier_term(a, b, a.ln() - b.ln())).sum::<f64>()
 }
 
 /// One cell's term of the frontier integral (before the factor 2), given ln p - ln q.

@@ -8,16 +8,19 @@
 //! `pairwise.parquet`, `mixtures.parquet`, `clusters.parquet`, `usi.parquet`, `usi_features.parquet` and
 //! `usi_difficulty.json` in OUT (see [`tables`] for their columns), each written through a temporary file.
 //! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
-//! the smoothing named in every row; the same inputs, settings and seed give byte-identical tables on any number
+//! the smoothing named in every row; every measure is reported as the plug-in and bias-corrected ([`jackknife`],
+//! with the interval the simulation study of [`coverage`] measured); the same inputs, settings and seed give byte-identical tables on any number
 //! of threads (every random stream is keyed by what it computes, see [`resample::stream`]).
 //! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
 //! (memory ~ 20 bytes + 4 per facet per row), then per
-//! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics, in parallel over
-//! facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
+//! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and O(100 K^2) for
+//! the jackknife, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
 
+pub mod coverage;
 pub mod explain;
 pub mod histogram;
 pub mod inputs;
+pub mod jackknife;
 pub mod logarithm;
 pub mod measures;
 pub mod mixture;
@@ -34,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use histogram::{Histogram, Smoothing};
 use inputs::{Assignments, ConversationExtras, FeatureInputs};
+use jackknife::{Corrected, jackknife, jackknife_additive};
 use measures::Divergences;
 use resample::{bootstrap, quantile, stream, subsample};
 
@@ -195,13 +199,21 @@ pub struct DivergenceParams {
     pub progress: bool,
 }
 
-/// Point estimate, bootstrap bounds, ceiling and p-value of one (facet, source) comparison, in nats.
+/// Point estimate, bootstrap bounds, bias-corrected estimates, ceiling and p-value of one (facet, source)
+/// comparison, in nats.
 #[derive(Debug, Clone)]
 pub struct Estimate {
+    /// The plug-in values (the published protocol's numbers).
     pub point: Divergences,
+    /// The bootstrap percentile bounds of the plug-in: its spread, not an interval for the divergence.
     pub lo: Divergences,
     pub hi: Divergences,
+    /// Per measure ([`Divergences::NAMES`] order): the jackknife bias-corrected estimate and its 95% interval.
+    pub corrected: [Corrected; 7],
+    /// The plug-in JS between two random parts of the reference: mean, 2.5 and 97.5 percentiles over the splits.
     pub ceiling_js: [f64; 3],
+    /// The same for the bias-corrected JS between the parts (about 0 where the correction removes the noise).
+    pub ceiling_js_corrected: [f64; 3],
     pub p_value: Option<f64>,
     pub n_reference: u64,
     pub n_source: u64,
@@ -230,13 +242,24 @@ pub fn interval(replicates: &mut [f64], estimate: f64) -> (f64, f64) {
     (lo.min(estimate), hi.max(estimate))
 }
 
+/// Conversations per cluster below which the simulation study did not validate the corrected estimates'
+/// intervals (docs/method.md: coverage >= 93% measured wherever each side has at least this many).
+pub const VALIDATED_PER_CLUSTER: u64 = 4;
+
 fn sample_size_warning(source: &str, n: u64, k: usize) -> Option<String> {
+    let per_cluster = n as f64 / k as f64;
     if n == 0 {
         Some(format!("{source} has no conversation with a value in this facet"))
-    } else if n < k as u64 {
-        Some(format!("{source} has {n} conversations, fewer than the {k} clusters"))
+    } else if n < VALIDATED_PER_CLUSTER * k as u64 {
+        Some(format!(
+            "{source} has {n} conversations for k = {k} ({per_cluster:.1} per cluster, under {VALIDATED_PER_CLUSTER}): \
+             the corrected estimates' intervals were not validated at this size and the plug-in is biased upward"
+        ))
     } else if n < 10 * k as u64 {
-        Some(format!("{source} has {n} conversations, fewer than 10 per cluster (k = {k}): divergences biased upward"))
+        Some(format!(
+            "{source} has {n} conversations, fewer than 10 per cluster (k = {k}): the plug-in is biased upward; \
+             read the corrected columns"
+        ))
     } else {
         None
     }
@@ -267,10 +290,17 @@ fn sample_size_summary(
         .map(|((source, n, k), facets)| {
             let what = if n == 0 {
                 "no conversation with a value: no divergences".to_owned()
-            } else if n < k as u64 {
-                format!("{n} conversations, fewer than the {k} clusters: divergences are biased upward")
+            } else if n < VALIDATED_PER_CLUSTER * k as u64 {
+                format!(
+                    "{n} conversations, {:.1} per cluster (k = {k}), under {VALIDATED_PER_CLUSTER}: the plug-in \
+                     divergences are biased upward and the corrected ones' intervals were not validated at this size",
+                    n as f64 / k as f64
+                )
             } else {
-                format!("{n} conversations, fewer than 10 per cluster (k = {k}): divergences are biased upward")
+                format!(
+                    "{n} conversations, fewer than 10 per cluster (k = {k}): the plug-in divergences are biased \
+                     upward (the corrected columns remove the bias)"
+                )
             };
             format!("{source}: {what} (facets {})", facets.join(", "))
         })
@@ -305,6 +335,13 @@ pub fn estimate(
     let empty = n_reference == 0 || n_source == 0;
     let point =
         if empty { Divergences::missing() } else { Divergences::between(reference, source, settings.smoothing) };
+    let corrected = if empty {
+        [Corrected::MISSING; 7]
+    } else {
+        jackknife(reference, source, point.values(), Divergences::RANGES, |p, q| {
+            Divergences::between(p, q, settings.smoothing).values()
+        })
+    };
     let reference_replicates = replicates;
     let replicates: Vec<Divergences> = if empty {
         Vec::new()
@@ -329,7 +366,7 @@ pub fn estimate(
 
     // The ceiling: the reference split in two, the smaller part the source's size (at most half).
     let half = n_source.min(n_reference / 2);
-    let mut ceiling: Vec<f64> = if half == 0 || empty {
+    let splits: Vec<(f64, f64)> = if half == 0 || empty {
         Vec::new()
     } else {
         (0..settings.ceiling_splits)
@@ -338,16 +375,22 @@ pub fn estimate(
                 let label = i.to_string();
                 let mut rng = stream(settings.seed, &["ceiling", facet, reference_name, source_name, &label]);
                 let (part, rest) = subsample(reference, half, &mut rng);
-                measures::js(&rest.probabilities(), &part.probabilities())
+                let (_, corrected) =
+                    jackknife_additive(&rest, &part, Smoothing::None, Divergences::RANGES[2], measures::js_term);
+                (measures::js(&rest.probabilities(), &part.probabilities()), corrected.value)
             })
             .collect()
     };
-    let ceiling_mean = if ceiling.is_empty() { f64::NAN } else { ceiling.iter().sum::<f64>() / ceiling.len() as f64 };
-    let (ceiling_lo, ceiling_hi) = if ceiling.is_empty() {
-        (f64::NAN, f64::NAN)
-    } else {
-        (quantile(&mut ceiling, 0.025), quantile(&mut ceiling, 0.975))
+    let summary = |mut values: Vec<f64>| -> [f64; 3] {
+        values.retain(|v| !v.is_nan());
+        if values.is_empty() {
+            return [f64::NAN; 3];
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        [mean, quantile(&mut values, 0.025), quantile(&mut values, 0.975)]
     };
+    let ceiling_js = summary(splits.iter().map(|s| s.0).collect());
+    let ceiling_js_corrected = summary(splits.iter().map(|s| s.1).collect());
 
     // Permutation test: pool both, relabel at random, recompute JS.
     let p_value = (!empty && settings.permutations > 0).then(|| {
@@ -372,7 +415,9 @@ pub fn estimate(
         point,
         lo: Divergences::from_values(lo),
         hi: Divergences::from_values(hi),
-        ceiling_js: [ceiling_mean, ceiling_lo, ceiling_hi],
+        corrected,
+        ceiling_js,
+        ceiling_js_corrected,
         p_value,
         n_reference,
         n_source,
@@ -398,6 +443,8 @@ pub struct DivergenceReport {
     pub rows: usize,
     pub sampled_for_words: u64,
     pub usi: bool,
+    /// What the plug-in and corrected columns are ([`tables::ESTIMATORS`]).
+    pub estimators: &'static str,
     pub warnings: Vec<String>,
     pub seconds: f64,
     pub files: Vec<PathBuf>,
@@ -564,6 +611,7 @@ impl DivergenceParams {
             rows: assignments.rows(),
             sampled_for_words: extras.sampled,
             usi: usi_available,
+            estimators: tables::ESTIMATORS,
             warnings,
             seconds: started.elapsed().as_secs_f64(),
             files,

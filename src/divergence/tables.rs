@@ -1,10 +1,15 @@
 //! The divergence stage's output tables, one function each, and the per-pair protocol's histograms.
 //!
 //! Consumes: the stage's inputs and estimates. Produces, in OUT:
-//! - `divergence.parquet`: per (facet, reference, source): sizes, k, smoothing, unit, every divergence with `_lo`
-//!   and `_hi` bootstrap bounds, `js_normalized` (JS / ln 2), `js_distance` (its square root), the human
-//!   split-half ceiling (`human_ceiling_js` and its 2.5 / 97.5 percentiles), `p_value`, `warning`.
-//! - `pairwise.parquet`: per facet and ordered pair of sources (diagonal included): JS, KL both ways, TV.
+//! - `divergence.parquet`: per (facet, reference, source): sizes, k, smoothing, unit, every divergence's plug-in
+//!   value with `_lo` and `_hi` (the bootstrap percentiles of the plug-in: its spread, biased like it) and its
+//!   bias-corrected estimate `_corrected` with the 95% interval `_corrected_lo` / `_corrected_hi` (the jackknife,
+//!   [`super::jackknife`]; `estimator` names both), `js_normalized` (JS / ln 2, both ways), `js_distance`, the human
+//!   split-half ceiling (`human_ceiling_js`, plug-in, and `human_ceiling_js_corrected`, each with its 2.5 / 97.5
+//!   percentiles over the splits), `js_above_ceiling` (corrected JS minus the corrected ceiling, with the corrected
+//!   JS's interval shifted by it), `p_value`, `warning`.
+//! - `pairwise.parquet`: per facet and ordered pair of sources (diagonal included): JS, KL both ways, TV, each
+//!   plug-in and jackknife-corrected with its 95% interval.
 //! - `mixtures.parquet`: per facet, the best single simulator, the best pair and the best full mixture.
 //! - `clusters.parquet`: per (facet, cluster, source): count, share, the reference's share, label, JS term, the
 //!   cluster's extreme features (z-scores), top words and example user turns.
@@ -19,8 +24,10 @@ use rayon::prelude::*;
 
 use super::explain::{ClusterWords, FeatureProfile, label};
 use super::histogram::Histogram;
+use super::histogram::Smoothing;
 use super::inputs::{Assignments, FeatureInputs};
-use super::measures::{Contributions, Divergences, js, kl};
+use super::jackknife::{Corrected, jackknife_additive};
+use super::measures::{Contributions, Divergences, js, js_term, kl};
 use super::mixture;
 use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use super::{DivergenceConfig, DivergenceError, Estimate, interval};
@@ -34,6 +41,10 @@ pub const CLUSTERS_FILE: &str = "clusters.parquet";
 pub const USI_FILE: &str = "usi.parquet";
 pub const USI_FEATURES_FILE: &str = "usi_features.parquet";
 pub const USI_DIFFICULTY_FILE: &str = "usi_difficulty.json";
+/// What the `estimator` column and the tables' `simgap.estimators` metadata say.
+pub const ESTIMATORS: &str = "plug-in with bootstrap percentile bounds (_lo, _hi: the plug-in's spread); \
+    _corrected: two-sample delete-one jackknife bias correction with a 95% interval of +-2.576 jackknife standard \
+    errors, clipped to the measure's range (coverage measured by simulation: docs/method.md)";
 
 /// Histograms (reference, source) per compared source and facet under the per-pair protocol: a codebook fitted on
 /// the two sources' rows of the facet together; rows without any value in the facet are left out, as in the
@@ -101,6 +112,7 @@ fn metadata(config: &DivergenceConfig) -> Vec<(&'static str, String)> {
         ("simgap.smoothing", config.smoothing().to_string()),
         ("simgap.unit", config.log_base.unit().to_owned()),
         ("simgap.seed", config.seed.to_string()),
+        ("simgap.estimators", ESTIMATORS.to_owned()),
     ]
 }
 
@@ -132,23 +144,42 @@ impl Context<'_> {
             .text("unit", estimates.iter().map(|_| unit.unit()));
         for (m, name) in Divergences::NAMES.into_iter().enumerate() {
             let in_unit = Divergences::IN_LOG_UNIT[m];
-            let value = |d: &Divergences| if in_unit { unit.convert(d.values()[m]) } else { d.values()[m] };
+            let convert = |x: f64| if in_unit { unit.convert(x) } else { x };
+            let value = |d: &Divergences| convert(d.values()[m]);
             table = table
                 .float(name, estimates.iter().map(|e| value(&e.point)))
                 .float(&format!("{name}_lo"), estimates.iter().map(|e| value(&e.lo)))
-                .float(&format!("{name}_hi"), estimates.iter().map(|e| value(&e.hi)));
+                .float(&format!("{name}_hi"), estimates.iter().map(|e| value(&e.hi)))
+                .float(&format!("{name}_corrected"), estimates.iter().map(|e| convert(e.corrected[m].value)))
+                .float(&format!("{name}_corrected_lo"), estimates.iter().map(|e| convert(e.corrected[m].lo)))
+                .float(&format!("{name}_corrected_hi"), estimates.iter().map(|e| convert(e.corrected[m].hi)));
             if name == "js" {
+                let corrected = |e: &Estimate| e.corrected[2];
+                let ln2 = std::f64::consts::LN_2;
                 table = table
                     .float("js_normalized", estimates.iter().map(|e| normalized(&e.point)))
                     .float("js_normalized_lo", estimates.iter().map(|e| normalized(&e.lo)))
                     .float("js_normalized_hi", estimates.iter().map(|e| normalized(&e.hi)))
+                    .float("js_normalized_corrected", estimates.iter().map(|e| corrected(e).value / ln2))
+                    .float("js_normalized_corrected_lo", estimates.iter().map(|e| corrected(e).lo / ln2))
+                    .float("js_normalized_corrected_hi", estimates.iter().map(|e| corrected(e).hi / ln2))
                     .float("js_distance", estimates.iter().map(|e| normalized(&e.point).sqrt()));
             }
         }
+        // What is left of the JS once the ceiling's sampling noise is taken off: the corrected JS minus the
+        // corrected ceiling's mean, its interval the corrected JS's shifted by the same amount.
+        let above = |e: &Estimate, x: f64| unit.convert(x - e.ceiling_js_corrected[0]);
         let table = table
+            .text("estimator", estimates.iter().map(|_| ESTIMATORS))
             .float("human_ceiling_js", estimates.iter().map(|e| unit.convert(e.ceiling_js[0])))
             .float("human_ceiling_js_lo", estimates.iter().map(|e| unit.convert(e.ceiling_js[1])))
             .float("human_ceiling_js_hi", estimates.iter().map(|e| unit.convert(e.ceiling_js[2])))
+            .float("human_ceiling_js_corrected", estimates.iter().map(|e| unit.convert(e.ceiling_js_corrected[0])))
+            .float("human_ceiling_js_corrected_lo", estimates.iter().map(|e| unit.convert(e.ceiling_js_corrected[1])))
+            .float("human_ceiling_js_corrected_hi", estimates.iter().map(|e| unit.convert(e.ceiling_js_corrected[2])))
+            .float("js_above_ceiling", estimates.iter().map(|e| above(e, e.corrected[2].value)))
+            .float("js_above_ceiling_lo", estimates.iter().map(|e| above(e, e.corrected[2].lo)))
+            .float("js_above_ceiling_hi", estimates.iter().map(|e| above(e, e.corrected[2].hi)))
             .float("p_value", estimates.iter().map(|e| e.p_value.unwrap_or(f64::NAN)))
             .optional_text("warning", estimates.iter().map(|e| e.warning.clone()));
         let path = self.path(DIVERGENCE_FILE);
@@ -168,20 +199,35 @@ impl Context<'_> {
                 }
             }
         }
-        let values: Vec<[f64; 4]> = rows
+        // Per pair: (plug-in, corrected) of JS, KL(a || b), KL(b || a), TV. A source against itself is one sample,
+        // not two: its corrected values are the plug-in's 0.
+        let values: Vec<[(f64, Corrected); 4]> = rows
             .par_iter()
             .map(|&(f, x, y)| {
                 let (p, q) = (&a.histograms[f][x], &a.histograms[f][y]);
                 if p.total() == 0 || q.total() == 0 {
-                    return [f64::NAN; 4];
+                    return [(f64::NAN, Corrected::MISSING); 4];
                 }
                 let (sp, sq) = (p.smoothed(smoothing), q.smoothed(smoothing));
                 let (rp, rq) = (p.probabilities(), q.probabilities());
-                [js(&rp, &rq), kl(&sp, &sq), kl(&sq, &sp), super::measures::tv(&rp, &rq)]
+                let plug_in = [js(&rp, &rq), kl(&sp, &sq), kl(&sq, &sp), super::measures::tv(&rp, &rq)];
+                if x == y {
+                    return plug_in.map(|v| (v, Corrected { value: v, se: 0.0, lo: v, hi: v, unclipped: v }));
+                }
+                let kl_term = |a: f64, b: f64| if a > 0.0 { a * (a / b).ln() } else { 0.0 };
+                let tv_term = |a: f64, b: f64| 0.5 * (a - b).abs();
+                let infinite = (0.0, f64::INFINITY);
+                let corrected = [
+                    jackknife_additive(p, q, Smoothing::None, Divergences::RANGES[2], js_term).1,
+                    jackknife_additive(p, q, smoothing, infinite, kl_term).1,
+                    jackknife_additive(q, p, smoothing, infinite, kl_term).1,
+                    jackknife_additive(p, q, Smoothing::None, Divergences::RANGES[3], tv_term).1,
+                ];
+                std::array::from_fn(|m| (plug_in[m], corrected[m]))
             })
             .collect();
         let path = self.path(PAIRWISE_FILE);
-        TableBuilder::new()
+        let mut table = TableBuilder::new()
             .text("facet", rows.iter().map(|r| a.facets[r.0].as_str()))
             .text("source_a", rows.iter().map(|r| a.sources[r.1].as_str()))
             .text("source_b", rows.iter().map(|r| a.sources[r.2].as_str()))
@@ -189,12 +235,19 @@ impl Context<'_> {
             .unsigned("n_b", rows.iter().map(|r| a.histograms[r.0][r.2].total()))
             .text("smoothing", rows.iter().map(|_| smoothing.to_string()))
             .text("unit", rows.iter().map(|_| unit.unit()))
-            .float("js", values.iter().map(|v| unit.convert(v[0])))
-            .float("js_normalized", values.iter().map(|v| v[0] / std::f64::consts::LN_2))
-            .float("kl_a_b", values.iter().map(|v| unit.convert(v[1])))
-            .float("kl_b_a", values.iter().map(|v| unit.convert(v[2])))
-            .float("tv", values.iter().map(|v| v[3]))
-            .write(&path, &metadata(self.config))?;
+            .float("js", values.iter().map(|v| unit.convert(v[0].0)))
+            .float("js_normalized", values.iter().map(|v| v[0].0 / std::f64::consts::LN_2))
+            .float("kl_a_b", values.iter().map(|v| unit.convert(v[1].0)))
+            .float("kl_b_a", values.iter().map(|v| unit.convert(v[2].0)))
+            .float("tv", values.iter().map(|v| v[3].0));
+        for (m, name) in ["js", "kl_a_b", "kl_b_a", "tv"].into_iter().enumerate() {
+            let convert = |x: f64| if name == "tv" { x } else { unit.convert(x) };
+            table = table
+                .float(&format!("{name}_corrected"), values.iter().map(|v| convert(v[m].1.value)))
+                .float(&format!("{name}_corrected_lo"), values.iter().map(|v| convert(v[m].1.lo)))
+                .float(&format!("{name}_corrected_hi"), values.iter().map(|v| convert(v[m].1.hi)));
+        }
+        table.write(&path, &metadata(self.config))?;
         Ok(path)
     }
 

@@ -16,7 +16,7 @@ use crate::divergence::tables::{
     CLUSTERS_FILE, DIVERGENCE_FILE, MIXTURES_FILE, PAIRWISE_FILE, USI_FEATURES_FILE, USI_FILE,
 };
 
-/// A value with its 95% bootstrap interval.
+/// A value with its 95% interval (the plug-in's bootstrap percentiles, or a corrected estimate's interval).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounded {
     pub value: f64,
@@ -45,8 +45,24 @@ pub struct DivergenceRow {
     pub mauve_star: Bounded,
     pub frontier_integral: Bounded,
     pub human_ceiling_js: Bounded,
+    /// The bias-corrected estimates and their 95% intervals (`*_corrected` columns).
+    pub corrected: CorrectedRow,
+    pub human_ceiling_js_corrected: Bounded,
+    pub js_above_ceiling: Bounded,
     pub p_value: f64,
     pub warning: Option<String>,
+}
+
+/// The `*_corrected` columns of one row of `divergence.parquet`.
+#[derive(Debug, Clone)]
+pub struct CorrectedRow {
+    pub kl_forward: Bounded,
+    pub kl_backward: Bounded,
+    pub js: Bounded,
+    pub tv: Bounded,
+    pub mauve: Bounded,
+    pub mauve_star: Bounded,
+    pub frontier_integral: Bounded,
 }
 
 /// One row of `pairwise.parquet`.
@@ -173,6 +189,8 @@ impl ReportData {
                 hi: c.float(&format!("{name}_hi"), i)?,
             })
         };
+        // `NAME_corrected` with `NAME_corrected_lo` / `_hi`.
+        let corrected = |c: &Columns, name: &str, i: usize| bounded(c, &format!("{name}_corrected"), i);
         let divergence = (0..divergence.rows)
             .map(|i| {
                 let c = &divergence;
@@ -195,6 +213,17 @@ impl ReportData {
                     mauve_star: bounded(c, "mauve_star", i)?,
                     frontier_integral: bounded(c, "frontier_integral", i)?,
                     human_ceiling_js: bounded(c, "human_ceiling_js", i)?,
+                    corrected: CorrectedRow {
+                        kl_forward: corrected(c, "kl_forward", i)?,
+                        kl_backward: corrected(c, "kl_backward", i)?,
+                        js: corrected(c, "js", i)?,
+                        tv: corrected(c, "tv", i)?,
+                        mauve: corrected(c, "mauve", i)?,
+                        mauve_star: corrected(c, "mauve_star", i)?,
+                        frontier_integral: corrected(c, "frontier_integral", i)?,
+                    },
+                    human_ceiling_js_corrected: corrected(c, "human_ceiling_js", i)?,
+                    js_above_ceiling: bounded(c, "js_above_ceiling", i)?,
                     p_value: c.float("p_value", i)?,
                     warning: c.optional_text("warning", i)?,
                 })

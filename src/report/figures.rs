@@ -391,14 +391,14 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
         return None;
     }
     let headline_rows = divergence_rows(data, &headline);
-    let headline_js = |s: &str| headline_rows.get(s).map_or(f64::NAN, |r| r.js.value);
+    let headline_js = |s: &str| headline_rows.get(s).map_or(f64::NAN, |r| r.corrected.js.value);
     sources
         .sort_by(|a, b| finite_or(headline_js(a), f64::INFINITY).total_cmp(&finite_or(headline_js(b), f64::INFINITY)));
     let by_facet: Vec<BTreeMap<&str, &DivergenceRow>> = facets.iter().map(|f| divergence_rows(data, f)).collect();
     let top = data
         .divergence
         .iter()
-        .flat_map(|r| [r.js.value, r.js.hi, r.human_ceiling_js.value, r.human_ceiling_js.hi])
+        .flat_map(|r| [r.corrected.js.value, r.corrected.js.hi, r.human_ceiling_js_corrected.hi])
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let x_max = js_axis_max(top, unit);
@@ -420,8 +420,8 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
     let mut scene = Scene::new(width, height);
     scene.title(&title);
     let legend = [
-        (Swatch::Dot(POINT), format!("JS from {} with 95% bootstrap interval", clean(reference, NAME_CHARS))),
-        (Swatch::Band(CEILING_BAND, CEILING), "human split-half ceiling (band: 2.5-97.5%)".to_owned()),
+        (Swatch::Dot(POINT), format!("corrected JS from {} with 95% interval", clean(reference, NAME_CHARS))),
+        (Swatch::Band(CEILING_BAND, CEILING), "corrected human split-half ceiling (band: 2.5-97.5%)".to_owned()),
     ];
     scene.legend(MARGIN, MARGIN + 34.0, &legend, width - MARGIN);
     let ticks = with_end(nice_ticks(0.0, x_max, 3), x_max, 34.0 * x_max / 170.0);
@@ -457,7 +457,7 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
                 scene.text(Text::new((x0 + x1) / 2.0, y, "n/a", TICK_SIZE - 1.0).align(Align::Middle).color(MUTED));
                 continue;
             };
-            let ceiling = row.human_ceiling_js;
+            let ceiling = row.human_ceiling_js_corrected;
             let half = row_h * 0.4;
             if ceiling.lo.is_finite() && ceiling.hi.is_finite() {
                 let (a, b) = (x_of(ceiling.lo), x_of(ceiling.hi).max(x_of(ceiling.lo) + 1.0));
@@ -467,7 +467,7 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
                 let x = x_of(ceiling.value);
                 scene.line(vec![(x, y - half), (x, y + half)], CEILING, 2.0);
             }
-            let js = row.js;
+            let js = row.corrected.js;
             if js.lo.is_finite() && js.hi.is_finite() {
                 let (a, b) = (x_of(js.lo), x_of(js.hi));
                 scene.line(vec![(a, y), (b, y)], POINT, 1.5);
@@ -499,10 +499,12 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
         format!("K per facet: {}", each.join(", "))
     };
     let caption = format!(
-        "Jensen-Shannon divergence from {reference} per facet (panels) and simulator (rows, closest to {reference} on \
-         facet {headline} first), in {unit}, with 95% bootstrap intervals; the grey tick and band are the human \
-         split-half ceiling (JS between two random halves of {reference}'s conversations, with its 2.5-97.5% range), \
-         the divergence a perfect simulator would still show at this sample size. {ks}."
+        "Bias-corrected Jensen-Shannon divergence (two-sample delete-one jackknife) from {reference} per facet \
+         (panels) and simulator (rows, closest to {reference} on facet {headline} first), in {unit}, with 95% \
+         intervals (+-2.576 jackknife standard errors, coverage measured by simulation: docs/method.md); the grey tick \
+         and band are the human split-half ceiling corrected the same way (JS between two random parts of \
+         {reference}'s conversations, with its 2.5-97.5% range): about 0, what a perfect simulator would show once \
+         sampling noise is removed. {ks}."
     );
     Some(Plot { name: "js_by_facet".to_owned(), title, caption, scene })
 }
@@ -1562,7 +1564,7 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }
 
-    use crate::report::data::{Bounded, DivergenceRow, PairRow, UsiRow};
+    use crate::report::data::{Bounded, CorrectedRow, DivergenceRow, PairRow, UsiRow};
 
     /// A deterministic stand-in for the divergence tables: `n` sources (the first the reference), `k` clusters,
     /// three facets, with a long name, markup in a name, a facet where one source has no values (NaN) and an
@@ -1628,6 +1630,17 @@ mod tests {
                     mauve_star: bounded(0.5),
                     frontier_integral: bounded(0.5),
                     human_ceiling_js: Bounded { value: 0.02, lo: 0.015, hi: 0.03 },
+                    corrected: CorrectedRow {
+                        kl_forward: bounded(0.9),
+                        kl_backward: bounded(0.9),
+                        js: row_js,
+                        tv: bounded(0.45),
+                        mauve: bounded(0.55),
+                        mauve_star: bounded(0.55),
+                        frontier_integral: bounded(0.45),
+                    },
+                    human_ceiling_js_corrected: Bounded { value: 0.001, lo: -0.004, hi: 0.006 },
+                    js_above_ceiling: row_js,
                     p_value: 0.001,
                     warning: None,
                 });
