@@ -9,12 +9,14 @@
 //! `usi_difficulty.json` in OUT (see [`tables`] for their columns), each written through a temporary file.
 //! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
 //! the smoothing named in every row; every measure is reported as the plug-in and bias-corrected ([`jackknife`],
-//! with the interval the simulation study of [`coverage`] measured); the same inputs, settings and seed give byte-identical tables on any number
-//! of threads (every random stream is keyed by what it computes, see [`resample::stream`]).
+//! with the interval the simulation study of [`coverage`] measured); the same inputs, settings and seed give
+//! byte-identical tables on any number of threads (every random stream is keyed by what it computes, see
+//! [`resample::stream`]).
 //! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
 //! (memory ~ 20 bytes + 4 per facet per row), then per
 //! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and O(100 K^2) for
-//! the jackknife, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
+//! the jackknife, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means
+//! per (facet, simulator).
 
 pub mod coverage;
 pub mod explain;
@@ -212,7 +214,8 @@ pub struct Estimate {
     pub corrected: [Corrected; 7],
     /// The plug-in JS between two random parts of the reference: mean, 2.5 and 97.5 percentiles over the splits.
     pub ceiling_js: [f64; 3],
-    /// The same for the bias-corrected JS between the parts (about 0 where the correction removes the noise).
+    /// The same for the bias-corrected JS between the parts, unclipped (about 0 where the correction removes the
+    /// noise, so a part can fall below 0).
     pub ceiling_js_corrected: [f64; 3],
     pub p_value: Option<f64>,
     pub n_reference: u64,
@@ -377,7 +380,7 @@ pub fn estimate(
                 let (part, rest) = subsample(reference, half, &mut rng);
                 let (_, corrected) =
                     jackknife_additive(&rest, &part, Smoothing::None, Divergences::RANGES[2], measures::js_term);
-                (measures::js(&rest.probabilities(), &part.probabilities()), corrected.value)
+                (measures::js(&rest.probabilities(), &part.probabilities()), corrected.unclipped)
             })
             .collect()
     };

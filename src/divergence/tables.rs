@@ -5,8 +5,8 @@
 //!   value with `_lo` and `_hi` (the bootstrap percentiles of the plug-in: its spread, biased like it) and its
 //!   bias-corrected estimate `_corrected` with the 95% interval `_corrected_lo` / `_corrected_hi` (the jackknife,
 //!   [`super::jackknife`]; `estimator` names both), `js_normalized` (JS / ln 2, both ways), `js_distance`, the human
-//!   split-half ceiling (`human_ceiling_js`, plug-in, and `human_ceiling_js_corrected`, each with its 2.5 / 97.5
-//!   percentiles over the splits), `js_above_ceiling` (corrected JS minus the corrected ceiling, with the corrected
+//!   split-half ceiling (`human_ceiling_js`, plug-in, and `human_ceiling_js_corrected`, unclipped, so about 0 and
+//!   possibly below, each with its 2.5 / 97.5 percentiles over the splits), `js_above_ceiling` (corrected JS minus the corrected ceiling, with the corrected
 //!   JS's interval shifted by it), `p_value`, `warning`.
 //! - `pairwise.parquet`: per facet and ordered pair of sources (diagonal included): JS, KL both ways, TV, each
 //!   plug-in and jackknife-corrected with its 95% interval.
