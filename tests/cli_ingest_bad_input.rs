@@ -331,3 +331,17 @@ fn json_arrays_appended_or_empty_are_reported() {
         assert!(run.rejects[0]["reason"].as_str().unwrap().contains(reason), "{:?}", run.rejects);
     }
 }
+
+#[test]
+fn a_corpus_with_every_record_rejected_is_bad_data_not_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.jsonl"), "{\"bad\": 1}\nnot json\n").unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{JSONL_INPUT}")).unwrap();
+    let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
+    // Exit 1 (a failure), not 2 (reserved for bad configuration or usage); the reasons are kept.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nothing to cluster"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rejects.jsonl"), "{}", stderr(&output));
+    assert_eq!(read_rejects(&dir.path().join("out")).len(), 2);
+}

@@ -33,7 +33,7 @@ use simgap::report::ReportError;
 #[command(
     name = "simgap",
     version,
-    after_help = "Exit codes: 0 success; 1 failure; 2 bad configuration or usage; 3 success, but some records were rejected (see OUT/rejects.jsonl)."
+    after_help = "Exit codes: 0 success; 1 failure (also when every record was rejected: bad data); 2 bad configuration or usage; 3 success, but some records were rejected (see OUT/rejects.jsonl)."
 )]
 pub struct Cli {
     #[command(flatten)]

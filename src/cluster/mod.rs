@@ -138,6 +138,13 @@ pub enum ClusterError {
     Config(String),
     #[error("{path}: {message}")]
     Read { path: PathBuf, message: String },
+    /// Bad data, not bad settings: every record was rejected, or no conversation has a user turn.
+    #[error(
+        "{} has no rows: no conversation was accepted with a user turn, so there is nothing to cluster (the reasons \
+         are in rejects.jsonl and features_rejects.jsonl beside it)",
+        path.display()
+    )]
+    NoRows { path: PathBuf },
     #[error("writing {path}: {message}")]
     Write { path: PathBuf, message: String },
     #[error("facet {facet}")]
@@ -326,7 +333,7 @@ impl ClusterParams {
         }
         let total_rows = row_keys.len();
         if total_rows == 0 {
-            return Err(ClusterError::Config(format!("{} has no rows", path.display())));
+            return Err(ClusterError::NoRows { path: path.clone() });
         }
         let quotas = sample_quotas(&hashes, config.sample_size, config.balance);
         let thresholds: BTreeMap<&String, u64> = hashes
