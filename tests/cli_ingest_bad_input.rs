@@ -345,3 +345,35 @@ fn a_corpus_with_every_record_rejected_is_bad_data_not_bad_configuration() {
     assert!(stderr(&output).contains("rejects.jsonl"), "{}", stderr(&output));
     assert_eq!(read_rejects(&dir.path().join("out")).len(), 2);
 }
+
+#[test]
+fn csv_unterminated_quote_is_rejected_at_its_line_and_nothing_is_silently_merged() {
+    let text = "dialogue,speaker,utterance\nd1,sys,Hi\nd1,usr,\"I need a table\nd2,sys,Hello\nd2,usr,book a taxi\nd3,sys,Hi\nd3,usr,thanks\n";
+    let inputs = "[[input]]\npath = \"t.csv\"\nformat = \"csv\"\nsource = \"s\"\nkind = \"human\"\n[input.csv]\nconversation_id = \"dialogue\"\nrole = \"speaker\"\ntext = \"utterance\"\nroles = { usr = \"user\", sys = \"assistant\" }\n";
+    let (run, _dir) = ingest(&[("t.csv", text.as_bytes())], inputs, &[]);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.accepted.is_empty(), "no conversation holds the others as text");
+    assert_eq!(run.rejects.len(), 2, "{:?}", run.rejects);
+    assert!(run.rejects[0]["reason"].as_str().unwrap().contains("line 3 opens a quoted field"), "{:?}", run.rejects);
+    assert!(run.rejects[1]["reason"].as_str().unwrap().contains("lines 4 to 7"), "{:?}", run.rejects);
+    assert_eq!((run.rejects[1]["line"].as_u64(), run.rejects[1]["last_line"].as_u64()), (Some(4), Some(7)));
+    assert!(run.rejects[1]["excerpt"].as_str().unwrap().contains("book a taxi"), "{:?}", run.rejects[1]);
+}
+
+#[test]
+fn an_output_folder_inside_the_input_folder_is_not_read_back() {
+    // The input is the whole folder; the output folder is inside it. Rerun after rerun, the same two records.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.jsonl"), format!("{}\nnot json\n", good("a"))).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let input = "[[input]]\npath = \".\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
+    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{input}")).unwrap();
+    for _ in 0..3 {
+        let output = simgap(&["-q", "ingest", pipeline.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+        let ingest = &manifest["stages"]["ingest"];
+        assert_eq!((ingest["read"].as_u64(), ingest["rejected"].as_u64()), (Some(2), Some(1)), "{ingest}");
+    }
+}

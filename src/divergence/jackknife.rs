@@ -20,7 +20,7 @@ use super::histogram::{Histogram, Smoothing, smoothed_cell};
 
 /// How many jackknife standard errors the 95% interval reaches on each side: 2.576 (the normal 99% quantile), not
 /// 1.96. The simulation study (docs/method.md) found +-1.96 SE under-covering where clusters are sparse (the
-/// residual bias of the correction is then a sizeable part of the SE): 23 of its 180 cells with n / K >= 4 fell
+/// residual bias of the correction is then a sizeable part of the SE): 16 of its 180 cells with n / K >= 4 fell
 /// below 93% for JS, against 2 with 2.576.
 pub const INTERVAL_MULTIPLIER: f64 = 2.576;
 

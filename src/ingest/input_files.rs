@@ -4,7 +4,10 @@
 //! with the name it carries in every output (relative to the pipeline folder, so tables do not depend on the
 //! working directory) and its name relative to the input's root (the id of one-file-per-conversation formats).
 //! A `.zip` file stands for the entries inside it that have the format's extensions. A path or glob that matches
-//! nothing is an error, not an empty result.
+//! nothing is an error, not an empty result. Only regular files are read: a FIFO, socket or device with a matching
+//! name would block or never end, so it is skipped with a warning, as is a dangling symlink; a folder reached twice
+//! through symlinks is walked once. The run's own output folder is never read as input, even inside an input folder
+//! (its rejects and cache would otherwise grow run after run).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -86,8 +89,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The files an input path names, sorted by path. `base_dir` is the pipeline file's folder.
-pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<InputFile>, IngestError> {
+/// The files an input path names, sorted by path. `base_dir` is the pipeline file's folder; nothing under
+/// `out_dir` (the run's output folder) is taken.
+pub fn resolve(pattern: &str, format: Format, base_dir: &Path, out_dir: &Path) -> Result<Vec<InputFile>, IngestError> {
     let joined = if Path::new(pattern).is_absolute() { PathBuf::from(pattern) } else { base_dir.join(pattern) };
     let no_match = || IngestError::NoMatch { pattern: pattern.to_owned(), resolved: joined.clone() };
     let (root, mut paths) = if has_glob_chars(pattern) {
@@ -96,16 +100,25 @@ pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<Inp
             .map_err(|e| IngestError::BadGlob { pattern: pattern.to_owned(), message: e.to_string() })?;
         let mut paths = Vec::new();
         for entry in entries {
-            let path = entry
-                .map_err(|e| IngestError::Io { path: e.path().to_owned(), source: io::Error::other(e.to_string()) })?;
-            if path.is_file() {
+            let path = match entry {
+                Ok(path) => path,
+                // A symlink loop under `**`: the glob follows it until the system refuses (ELOOP).
+                Err(e) if e.error().raw_os_error() == Some(ELOOP) => {
+                    tracing::warn!(path = %e.path().display(), "symlink loop: not followed further");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(IngestError::Io { path: e.path().to_owned(), source: io::Error::other(e.to_string()) });
+                }
+            };
+            if is_regular_file(&path) {
                 paths.push(path);
             }
         }
         (glob_root(&joined), paths)
     } else if joined.is_dir() {
         let mut paths = Vec::new();
-        walk(&joined, format, &mut paths)?;
+        walk(&joined, format, &mut paths, &mut Vec::new())?;
         (joined.clone(), paths)
     } else if joined.is_file() {
         let root = joined.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -115,6 +128,20 @@ pub fn resolve(pattern: &str, format: Format, base_dir: &Path) -> Result<Vec<Inp
     };
     paths.sort();
     paths.dedup();
+    // One file reached by several paths (symlinks, a loop under `**`) is read once, under its first name.
+    let mut canonical_seen = std::collections::HashSet::new();
+    paths.retain(|path| canonical_seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())));
+    let outputs = out_dir.canonicalize().unwrap_or_else(|_| out_dir.to_path_buf());
+    let before = paths.len();
+    paths.retain(|path| !path.canonicalize().is_ok_and(|p| p.starts_with(&outputs)));
+    if paths.len() < before {
+        tracing::warn!(
+            input = pattern,
+            output = %out_dir.display(),
+            "the output folder lies inside this input: its {} files are not read as input",
+            before - paths.len()
+        );
+    }
     let mut files = Vec::new();
     for path in paths {
         let display = display_name(&path, base_dir);
@@ -147,13 +174,39 @@ fn glob_root(pattern: &Path) -> PathBuf {
     root
 }
 
-fn walk(dir: &Path, format: Format, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+/// Linux's "too many levels of symbolic links".
+const ELOOP: i32 = 40;
+
+/// A regular file (through symlinks); anything else with a matching name is skipped with a warning.
+fn is_regular_file(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => true,
+        Ok(meta) if meta.is_dir() => false,
+        Ok(_) => {
+            tracing::warn!(path = %path.display(), "not a regular file (a FIFO, socket or device): skipped");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable entry (a dangling symlink?): skipped");
+            false
+        }
+    }
+}
+
+/// Every file below `dir` with the format's extensions; `seen` holds the folders already walked (canonical), so a
+/// symlink loop is walked once.
+fn walk(dir: &Path, format: Format, out: &mut Vec<PathBuf>, seen: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     let io_error = |source| IngestError::Io { path: dir.to_owned(), source };
+    let canonical = dir.canonicalize().map_err(io_error)?;
+    if seen.contains(&canonical) {
+        return Ok(());
+    }
+    seen.push(canonical);
     for entry in std::fs::read_dir(dir).map_err(io_error)? {
         let path = entry.map_err(io_error)?.path();
         if path.is_dir() {
-            walk(&path, format, out)?;
-        } else if has_extension(&path, format.extensions()) {
+            walk(&path, format, out, seen)?;
+        } else if has_extension(&path, format.extensions()) && is_regular_file(&path) {
             out.push(path);
         }
     }
@@ -208,9 +261,9 @@ mod tests {
         for name in ["b/2.json", "a.json", "notes.txt"] {
             std::fs::write(dir.path().join(name), "{}").unwrap();
         }
-        let files = resolve("in", Format::RecLlmSim, dir.path()).unwrap_err();
+        let files = resolve("in", Format::RecLlmSim, dir.path(), &dir.path().join("out")).unwrap_err();
         assert!(matches!(files, IngestError::NoMatch { .. }));
-        let files = resolve(".", Format::RecLlmSim, dir.path()).unwrap();
+        let files = resolve(".", Format::RecLlmSim, dir.path(), &dir.path().join("out")).unwrap();
         let stems: Vec<_> = files.iter().map(|f| f.relative_stem.as_str()).collect();
         assert_eq!(stems, ["a", "b/2"]);
     }
@@ -218,8 +271,28 @@ mod tests {
     #[test]
     fn glob_matching_nothing_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = resolve("*.jsonl", Format::Jsonl, dir.path()).unwrap_err();
+        let err = resolve("*.jsonl", Format::Jsonl, dir.path(), &dir.path().join("out")).unwrap_err();
         assert!(err.to_string().contains("*.jsonl"), "{err}");
+    }
+
+    #[test]
+    fn only_regular_files_outside_the_output_folder_are_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("out/cache")).unwrap();
+        std::fs::write(root.join("a.jsonl"), "{}").unwrap();
+        std::fs::write(root.join("out/rejects.jsonl"), "{}").unwrap();
+        std::fs::write(root.join("out/cache/part.jsonl"), "{}").unwrap();
+        // A FIFO would block the reader forever; a dangling symlink and a symlink loop have nothing to read.
+        let made = std::process::Command::new("mkfifo").arg(root.join("pipe.jsonl")).status().unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink(root.join("missing.jsonl"), root.join("dangling.jsonl")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("loop")).unwrap();
+        for pattern in [".", "*.jsonl", "**/*.jsonl"] {
+            let files = resolve(pattern, Format::Jsonl, root, &root.join("out")).unwrap();
+            let names: Vec<_> = files.iter().map(|f| f.display.as_str()).collect();
+            assert_eq!(names, ["a.jsonl"], "{pattern}");
+        }
     }
 
     #[test]
@@ -231,7 +304,7 @@ mod tests {
     fn display_is_relative_to_pipeline_folder() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("x.jsonl"), "").unwrap();
-        let files = resolve("x.jsonl", Format::Jsonl, dir.path()).unwrap();
+        let files = resolve("x.jsonl", Format::Jsonl, dir.path(), &dir.path().join("out")).unwrap();
         assert_eq!(files[0].display, "x.jsonl");
         assert_eq!(files[0].relative_stem, "x");
     }

@@ -184,7 +184,7 @@ impl IngestParams {
         // Resolve every input first: a path that matches nothing fails before anything is written.
         let mut resolved: Vec<(&InputConfig, Vec<InputFile>)> = Vec::new();
         for input in &self.inputs {
-            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir)?));
+            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir, &self.out_dir)?));
         }
         let total_bytes: u64 = resolved.iter().flat_map(|(_, files)| files).map(InputFile::disk_bytes).sum();
         let progress = crate::progress::bytes_bar(self.progress, total_bytes, "ingest");
@@ -256,7 +256,7 @@ impl IngestParams {
     pub fn snapshot(&self) -> Result<InputSnapshot, IngestError> {
         let mut files = Vec::new();
         for (index, input) in self.inputs.iter().enumerate() {
-            for file in input_files::resolve(&input.path, input.format, &self.base_dir)? {
+            for file in input_files::resolve(&input.path, input.format, &self.base_dir, &self.out_dir)? {
                 files.push((index, file));
             }
         }

@@ -10,8 +10,18 @@
 //! A row with more fields than expected (an unquoted delimiter inside the text, as in the shi2019 simulator logs)
 //! rejects its conversation unless `extra_fields = "merge"`, which joins the surplus back into the text column.
 //! The expected field count is the header's length, or the first row's when there is no header.
+//!
+//! A quoted field whose closing quote never comes runs to the end of the file, swallowing every row after it (the
+//! CSV grammar allows line breaks inside quotes). That is detected at the end of the file: the last field spans
+//! lines and the file does not end with a quote. The conversation of the row where the quote opened is rejected,
+//! naming that line, and so are the lines after it, as one reject with their text: nothing is read silently as
+//! message text. A stray quote that a later quote closes merges rows too; it is caught only where it breaks the
+//! field count.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::io::Read;
+use std::rc::Rc;
 
 use super::{FormatReader, RecordSink};
 use crate::ingest::IngestError;
@@ -52,7 +62,8 @@ struct Group {
 impl FormatReader for CsvReader {
     fn read(&self, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
         let io_error = |source| IngestError::Io { path: file.disk_path.clone(), source };
-        let reader = file.open().map_err(io_error)?;
+        let last_byte = Rc::new(Cell::new(None));
+        let reader = LastByte { inner: file.open().map_err(io_error)?, last: Rc::clone(&last_byte) };
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -64,6 +75,8 @@ impl FormatReader for CsvReader {
         let mut index_of: HashMap<String, usize> = HashMap::new();
         let mut saw_row = false;
         let mut bytes_reported = 0u64;
+        // The last row's line and its last field, when that field spans lines (a quote that may never close).
+        let mut last_multiline: Option<(u64, Vec<u8>)> = None;
         loop {
             let has_row = match csv.read_byte_record(&mut record) {
                 Ok(has_row) => has_row,
@@ -93,6 +106,8 @@ impl FormatReader for CsvReader {
             }
             let raw_row = join_fields(&record, self.options.delimiter);
             saw_row = true;
+            last_multiline =
+                record.iter().last().filter(|f| f.contains(&b'\n') || f.contains(&b'\r')).map(|f| (line, f.to_vec()));
             let Some(cols) = &columns else {
                 match self.resolve_columns(&record) {
                     Ok(cols) => columns = Some(cols),
@@ -106,8 +121,27 @@ impl FormatReader for CsvReader {
             };
             self.take_row(cols, &record, line, raw_row, sink, &mut open, &mut index_of)?;
         }
+        let unterminated = last_multiline.filter(|_| last_byte.get() != Some(b'"'));
+        if let Some((line, _)) = &unterminated {
+            let reason = format!(
+                "line {line} opens a quoted field that is never closed: the rest of the file was read as its text"
+            );
+            if let Some(group) = open.iter_mut().find(|g| g.last_line == *line) {
+                group.error = Some(reason);
+            }
+        }
         for group in open.drain(..) {
             emit(group, sink)?;
+        }
+        if let Some((line, field)) = unterminated {
+            // The reader's line is one past the last when the file ends with a line break.
+            let end = (csv.position().line() - u64::from(field.ends_with(b"\n"))).max(line + 1);
+            let tail = field.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default().to_vec();
+            sink.reject(
+                Location::Lines { first: line + 1, last: end },
+                format!("lines {} to {end} lie inside the quoted field opened at line {line}, never closed: they could not be read as rows", line + 1),
+                &tail,
+            )?;
         }
         if !saw_row {
             sink.reject(Location::File, "empty file".into(), b"")?;
@@ -283,6 +317,23 @@ fn emit(group: Group, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
     )
 }
 
+/// A reader that remembers the last byte it passed on that is not a line break (so the CSV reader can tell, at the
+/// end, whether the file ends inside a quoted field).
+struct LastByte<R> {
+    inner: R,
+    last: Rc<Cell<Option<u8>>>,
+}
+
+impl<R: Read> Read for LastByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(&b) = buf[..n].iter().rev().find(|&&b| b != b'\n' && b != b'\r') {
+            self.last.set(Some(b));
+        }
+        Ok(n)
+    }
+}
+
 fn join_fields(record: &csv::ByteRecord, delimiter: char) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, field) in record.iter().enumerate() {
@@ -323,6 +374,21 @@ mod tests {
         assert_eq!(sink.accepted[0].0, Location::Lines { first: 1, last: 2 });
         let roles: Vec<_> = sink.accepted[0].1.messages.as_ref().unwrap().iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["user", "assistant"]);
+    }
+
+    #[test]
+    fn an_unterminated_quote_rejects_its_conversation_and_the_swallowed_lines() {
+        let text = "dialogue,speaker,utterance\nd1,sys,Hi\nd1,usr,\"I need a table\nd2,sys,Hello\nd2,usr,book a taxi\nd3,sys,Hi\nd3,usr,thanks\n";
+        let sink = read_text(&CsvReader::new(options(true)), "t.csv", text.as_bytes());
+        assert!(sink.accepted.is_empty(), "{:?}", sink.accepted);
+        assert_eq!(sink.rejected.len(), 2, "{:?}", sink.rejected);
+        assert_eq!(sink.rejected[0].0, Location::Lines { first: 2, last: 3 });
+        assert!(sink.rejected[0].1.contains("line 3 opens a quoted field that is never closed"), "{:?}", sink.rejected);
+        assert_eq!(sink.rejected[1].0, Location::Lines { first: 4, last: 7 });
+        assert!(sink.rejected[1].1.contains("lines 4 to 7"), "{:?}", sink.rejected);
+        // A closed quote spanning lines is text, not an error, also as the file's last field.
+        let sink = read_text(&CsvReader::new(options(false)), "s.csv", b"d0,usr,\"two\nlines\"\n");
+        assert_eq!((sink.accepted.len(), sink.rejected.len()), (1, 0), "{:?}", sink.rejected);
     }
 
     #[test]
