@@ -216,6 +216,12 @@ fn bad_feature_settings_are_usage_errors() {
     let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("vibes"), "{}", stderr(&output));
+    // A million lexical dimensions used to abort the process (memory); now a usage error before any data is read.
+    let (dir, pipeline) = small_corpus("[features]\nfacets = [\"lexical\"]\nlexical_dimensions = 1000000\n");
+    let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("between 1 and 4096"), "{}", stderr(&output));
+    assert!(!dir.path().join("out/conversations.parquet").exists(), "checked before ingest");
 }
 
 #[test]

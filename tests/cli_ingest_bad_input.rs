@@ -162,9 +162,13 @@ fn invalid_utf8_rejected_when_configured() {
 
 #[test]
 fn empty_input_file_is_a_reject() {
-    let (run, _dir) = ingest(&[("c.jsonl", b"")], JSONL_INPUT, &[]);
-    assert_eq!(run.code, Some(3));
-    assert_eq!(run.rejects[0]["reason"], "empty file");
+    // Empty, or blank lines only: one reject either way, as in the formats that hold one JSON document.
+    for content in [&b""[..], b"\n\n  \n\r\n"] {
+        let (run, _dir) = ingest(&[("c.jsonl", content)], JSONL_INPUT, &[]);
+        assert_eq!(run.code, Some(3));
+        assert_eq!(run.rejects.len(), 1);
+        assert_eq!(run.rejects[0]["reason"], "empty file");
+    }
 }
 
 #[test]

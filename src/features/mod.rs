@@ -147,6 +147,10 @@ pub struct FeaturesConfig {
     pub embeddings: Option<EmbeddingConfig>,
 }
 
+/// The most `lexical` columns a pipeline may ask for: beyond it the projection matrix and the features table
+/// outgrow memory long before they add information (the default is 64).
+pub const MAX_LEXICAL_DIMENSIONS: usize = 4096;
+
 fn default_lexical_dimensions() -> usize {
     64
 }
@@ -297,8 +301,12 @@ impl FeaturesParams {
         if let Some(repeated) = crate::pipeline::config::first_repeated(&self.facets) {
             return Err(FeaturesError::Config(format!("[features] facets names {} twice", repeated.name())));
         }
-        if self.facets.contains(&Facet::Lexical) && self.lexical_dimensions == 0 {
-            return Err(FeaturesError::Config("[features] lexical_dimensions must be positive".into()));
+        if self.facets.contains(&Facet::Lexical) && !(1..=MAX_LEXICAL_DIMENSIONS).contains(&self.lexical_dimensions) {
+            return Err(FeaturesError::Config(format!(
+                "[features] lexical_dimensions must be between 1 and {MAX_LEXICAL_DIMENSIONS}, not {} (each is a \
+                 float64 column of features.parquet and a dimension of the lexical codebook)",
+                self.lexical_dimensions
+            )));
         }
         if self.facets.contains(&Facet::Embedding) && self.embeddings.is_none() {
             return Err(FeaturesError::Config(

@@ -77,8 +77,17 @@ fn latex_escape(text: &str) -> String {
     out
 }
 
+/// A CSV field: quoted where needed, and a text that a spreadsheet would run as a formula (starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return; a source may be named anything) prefixed with `'`, as OWASP advises.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// Text for a Markdown table: HTML (a source may be named `<script>`) shown as text, pipes escaped, line breaks
+/// as spaces.
+fn markdown_text(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 fn csv_number(value: f64) -> String {
@@ -143,8 +152,8 @@ impl Table {
     }
 
     pub fn markdown(&self) -> String {
-        let mut out = format!("**{}.** {}\n\n", self.title, self.caption);
-        let header: Vec<String> = self.columns.iter().map(|(h, _)| h.replace('|', "\\|")).collect();
+        let mut out = format!("**{}.** {}\n\n", markdown_text(&self.title), markdown_text(&self.caption));
+        let header: Vec<String> = self.columns.iter().map(|(h, _)| markdown_text(h)).collect();
         out.push_str(&format!("| {} |\n", header.join(" | ")));
         let align: Vec<&str> = self
             .columns
@@ -157,7 +166,7 @@ impl Table {
             let cells: Vec<String> = row
                 .into_iter()
                 .map(|(text, bold)| {
-                    let text = text.replace('|', "\\|");
+                    let text = markdown_text(&text);
                     if bold { format!("**{text}**") } else { text }
                 })
                 .collect();
@@ -476,6 +485,17 @@ mod tests {
         assert!(tex.contains("sim\\_a & 0.200 [0.100, 0.300] \\\\"), "{tex}");
         assert!(tex.contains("\\textbf{0.100 [0.050, $\\infty$]}"), "{tex}");
         assert!(tex.contains("\\caption{T. a\\_b \\& c}"));
+    }
+
+    #[test]
+    fn source_names_cannot_inject_html_or_spreadsheet_formulas() {
+        let mut t = table();
+        t.rows[0][0] = Cell::Text("<script>alert(1)</script>".into());
+        t.rows[1][0] = Cell::Text("=HYPERLINK(\"http://x\",\"y\")".into());
+        let md = t.markdown();
+        assert!(md.contains("| &lt;script&gt;alert(1)&lt;/script&gt; |") && !md.contains("<script>"), "{md}");
+        let csv = t.csv();
+        assert!(csv.contains("\n\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","), "{csv}");
     }
 
     #[test]

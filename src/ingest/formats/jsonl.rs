@@ -66,7 +66,8 @@ enum LineOutcome {
 }
 
 /// Streams a line format: blocks of lines are parsed in parallel with `parse` (given the line's text and its 1-based
-/// number) and handed to the sink in file order. Blank lines are skipped; an empty file is one reject.
+/// number) and handed to the sink in file order. Blank lines are skipped; a file without a record line (empty, or
+/// blank lines only) is one reject, as in the formats that hold one JSON document.
 pub fn read_each_line(
     file: &InputFile,
     sink: &mut dyn RecordSink,
@@ -78,7 +79,7 @@ pub fn read_each_line(
     let mut buffer: Vec<u8> = Vec::with_capacity(BLOCK_BYTES);
     let mut next_line: u64 = 1;
     let mut at_end = false;
-    let mut saw_any_byte = false;
+    let mut saw_record_line = false;
     while !at_end {
         // Fill the block up to its size (or the end of the file).
         // A block; or, while one line is longer than that, twice what is held (linear in the line's length).
@@ -95,7 +96,6 @@ pub fn read_each_line(
             filled += n;
         }
         buffer.truncate(filled);
-        saw_any_byte |= filled > 0;
         // Process whole lines; keep a partial last line for the next block.
         let cut = if at_end {
             buffer.len()
@@ -115,7 +115,7 @@ pub fn read_each_line(
         for (i, (line, outcome)) in lines.iter().zip(outcomes).enumerate() {
             let location = Location::Line(first_line + i as u64);
             match outcome {
-                LineOutcome::Blank => {}
+                LineOutcome::Blank => continue,
                 LineOutcome::Record { record, replaced_utf8_at } => {
                     if let Some(at) = replaced_utf8_at {
                         sink.warn(location, format!("invalid UTF-8 at byte {at} of the line, replaced with U+FFFD"));
@@ -124,12 +124,13 @@ pub fn read_each_line(
                 }
                 LineOutcome::Invalid(reason) => sink.reject(location, reason, line)?,
             }
+            saw_record_line = true;
         }
         next_line += lines.len() as u64;
         sink.advance(cut as u64);
         buffer.drain(..cut);
     }
-    if !saw_any_byte {
+    if !saw_record_line {
         sink.reject(Location::File, "empty file".into(), b"")?;
     }
     Ok(())
