@@ -94,16 +94,31 @@ fn bad_cluster_settings_are_usage_errors() {
         ("[cluster]\npca_variance = 1.5\n", "pca_variance"),
         ("[cluster]\nk = 5\nsample_size = 3\n", "sample_size"),
         ("[cluster]\nfacets = [\"usi\", \"usi\"]\n", "twice"),
+        ("[divergence]\nfacets = [\"usi\", \"vibes\"]\n", "vibes"),
+        ("[features]\nfacets = [\"usi\"]\n[cluster]\nfacets = [\"style\"]\n", "style"),
     ] {
         let (dir, pipeline) = demo_with(table);
         let output = run(&pipeline, &[]);
         assert_eq!(output.status.code(), Some(2), "{table}: {}", stderr(&output));
         assert!(stderr(&output).contains(needle), "{table}: {}", stderr(&output));
-        if !table.contains("vibes") {
-            // Settings alone are checked before any stage runs.
-            assert!(!dir.path().join("out/conversations.parquet").exists(), "{table}");
-        }
+        // Settings, alone and across stages, are checked before any stage runs.
+        assert!(!dir.path().join("out/conversations.parquet").exists(), "{table}");
     }
+}
+
+#[test]
+fn a_reference_no_input_declares_is_a_usage_error_before_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"{"conversation_id": "a", "messages": [{"role": "user", "content": "hi"}]}"#;
+    std::fs::write(dir.path().join("c.jsonl"), line).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let input = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
+    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{input}[divergence]\nreference = \"humans\"\n"))
+        .unwrap();
+    let output = run(&pipeline, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("reference \"humans\" is none of the sources the inputs declare (human)"));
+    assert!(!dir.path().join("out/conversations.parquet").exists());
 }
 
 #[test]

@@ -53,6 +53,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     config.features_params(config.out_dir(args.out.as_ref()), false).check_settings()?;
     config.cluster.check()?;
     config.divergence.check()?;
+    config.check_across_stages()?;
     let out_dir = config.out_dir(args.out.as_ref());
     let mut session = Session::open(&out_dir, &config, args.force)?;
     let out = args.out.as_ref();

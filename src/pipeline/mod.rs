@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::features::{Facet, FeaturesParams};
 use crate::ingest::IngestParams;
-use config::PipelineConfig;
+use config::{ConfigError, PipelineConfig};
 
 impl PipelineConfig {
     /// The output folder: `--out` if given, else `[output] dir`.
@@ -56,6 +56,41 @@ impl PipelineConfig {
     /// Parameters of the cluster stage.
     pub fn cluster_params(&self, out_dir: PathBuf, progress: bool) -> crate::cluster::ClusterParams {
         crate::cluster::ClusterParams { out_dir, config: self.cluster.clone(), progress }
+    }
+
+    /// The rules that tie one stage's settings to another's, checked before any data is read (so `simgap run`
+    /// fails in a second, not after ingest and features): the facets `[cluster]` and `[divergence]` name must be
+    /// ones the features stage computes, or `all`; a `[divergence] reference` must be one of the source labels the
+    /// inputs declare, where every input declares its label (records and tau2 files may name theirs, and are
+    /// checked when read).
+    pub fn check_across_stages(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: self.file.clone(), message };
+        let computed = self.features_params(PathBuf::new(), false).facets;
+        let mut known: Vec<&str> = computed.iter().map(|f| f.name()).collect();
+        known.push(crate::cluster::ALL_FACET);
+        for (table, facets) in [("cluster", &self.cluster.facets), ("divergence", &self.divergence.facets)] {
+            for facet in facets.iter().flatten() {
+                if !known.contains(&facet.as_str()) {
+                    return Err(invalid(format!(
+                        "[{table}] facets names {facet:?}, which the features stage does not compute (it computes: {})",
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        let declared: Option<Vec<&str>> = self.inputs.iter().map(|input| input.source.as_deref()).collect();
+        if let (Some(reference), Some(declared)) = (&self.divergence.reference, declared) {
+            if !declared.contains(&reference.as_str()) {
+                let mut labels = declared.clone();
+                labels.sort_unstable();
+                labels.dedup();
+                return Err(invalid(format!(
+                    "[divergence] reference {reference:?} is none of the sources the inputs declare ({})",
+                    labels.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Parameters of the report stage.
