@@ -175,3 +175,20 @@ fn kmeans_command_on_any_numeric_table() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("nope"));
 }
+
+#[test]
+fn k_above_the_accepted_conversations_fails_before_the_features_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..3)
+        .map(|i| format!(r#"{{"conversation_id": "c{i}", "messages": [{{"role": "user", "content": "hi {i}"}}]}}"#))
+        .collect();
+    std::fs::write(dir.path().join("c.jsonl"), lines.join("\n")).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let input = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
+    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{input}[cluster]\nk = 50\n")).unwrap();
+    let output = run(&pipeline, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("k = 50 is more than the 3 conversations accepted"), "{}", stderr(&output));
+    assert!(dir.path().join("out/conversations.parquet").exists(), "ingest ran");
+    assert!(!dir.path().join("out/features.parquet").exists(), "features did not");
+}

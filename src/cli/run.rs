@@ -58,7 +58,17 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut session = Session::open(&out_dir, &config, args.force)?;
     let out = args.out.as_ref();
 
-    let outcome = ingest_stage(&config, &args, global, &mut session)?;
+    let (outcome, accepted) = ingest_stage(&config, &args, global, &mut session)?;
+    // k against the data as soon as its size is known, before the features stage (which can take long). A corpus
+    // with no accepted conversation fails later, as bad data.
+    if let Some(accepted) = accepted.filter(|&n| n > 0 && n < config.cluster.k as u64) {
+        return Err(simgap::cluster::ClusterError::Config(format!(
+            "[cluster] k = {} is more than the {accepted} conversations accepted: lower k (at most a quarter of the \
+             smallest source's conversations keeps the corrected divergences' intervals validated, docs/method.md)",
+            config.cluster.k
+        ))
+        .into());
+    }
 
     let mut reads = BTreeMap::from([(CONVERSATIONS_FILE.to_owned(), session.output_hash(CONVERSATIONS_FILE)?)]);
     external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
@@ -120,7 +130,7 @@ fn ingest_stage(
     args: &Args,
     global: &GlobalArgs,
     session: &mut Session,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<(Outcome, Option<u64>)> {
     let out_dir = config.out_dir(args.out.as_ref());
     let params = config.ingest_params(out_dir.clone(), args.strict, !global.quiet);
     let snapshot = params.snapshot()?;
@@ -135,11 +145,12 @@ fn ingest_stage(
         if rejected > 0 && !global.quiet {
             eprintln!("rejected records (unchanged): {rejected} in {}", out_dir.join(ingest::REJECTS_FILE).display());
         }
-        return Ok(if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean });
+        let accepted = session.recorded(Stage::Ingest).and_then(|s| s.get("accepted")).and_then(|a| a.as_u64());
+        return Ok((if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }, accepted));
     }
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
     let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];
     session.ran(&plan, config, &outputs, Some(serde_json::to_value(&report)?))?;
     super::ingest::log_report(&report, global);
-    Ok(super::ingest::outcome_of(&report))
+    Ok((super::ingest::outcome_of(&report), Some(report.accepted)))
 }
