@@ -234,16 +234,22 @@ pub fn convert_messages(messages: Vec<MessageIn>) -> Result<Vec<RawMessage>, Str
         .collect()
 }
 
-/// An id written as a string or as a number; numbers keep their JSON text (`12`, not `12.0`).
+/// An id written as a string or as a number; a number keeps its JSON text exactly as written (`12`, not `12.0`;
+/// an integer beyond 64 bits is not rounded through floating point, so two such ids never collide).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonId(pub String);
 
 impl<'de> Deserialize<'de> for JsonId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(deserializer)? {
-            serde_json::Value::String(text) => Ok(JsonId(text)),
-            serde_json::Value::Number(n) => Ok(JsonId(n.to_string())),
-            other => Err(de::Error::custom(format!("an id must be a string or a number, found {}", kind_of(&other)))),
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => serde_json::from_str::<String>(text).map(JsonId).map_err(de::Error::custom),
+            Some(b'-' | b'0'..=b'9') => Ok(JsonId(text.to_owned())),
+            _ => {
+                let kind = serde_json::from_str::<serde_json::Value>(text).map_or("not JSON", |v| kind_of(&v));
+                Err(de::Error::custom(format!("an id must be a string or a number, found {kind}")))
+            }
         }
     }
 }
@@ -359,6 +365,11 @@ mod tests {
     #[test]
     fn ids_from_numbers_keep_their_text() {
         assert_eq!(serde_json::from_str::<JsonId>("12").unwrap().0, "12");
+        // Beyond u64: kept as written, so two neighbours stay two ids.
+        let big = |text: &str| serde_json::from_str::<JsonId>(text).unwrap().0;
+        assert_eq!(big("18446744073709551617"), "18446744073709551617");
+        assert_ne!(big("18446744073709551617"), big("18446744073709551616"));
+        assert!(serde_json::from_str::<JsonId>("null").unwrap_err().to_string().contains("found null"));
         assert_eq!(serde_json::from_str::<JsonId>("\"x\"").unwrap().0, "x");
         assert!(serde_json::from_str::<JsonId>("true").is_err());
     }
