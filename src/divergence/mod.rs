@@ -27,6 +27,7 @@ pub mod logarithm;
 pub mod measures;
 pub mod mixture;
 pub mod resample;
+pub mod sample_size;
 pub mod survey;
 pub mod tables;
 pub mod usi;
@@ -42,6 +43,8 @@ use inputs::{Assignments, ConversationExtras, FeatureInputs};
 use jackknife::{Corrected, jackknife, jackknife_additive};
 use measures::Divergences;
 use resample::{bootstrap, quantile, stream, subsample};
+pub use sample_size::VALIDATED_PER_CLUSTER;
+use sample_size::{sample_size_summary, sample_size_warning};
 
 /// Which codebook the divergences are computed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -243,71 +246,6 @@ pub fn interval(replicates: &mut [f64], estimate: f64) -> (f64, f64) {
     let lo = quantile(replicates, 0.025);
     let hi = quantile(replicates, 0.975);
     (lo.min(estimate), hi.max(estimate))
-}
-
-/// Conversations per cluster below which the simulation study did not validate the corrected estimates'
-/// intervals (docs/method.md: coverage >= 93% measured wherever each side has at least this many).
-pub const VALIDATED_PER_CLUSTER: u64 = 4;
-
-fn sample_size_warning(source: &str, n: u64, k: usize) -> Option<String> {
-    let per_cluster = n as f64 / k as f64;
-    if n == 0 {
-        Some(format!("{source} has no conversation with a value in this facet"))
-    } else if n < VALIDATED_PER_CLUSTER * k as u64 {
-        Some(format!(
-            "{source} has {n} conversations for k = {k} ({per_cluster:.1} per cluster, under {VALIDATED_PER_CLUSTER}): \
-             the corrected estimates' intervals were not validated at this size and the plug-in is biased upward"
-        ))
-    } else if n < 10 * k as u64 {
-        Some(format!(
-            "{source} has {n} conversations, fewer than 10 per cluster (k = {k}): the plug-in is biased upward; \
-             read the corrected columns"
-        ))
-    } else {
-        None
-    }
-}
-
-/// The sample-size warnings of the table, one line per (source, size, k) with the facets it concerns.
-fn sample_size_summary(
-    items: &[(usize, usize)],
-    estimates: &[Estimate],
-    assignments: &Assignments,
-    compared: &[usize],
-    reference: usize,
-) -> Vec<String> {
-    let mut facets_by_case: std::collections::BTreeMap<(String, u64, usize), Vec<&str>> = Default::default();
-    for (&(c, f), estimate) in items.iter().zip(estimates) {
-        let sides = [(reference, estimate.n_reference), (compared[c], estimate.n_source)];
-        for (source, n) in sides {
-            if n < 10 * estimate.k as u64 {
-                let list = facets_by_case.entry((assignments.sources[source].clone(), n, estimate.k)).or_default();
-                if !list.contains(&assignments.facets[f].as_str()) {
-                    list.push(&assignments.facets[f]);
-                }
-            }
-        }
-    }
-    facets_by_case
-        .into_iter()
-        .map(|((source, n, k), facets)| {
-            let what = if n == 0 {
-                "no conversation with a value: no divergences".to_owned()
-            } else if n < VALIDATED_PER_CLUSTER * k as u64 {
-                format!(
-                    "{n} conversations, {:.1} per cluster (k = {k}), under {VALIDATED_PER_CLUSTER}: the plug-in \
-                     divergences are biased upward and the corrected ones' intervals were not validated at this size",
-                    n as f64 / k as f64
-                )
-            } else {
-                format!(
-                    "{n} conversations, fewer than 10 per cluster (k = {k}): the plug-in divergences are biased \
-                     upward (the corrected columns remove the bias)"
-                )
-            };
-            format!("{source}: {what} (facets {})", facets.join(", "))
-        })
-        .collect()
 }
 
 /// The reference's bootstrap replicates, shared by every comparison on the same codebook.
