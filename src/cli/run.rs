@@ -24,8 +24,10 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// Reruns: a stage whose fingerprint (SHA-256 of its settings, the simgap version and the hashes of the files it
 /// reads) equals the recorded one, and whose recorded outputs are intact, is skipped ("skipped (unchanged)" in the
 /// log, `last_run` in manifest.json). Ingest reads again only new or changed files and rebuilds the table from the
-/// cached parts, byte for byte as a full run would. A killed run leaves the previous outputs whole; the next run
-/// removes its temporary files and redoes what it did not finish. --force recomputes everything.
+/// cached parts, byte for byte as a full run would. A killed run leaves every output file whole (the files of the
+/// stages it finished are new, the others the previous run's); the next run removes its temporary files and redoes
+/// what it did not finish. --force recomputes everything. Every stage's settings, and the facets and reference the
+/// stages share, are checked before any data is read; k against the data right after ingest.
 ///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
 /// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for
