@@ -80,6 +80,8 @@ fn shi2019_every_simulator_is_beyond_the_human_ceiling_on_every_facet() {
         assert_eq!(usi.number("usi_terms")[i], 4.0);
         assert!(usi.number("eval")[i].is_nan() && usi.number("ece")[i].is_nan());
         assert!(usi.number("usi_lo")[i] <= score && score <= usi.number("usi_hi")[i]);
+        let (lo, hi) = (usi.number("usi_interval_lo")[i], usi.number("usi_interval_hi")[i]);
+        assert!(lo <= score && score <= hi && hi <= 100.0, "{lo} {score} {hi}");
     }
     let features = Table::read(&out.join("usi_features.parquet"));
     assert_eq!(features.rows, 6 * 19);

@@ -10,8 +10,8 @@ use simgap::pipeline::config::PipelineConfig;
 ///
 /// Reads: OUT/assignments.parquet and OUT/codebooks/ (run `simgap cluster` first), OUT/features.parquet,
 /// OUT/conversations.parquet, and the [divergence] settings (reference, smoothing, bootstrap, permutations,
-/// ceiling_splits, usi_bootstrap, seed, codebook = shared | per-pair, log_base = "e" | "2", label_ratio,
-/// explain_sample, usi_difficulty, usi_tasks = shared | all, facets).
+/// calibration_draws, ceiling_splits, usi_bootstrap, seed, codebook = shared | per-pair, log_base = "e" | "2",
+/// label_ratio, explain_sample, usi_difficulty, usi_tasks = shared | all, facets).
 /// Writes: OUT/divergence.parquet (per facet and source: KL both ways, JS, TV, MAUVE, MAUVE*, frontier integral,
 /// each as the plug-in with its bootstrap percentiles and bias-corrected (jackknife) with a 95% interval whose
 /// coverage was measured by simulation, docs/method.md; the human split-half ceiling, plug-in and corrected; the
@@ -22,7 +22,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// human ceiling between batches), OUT/usi_difficulty.json, and the `divergence` section of OUT/manifest.json.
 /// Cost: streaming passes over the earlier tables (the conversations' messages only for the explain_sample rows;
 /// about 20 bytes + 4 per facet per conversation in memory), then per facet and source on every core
-/// O((bootstrap + permutations + ceiling_splits) x 25 K) and the jackknife's O(100 K^2) (about 0.05 s at K = 500);
+/// O((bootstrap + permutations + ceiling_splits) x 25 K) and the corrected intervals' O(calibration_draws x 110 K)
+/// (about 0.2 s at K = 500);
 /// USI's bootstrap is O(usi_bootstrap x units x 19). codebook = "per-pair" adds a K = 500 k-means per facet and simulator.
 #[derive(Debug, clap::Args)]
 pub struct Args {

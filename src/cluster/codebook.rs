@@ -144,7 +144,46 @@ impl Codebook {
 
     pub fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a simgap codebook: {e}", path.display()))
+        let codebook: Codebook =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a simgap codebook: {e}", path.display()))?;
+        codebook.check().map_err(|e| format!("{}: not a usable codebook: {e}", path.display()))?;
+        Ok(codebook)
+    }
+
+    /// Every shape and value rule that assigning rows relies on: k centroids of one width, the scaler's vectors as
+    /// long as the columns (the PCA components too, and as many as the centroids' width), finite numbers.
+    pub fn check(&self) -> Result<(), String> {
+        let width = self.columns.len();
+        let s = &self.scaler;
+        if self.k == 0 || self.centroids.len() != self.k {
+            return Err(format!("k = {} but {} centroids", self.k, self.centroids.len()));
+        }
+        if s.fill.len() != width {
+            return Err(format!("{width} columns but {} fill values", s.fill.len()));
+        }
+        if s.normalisation == Normalisation::Standardize && (s.means.len() != width || s.scales.len() != width) {
+            return Err(format!("{width} columns but {} means and {} scales", s.means.len(), s.scales.len()));
+        }
+        let projected = if s.pca_components.is_empty() {
+            width
+        } else {
+            if s.pca_mean.len() != width || s.pca_components.iter().any(|c| c.len() != width) {
+                return Err(format!("PCA components or mean not {width} wide"));
+            }
+            s.pca_components.len()
+        };
+        if let Some(c) = self.centroids.iter().position(|c| c.len() != projected) {
+            return Err(format!("centroid {c} has {} values, not {projected}", self.centroids[c].len()));
+        }
+        if self.centroids_input_space.len() != self.k || self.centroids_input_space.iter().any(|c| c.len() != width) {
+            return Err(format!("centroids_input_space is not {} rows of {width}", self.k));
+        }
+        let numbers = self.centroids.iter().chain(&self.centroids_input_space).chain(&s.pca_components).flatten();
+        let vectors = [&s.fill, &s.means, &s.scales, &s.pca_mean];
+        if numbers.chain(vectors.into_iter().flatten()).any(|v| !v.is_finite()) || s.scales.contains(&0.0) {
+            return Err("a value is not a finite number (or a scale is 0)".into());
+        }
+        Ok(())
     }
 }
 
@@ -193,6 +232,20 @@ mod tests {
         std::fs::write(&path, codebook.to_json()).unwrap();
         let back = Codebook::read(&path).unwrap();
         assert_eq!(back, codebook);
+        // A codebook whose shapes disagree is refused when read, not a panic when used (ragged centroids made
+        // assign index out of bounds).
+        for broken in [
+            Codebook { centroids: vec![vec![0.0; 3], vec![0.0; 2]], ..codebook.clone() },
+            Codebook { k: 3, ..codebook.clone() },
+            Codebook { columns: vec!["a".into()], ..codebook.clone() },
+            Codebook { centroids: vec![vec![f64::NAN; 3], vec![0.0; 3]], ..codebook.clone() },
+        ] {
+            assert!(broken.check().is_err(), "{broken:?}");
+        }
+        let ragged = Codebook { centroids: vec![vec![0.0; 3], vec![0.0; 2]], ..codebook.clone() };
+        std::fs::write(&path, ragged.to_json()).unwrap();
+        let error = Codebook::read(&path).unwrap_err();
+        assert!(error.contains("not a usable codebook") && error.contains("centroid 1"), "{error}");
         assert_eq!(back.assign(sample.view()).unwrap().0, codebook.assign(sample.view()).unwrap().0);
         assert_eq!(codebook.centroids_input_space.len(), 2);
     }

@@ -18,13 +18,15 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Beta, Binomial, Distribution, Gamma};
+use rand_distr::{Beta, Distribution, Gamma};
 use rayon::prelude::*;
 
+use super::calibration::{Z_95, calibrate};
+use super::cell_sums::CellTerms;
 use super::histogram::{Histogram, Smoothing};
-use super::jackknife::jackknife;
+use super::jackknife::{INTERVAL_MULTIPLIER, jackknife_all};
 use super::measures::{self, Divergences};
-use super::resample::{bootstrap, quantile, stream, subsample};
+use super::resample::{bootstrap, multinomial, quantile, stream, subsample};
 
 /// The smoothing KL is estimated with in the study (simgap's default for shared codebooks).
 pub const STUDY_SMOOTHING: Smoothing = Smoothing::Counts(0.5);
@@ -99,20 +101,29 @@ pub enum Estimator {
     BootstrapBasic,
     /// The two-sample delete-one jackknife with the normal 95% multiplier: corrected value +- 1.96 jackknife SE.
     JackknifeNormal,
-    /// simgap's: the jackknife-corrected value +- 2.576 jackknife SE ([`super::jackknife`]).
-    Jackknife,
+    /// The jackknife-corrected value +- 2.576 jackknife SE (simgap's first corrected interval).
+    JackknifeWide,
+    /// simgap's: the jackknife-corrected value with the bias-aware interval calibrated on simulated samples
+    /// ([`super::calibration`]; TV: the plug-in's bias bound).
+    Calibrated,
 }
 
 impl Estimator {
-    pub const ALL: [Estimator; 4] =
-        [Estimator::PlugInPercentile, Estimator::BootstrapBasic, Estimator::JackknifeNormal, Estimator::Jackknife];
+    pub const ALL: [Estimator; 5] = [
+        Estimator::PlugInPercentile,
+        Estimator::BootstrapBasic,
+        Estimator::JackknifeNormal,
+        Estimator::JackknifeWide,
+        Estimator::Calibrated,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Estimator::PlugInPercentile => "plug-in + percentile bootstrap",
             Estimator::BootstrapBasic => "bootstrap-corrected + basic bootstrap",
             Estimator::JackknifeNormal => "jackknife-corrected + 1.96 jackknife SE",
-            Estimator::Jackknife => "jackknife-corrected + 2.576 jackknife SE (simgap)",
+            Estimator::JackknifeWide => "jackknife-corrected + 2.576 jackknife SE",
+            Estimator::Calibrated => "jackknife-corrected + calibrated bias-aware interval (simgap)",
         }
     }
 
@@ -129,6 +140,8 @@ const ESTIMATORS: usize = Estimator::ALL.len();
 pub struct StudySettings {
     pub repetitions: usize,
     pub bootstrap: usize,
+    /// Simulated samples the calibrated interval draws ([`super::calibration`]).
+    pub calibration: usize,
     /// Relabellings of the permutation test, run in cells with P = Q (0: none).
     pub permutations: usize,
     pub seed: u64,
@@ -146,24 +159,6 @@ pub struct Outcome {
     pub rmse: [[f64; 7]; ESTIMATORS],
     /// Share of permutation p-values below 0.05 (cells with P = Q).
     pub rejection_rate: Option<f64>,
-}
-
-/// n draws from the distribution `probabilities`, as counts (sequential binomials).
-fn multinomial(probabilities: &[f64], n: u64, rng: &mut ChaCha8Rng) -> Histogram {
-    let mut counts = vec![0; probabilities.len()];
-    let (mut left, mut mass) = (n, 1.0);
-    for (i, &p) in probabilities.iter().enumerate() {
-        if left == 0 || mass <= 0.0 {
-            break;
-        }
-        let share = (p / mass).clamp(0.0, 1.0);
-        let draw =
-            if i + 1 == probabilities.len() { left } else { Binomial::new(left, share).map_or(0, |b| b.sample(rng)) };
-        counts[i] = draw;
-        left -= draw;
-        mass -= p;
-    }
-    Histogram::from_counts(counts)
 }
 
 /// P and Q of a cell, with JS(P, Q) equal to the target (to 1e-12).
@@ -198,20 +193,6 @@ pub fn distributions(cell: &Cell, seed: u64) -> (Vec<f64>, Vec<f64>) {
     (p, q)
 }
 
-/// The true value of each measure between two distributions.
-pub fn true_values(p: &[f64], q: &[f64]) -> [f64; 7] {
-    let mauve = measures::mauve(p, q);
-    [
-        measures::kl(p, q),
-        measures::kl(q, p),
-        measures::js(p, q),
-        measures::tv(p, q),
-        mauve,
-        mauve,
-        measures::frontier_integral(p, q),
-    ]
-}
-
 /// Each estimator's (value, lo, hi) per measure on one draw, and the permutation p-value.
 fn one_repetition(
     cell: &Cell,
@@ -228,7 +209,10 @@ fn one_repetition(
     let replicates: Vec<[f64; 7]> = (0..settings.bootstrap)
         .map(|_| statistic(&bootstrap(&sample_p, &mut rng), &bootstrap(&sample_q, &mut rng)))
         .collect();
-    let jack = jackknife(&sample_p, &sample_q, plug_in, Divergences::RANGES, statistic);
+    let terms = CellTerms { k: cell.k, smoothing: STUDY_SMOOTHING, with_mauve: true };
+    let (_, jack) = jackknife_all(&sample_p, &sample_q, &terms);
+    let calibrated =
+        calibrate((&sample_p, &sample_q), &terms, (plug_in, jack), settings.calibration, (settings.seed, &[&label]));
     let mut out = [[(f64::NAN, f64::NAN, f64::NAN); 7]; ESTIMATORS];
     for m in 0..7 {
         let (low, high) = Divergences::RANGES[m];
@@ -239,9 +223,11 @@ fn one_repetition(
         let clip = |x: f64| x.clamp(low, high);
         out[0][m] = (theta, q_lo.min(theta), q_hi.max(theta));
         out[1][m] = (clip(2.0 * theta - mean), clip(2.0 * theta - q_hi), clip(2.0 * theta - q_lo));
-        let normal = jack[m].with_multiplier(1.959_963_984_540_054, Divergences::RANGES[m]);
-        out[2][m] = (normal.value, normal.lo, normal.hi);
-        out[3][m] = (jack[m].value, jack[m].lo, jack[m].hi);
+        for (e, z) in [(2, Z_95), (3, INTERVAL_MULTIPLIER)] {
+            let c = jack[m].with_multiplier(z, Divergences::RANGES[m]);
+            out[e][m] = (c.value, c.lo, c.hi);
+        }
+        out[4][m] = (calibrated[m].value, calibrated[m].lo, calibrated[m].hi);
     }
     let p_value = (cell.target_js == 0.0 && settings.permutations > 0).then(|| {
         let observed = plug_in[2];
@@ -261,7 +247,7 @@ fn one_repetition(
 /// Runs one cell: every repetition in parallel, each on its own random stream.
 pub fn run_cell(cell: Cell, settings: &StudySettings) -> Outcome {
     let (p, q) = distributions(&cell, settings.seed);
-    let truth = true_values(&p, &q);
+    let truth = measures::true_values(&p, &q);
     let results: Vec<_> =
         (0..settings.repetitions).into_par_iter().map(|r| one_repetition(&cell, &p, &q, settings, r)).collect();
     let (mut coverage, mut bias, mut rmse) = ([[0.0; 7]; ESTIMATORS], [[0.0; 7]; ESTIMATORS], [[0.0; 7]; ESTIMATORS]);
@@ -317,7 +303,10 @@ pub struct UsiOutcome {
     pub cell: UsiCell,
     pub truth: f64,
     pub bias: f64,
+    /// Of the bootstrap percentile interval (`usi_lo`, `usi_hi`).
     pub coverage: f64,
+    /// Of the interval for the true USI (`usi_interval_lo`, `usi_interval_hi`).
+    pub coverage_for_truth: f64,
 }
 
 /// The USI interval study: 19 per-conversation feature values drawn from Beta distributions with known means
@@ -337,7 +326,9 @@ pub fn usi_interval_coverage(cell: UsiCell, repetitions: usize, bootstrap: usize
         counts[columns[j].1] += 1.0;
     }
     let truth = (0..4).map(|k| 100.0 * sums[k] / counts[k]).sum::<f64>() / 4.0;
-    let results: Vec<(f64, f64, f64)> = (0..repetitions)
+    // Per repetition: the estimate, the bootstrap spread and the interval for the truth.
+    type Draw = (f64, (f64, f64), (f64, f64));
+    let results: Vec<Draw> = (0..repetitions)
         .into_par_iter()
         .map(|r| {
             let mut rng = stream(seed, &["usi-draw", &label, &r.to_string()]);
@@ -356,10 +347,13 @@ pub fn usi_interval_coverage(cell: UsiCell, repetitions: usize, bootstrap: usize
             let reference = side("human", cell.n_reference, &reference_means, &mut rng);
             let source = side("sim", cell.n_source, &source_means, &mut rng);
             let comparison = Comparison::new(&reference, &source, &[], 0, TaskScope::Shared);
-            let point = comparison.point(0).usi;
-            let mut replicates: Vec<f64> = (0..bootstrap).map(|b| comparison.replicate(seed, b, 0)).collect();
-            let (lo, hi) = super::interval(&mut replicates, point);
-            (point, lo, hi)
+            let score = comparison.point(0);
+            let point = score.usi;
+            let replicates: Vec<_> = (0..bootstrap).map(|b| comparison.replicate(seed, b, 0)).collect();
+            let mut values: Vec<f64> = replicates.iter().map(|r| r.usi).collect();
+            let (lo, hi) = super::interval(&mut values, point);
+            let for_truth = super::usi::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
+            (point, (lo, hi), for_truth)
         })
         .collect();
     let n = results.len() as f64;
@@ -367,7 +361,8 @@ pub fn usi_interval_coverage(cell: UsiCell, repetitions: usize, bootstrap: usize
         cell,
         truth,
         bias: results.iter().map(|(v, _, _)| v - truth).sum::<f64>() / n,
-        coverage: results.iter().filter(|(_, lo, hi)| *lo <= truth && truth <= *hi).count() as f64 / n,
+        coverage: results.iter().filter(|(_, (lo, hi), _)| *lo <= truth && truth <= *hi).count() as f64 / n,
+        coverage_for_truth: results.iter().filter(|(_, _, (lo, hi))| *lo <= truth && truth <= *hi).count() as f64 / n,
     }
 }
 

@@ -10,11 +10,11 @@ use super::histogram::{Histogram, Smoothing};
 use super::logarithm::ln_slice;
 
 /// Mixture weights of the MAUVE divergence curve: linspace(1e-6, 1 - 1e-6, 25), as mauve-text.
-const MAUVE_POINTS: usize = 25;
+pub(super) const MAUVE_POINTS: usize = 25;
 /// mauve-text's `mauve_scaling_factor`.
 const MAUVE_SCALING: f64 = 5.0;
 /// mauve-text's frontier-integral `scaling_factor`.
-const FRONTIER_SCALING: f64 = 2.0;
+pub(super) const FRONTIER_SCALING: f64 = 2.0;
 
 /// Every measure between a reference P and a source Q, in nats.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -106,6 +106,13 @@ impl Divergences {
     }
 }
 
+/// Every measure between two known distributions, unsmoothed, in [`Divergences::NAMES`] order: what the estimates
+/// estimate (MAUVE* estimates MAUVE).
+pub fn true_values(p: &[f64], q: &[f64]) -> [f64; 7] {
+    let mauve = mauve(p, q);
+    [kl(p, q), kl(q, p), js(p, q), tv(p, q), mauve, mauve, frontier_integral(p, q)]
+}
+
 /// Per cluster: the two distributions and each cluster's term of KL (smoothed) and JS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contributions {
@@ -193,10 +200,6 @@ pub fn mauve(p: &[f64], q: &[f64]) -> f64 {
     // the sums below need no branches.
     let (p, q): (Vec<f64>, Vec<f64>) = p.iter().zip(q).filter(|(a, b)| **a + **b > 0.0).map(|(a, b)| (*a, *b)).unzip();
     let k = p.len();
-    let mut xs = Vec::with_capacity(MAUVE_POINTS + 2);
-    let mut ys = Vec::with_capacity(MAUVE_POINTS + 2);
-    xs.push(0.0_f64.exp());
-    ys.push((-MAUVE_SCALING * f64::INFINITY).exp());
     let (mut p_logs, mut q_logs) = (vec![0.0; k], vec![0.0; k]);
     ln_slice(&p, &mut p_logs);
     ln_slice(&q, &mut q_logs);
@@ -204,6 +207,7 @@ pub fn mauve(p: &[f64], q: &[f64]) -> f64 {
     let self_term =
         |x: &[f64], logs: &[f64]| -> f64 { x.iter().zip(logs).filter(|(v, _)| **v > 0.0).map(|(v, l)| v * l).sum() };
     let (p_self, q_self) = (self_term(&p, &p_logs), self_term(&q, &q_logs));
+    let (mut cross_p, mut cross_q) = ([0.0; MAUVE_POINTS], [0.0; MAUVE_POINTS]);
     let (mut mixture, mut mixture_logs) = (vec![0.0; k], vec![0.0; k]);
     for step in 0..MAUVE_POINTS {
         let w = mixture_weight(step);
@@ -211,14 +215,30 @@ pub fn mauve(p: &[f64], q: &[f64]) -> f64 {
             mixture[i] = w * p[i] + (1.0 - w) * q[i];
         }
         ln_slice(&mixture, &mut mixture_logs);
-        // KL(x || r) = sum x ln x - sum x ln r.
-        let (mut cross_p, mut cross_q) = (0.0, 0.0);
         for i in 0..k {
-            cross_p += p[i] * mixture_logs[i];
-            cross_q += q[i] * mixture_logs[i];
+            cross_p[step] += p[i] * mixture_logs[i];
+            cross_q[step] += q[i] * mixture_logs[i];
         }
-        let kl_q = (q_self - cross_q).max(0.0);
-        let kl_p = (p_self - cross_p).max(0.0);
+    }
+    mauve_from_sums(p_self, q_self, &cross_p, &cross_q)
+}
+
+/// MAUVE from the sums over cells it is made of: sum p ln p, sum q ln q and, per mixture weight w, sum p ln r and
+/// sum q ln r with r = w p + (1 - w) q. KL(x || r) = sum x ln x - sum x ln r; each point of the curve is
+/// (exp(-5 KL(Q || R)), exp(-5 KL(P || R))), with the end points (1, 0) and (0, 1).
+pub(super) fn mauve_from_sums(
+    p_self: f64,
+    q_self: f64,
+    cross_p: &[f64; MAUVE_POINTS],
+    cross_q: &[f64; MAUVE_POINTS],
+) -> f64 {
+    let mut xs = Vec::with_capacity(MAUVE_POINTS + 2);
+    let mut ys = Vec::with_capacity(MAUVE_POINTS + 2);
+    xs.push(0.0_f64.exp());
+    ys.push((-MAUVE_SCALING * f64::INFINITY).exp());
+    for step in 0..MAUVE_POINTS {
+        let kl_q = (q_self - cross_q[step]).max(0.0);
+        let kl_p = (p_self - cross_p[step]).max(0.0);
         xs.push((-MAUVE_SCALING * kl_q).exp());
         ys.push((-MAUVE_SCALING * kl_p).exp());
     }
@@ -228,7 +248,7 @@ pub fn mauve(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// The `step`-th of 25 evenly spaced weights from 1e-6 to 1 - 1e-6, computed as numpy's linspace does.
-fn mixture_weight(step: usize) -> f64 {
+pub(super) fn mixture_weight(step: usize) -> f64 {
     let (start, stop) = (1e-6, 1.0 - 1e-6);
     let delta = stop - start;
     let div = (MAUVE_POINTS - 1) as f64;
@@ -238,9 +258,17 @@ fn mixture_weight(step: usize) -> f64 {
 /// Trapezoid area under y(x) after sorting the points by x, ties by y descending, so the points follow the
 /// monotone frontier. Ties only occur for identical histograms (every inner point is (1, 1)): mauve-text orders
 /// them by numpy's unstable sort and returns 0.5, 0.75 or 1 depending on the CPU; this order gives 1.
+/// The curve's points come in order along one axis and in reverse along the other, so the sort is skipped when
+/// either order already holds (points equal in both coordinates add no area, whatever their order).
 fn area_sorted_by(xs: &[f64], ys: &[f64]) -> f64 {
+    let before = |a: usize, b: usize| xs[a].total_cmp(&xs[b]).then_with(|| ys[b].total_cmp(&ys[a]));
     let mut order: Vec<usize> = (0..xs.len()).collect();
-    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]).then_with(|| ys[b].total_cmp(&ys[a])));
+    if !order.is_sorted_by(|&a, &b| before(a, b).is_le()) {
+        order.reverse();
+        if !order.is_sorted_by(|&a, &b| before(a, b).is_le()) {
+            order.sort_by(|&a, &b| before(a, b));
+        }
+    }
     order.windows(2).map(|pair| (xs[pair[1]] - xs[pair[0]]) * (ys[pair[1]] + ys[pair[0]]) / 2.0).sum()
 }
 
@@ -250,7 +278,7 @@ pub fn frontier_integral(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// One cell's term of the frontier integral (before the factor 2), given ln p - ln q.
-fn frontier_term(a: f64, b: f64, log_ratio: f64) -> f64 {
+pub(super) fn frontier_term(a: f64, b: f64, log_ratio: f64) -> f64 {
     if a == 0.0 && b == 0.0 {
         0.0
     } else if a == 0.0 {

@@ -9,15 +9,18 @@
 //! `usi_difficulty.json` in OUT (see [`tables`] for their columns), each written through a temporary file.
 //! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
 //! the smoothing named in every row; every measure is reported as the plug-in and bias-corrected ([`jackknife`],
-//! with the interval the simulation study of [`coverage`] measured); the same inputs, settings and seed give
+//! with the bias-aware interval of [`calibration`], whose coverage the simulation study of [`coverage`] measured);
+//! the same inputs, settings and seed give
 //! byte-identical tables on any number of threads (every random stream is keyed by what it computes, see
 //! [`resample::stream`]).
 //! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
 //! (memory ~ 20 bytes + 4 per facet per row), then per
-//! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and O(100 K^2) for
-//! the jackknife, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means
+//! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and
+//! O(calibration_draws x 110 K) for the corrected intervals, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means
 //! per (facet, simulator).
 
+pub mod calibration;
+pub mod cell_sums;
 pub mod coverage;
 pub mod explain;
 pub mod histogram;
@@ -38,9 +41,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use calibration::calibrate;
+use cell_sums::CellTerms;
 use histogram::{Histogram, Smoothing};
 use inputs::{Assignments, ConversationExtras, FeatureInputs};
-use jackknife::{Corrected, jackknife, jackknife_additive};
+use jackknife::{Corrected, jackknife_all};
 use measures::Divergences;
 use resample::{bootstrap, quantile, stream, subsample};
 pub use sample_size::VALIDATED_PER_CLUSTER;
@@ -98,6 +103,9 @@ pub struct DivergenceConfig {
     pub bootstrap: usize,
     /// Label permutations for the p-value (0: none).
     pub permutations: usize,
+    /// Simulated sample pairs that calibrate the bias-corrected intervals ([`calibration`]; below 2: the
+    /// jackknife's +-2.576 SE interval, uncalibrated).
+    pub calibration_draws: usize,
     /// Random halvings of the reference for the human ceiling (0: none).
     pub ceiling_splits: usize,
     /// Bootstrap replicates for the USI interval (0: none).
@@ -125,6 +133,7 @@ impl Default for DivergenceConfig {
             smoothing: None,
             bootstrap: 1000,
             permutations: 1000,
+            calibration_draws: 200,
             ceiling_splits: 100,
             usi_bootstrap: 200,
             seed: 0,
@@ -233,6 +242,7 @@ pub struct Resampling {
     pub smoothing: Smoothing,
     pub bootstrap: usize,
     pub permutations: usize,
+    pub calibration_draws: usize,
     pub ceiling_splits: usize,
     pub seed: u64,
 }
@@ -279,9 +289,10 @@ pub fn estimate(
     let corrected = if empty {
         [Corrected::MISSING; 7]
     } else {
-        jackknife(reference, source, point.values(), Divergences::RANGES, |p, q| {
-            Divergences::between(p, q, settings.smoothing).values()
-        })
+        let terms = CellTerms { k, smoothing: settings.smoothing, with_mauve: true };
+        let jack = jackknife_all(reference, source, &terms);
+        let key = (settings.seed, &labels[..]);
+        calibrate((reference, source), &terms, jack, settings.calibration_draws, key)
     };
     let reference_replicates = replicates;
     let replicates: Vec<Divergences> = if empty {
@@ -316,9 +327,9 @@ pub fn estimate(
                 let label = i.to_string();
                 let mut rng = stream(settings.seed, &["ceiling", facet, reference_name, source_name, &label]);
                 let (part, rest) = subsample(reference, half, &mut rng);
-                let (_, corrected) =
-                    jackknife_additive(&rest, &part, Smoothing::None, Divergences::RANGES[2], measures::js_term);
-                (measures::js(&rest.probabilities(), &part.probabilities()), corrected.unclipped)
+                let terms = CellTerms { k, smoothing: Smoothing::None, with_mauve: false };
+                let (plug_in, corrected) = jackknife_all(&rest, &part, &terms);
+                (plug_in[2], corrected[2].unclipped)
             })
             .collect()
     };
@@ -378,6 +389,7 @@ pub struct DivergenceReport {
     pub unit: String,
     pub bootstrap: usize,
     pub permutations: usize,
+    pub calibration_draws: usize,
     pub ceiling_splits: usize,
     pub usi_bootstrap: usize,
     pub seed: u64,
@@ -449,6 +461,7 @@ impl DivergenceParams {
             smoothing: config.smoothing(),
             bootstrap: config.bootstrap,
             permutations: config.permutations,
+            calibration_draws: config.calibration_draws,
             ceiling_splits: config.ceiling_splits,
             seed: config.seed,
         };
@@ -546,6 +559,7 @@ impl DivergenceParams {
             unit: config.log_base.unit().to_owned(),
             bootstrap: config.bootstrap,
             permutations: config.permutations,
+            calibration_draws: config.calibration_draws,
             ceiling_splits: config.ceiling_splits,
             usi_bootstrap: config.usi_bootstrap,
             seed: config.seed,
@@ -618,7 +632,14 @@ mod tests {
     }
 
     fn settings(bootstrap: usize) -> Resampling {
-        Resampling { smoothing: Smoothing::Counts(0.5), bootstrap, permutations: 200, ceiling_splits: 20, seed: 3 }
+        Resampling {
+            smoothing: Smoothing::Counts(0.5),
+            bootstrap,
+            permutations: 200,
+            calibration_draws: 50,
+            ceiling_splits: 20,
+            seed: 3,
+        }
     }
 
     #[test]
@@ -692,7 +713,7 @@ mod tests {
             // KL is 0 exactly when the (smoothed) distributions are equal.
             let equal_smoothed = p.smoothed(smoothing) == q.smoothed(smoothing);
             prop_assert_eq!(forward.kl_forward == 0.0, equal_smoothed, "{:?}", forward);
-            let e = estimate_alone(&p, &q, &Resampling { bootstrap: 60, permutations: 20, ceiling_splits: 5, seed: 1, smoothing });
+            let e = estimate_alone(&p, &q, &Resampling { bootstrap: 60, permutations: 20, calibration_draws: 20, ceiling_splits: 5, seed: 1, smoothing });
             let (values, lo, hi) = (e.point.values(), e.lo.values(), e.hi.values());
             for m in 0..7 {
                 let (name, value, lo, hi) = (Divergences::NAMES[m], values[m], lo[m], hi[m]);

@@ -52,6 +52,24 @@ pub fn bootstrap(histogram: &Histogram, rng: &mut ChaCha8Rng) -> Histogram {
     Histogram::from_counts(counts)
 }
 
+/// n draws from the distribution `probabilities`, as counts (sequential binomials).
+pub fn multinomial(probabilities: &[f64], n: u64, rng: &mut ChaCha8Rng) -> Histogram {
+    let mut counts = vec![0; probabilities.len()];
+    let (mut left, mut mass) = (n, 1.0);
+    for (i, &p) in probabilities.iter().enumerate() {
+        if left == 0 || mass <= 0.0 {
+            break;
+        }
+        let share = (p / mass).clamp(0.0, 1.0);
+        let draw =
+            if i + 1 == probabilities.len() { left } else { Binomial::new(left, share).map_or(0, |b| b.sample(rng)) };
+        counts[i] = draw;
+        left -= draw;
+        mass -= p;
+    }
+    Histogram::from_counts(counts)
+}
+
 /// m conversations drawn without replacement from `histogram`: (the drawn, the rest).
 pub fn subsample(histogram: &Histogram, m: u64, rng: &mut ChaCha8Rng) -> (Histogram, Histogram) {
     let total = histogram.total();

@@ -22,12 +22,13 @@ use std::path::{Path, PathBuf};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
+use super::calibration::calibrate;
+use super::cell_sums::CellTerms;
 use super::explain::{ClusterWords, FeatureProfile, label};
 use super::histogram::Histogram;
-use super::histogram::Smoothing;
 use super::inputs::{Assignments, FeatureInputs};
-use super::jackknife::{Corrected, jackknife_additive};
-use super::measures::{Contributions, Divergences, js, js_term, kl};
+use super::jackknife::{Corrected, jackknife_all};
+use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
 use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use super::{DivergenceConfig, DivergenceError, Estimate, interval};
@@ -43,8 +44,9 @@ pub const USI_FEATURES_FILE: &str = "usi_features.parquet";
 pub const USI_DIFFICULTY_FILE: &str = "usi_difficulty.json";
 /// What the `estimator` column and the tables' `simgap.estimators` metadata say.
 pub const ESTIMATORS: &str = "plug-in with bootstrap percentile bounds (_lo, _hi: the plug-in's spread); \
-    _corrected: two-sample delete-one jackknife bias correction with a 95% interval of +-2.576 jackknife standard \
-    errors, clipped to the measure's range (coverage measured by simulation: docs/method.md)";
+    _corrected: two-sample delete-one jackknife bias correction with a bias-aware 95% interval calibrated on \
+    simulated samples (TV: the plug-in minus its simulated bias, interval from the plug-in's bias bound), clipped \
+    to the measure's range (coverage measured by simulation: docs/method.md)";
 
 /// Histograms (reference, source) per compared source and facet under the per-pair protocol: a codebook fitted on
 /// the two sources' rows of the facet together; rows without any value in the facet are left out, as in the
@@ -214,15 +216,12 @@ impl Context<'_> {
                 if x == y {
                     return plug_in.map(|v| (v, Corrected { value: v, se: 0.0, lo: v, hi: v, unclipped: v }));
                 }
-                let kl_term = |a: f64, b: f64| if a > 0.0 { a * (a / b).ln() } else { 0.0 };
-                let tv_term = |a: f64, b: f64| 0.5 * (a - b).abs();
-                let infinite = (0.0, f64::INFINITY);
-                let corrected = [
-                    jackknife_additive(p, q, Smoothing::None, Divergences::RANGES[2], js_term).1,
-                    jackknife_additive(p, q, smoothing, infinite, kl_term).1,
-                    jackknife_additive(q, p, smoothing, infinite, kl_term).1,
-                    jackknife_additive(p, q, Smoothing::None, Divergences::RANGES[3], tv_term).1,
-                ];
+                let terms = CellTerms { k: p.k(), smoothing, with_mauve: false };
+                let jack = jackknife_all(p, q, &terms);
+                let labels = [a.facets[f].as_str(), a.sources[x].as_str(), a.sources[y].as_str(), "pairwise"];
+                let all = calibrate((p, q), &terms, jack, self.config.calibration_draws, (self.config.seed, &labels));
+                // JS, KL(a || b), KL(b || a), TV.
+                let corrected = [all[2], all[0], all[1], all[3]];
                 std::array::from_fn(|m| (plug_in[m], corrected[m]))
             })
             .collect();
@@ -401,6 +400,8 @@ impl Context<'_> {
             score: super::usi::Score,
             lo: f64,
             hi: f64,
+            /// The interval for the true USI ([`super::usi::interval_for_truth`]).
+            truth: (f64, f64),
             batch: (f64, f64),
         }
         let rows: Vec<Row> = self
@@ -409,12 +410,13 @@ impl Context<'_> {
             .map(|&s| {
                 let comparison = Comparison::new(reference, &sides[s], &task_difficulty, n_tasks, config.usi_tasks);
                 let score = comparison.point(n_tasks);
-                let mut replicates: Vec<f64> = (0..config.usi_bootstrap)
+                let replicates: Vec<super::usi::Score> = (0..config.usi_bootstrap)
                     .into_par_iter()
                     .map(|b| comparison.replicate(config.seed, b, n_tasks))
-                    .filter(|v| !v.is_nan())
                     .collect();
-                let (lo, hi) = interval(&mut replicates, score.usi);
+                let mut values: Vec<f64> = replicates.iter().map(|r| r.usi).filter(|v| !v.is_nan()).collect();
+                let (lo, hi) = interval(&mut values, score.usi);
+                let truth = super::usi::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
                 let per_batch: Vec<f64> = batches
                     .iter()
                     .map(|batch| {
@@ -423,7 +425,7 @@ impl Context<'_> {
                             .usi
                     })
                     .collect();
-                Row { source: s, score, lo, hi, batch: mean_std(&per_batch) }
+                Row { source: s, score, lo, hi, truth, batch: mean_std(&per_batch) }
             })
             .collect();
         for row in rows.iter().filter(|r| r.score.shared_tasks == Some(0) && config.usi_tasks == TaskScope::Shared) {
@@ -470,6 +472,8 @@ impl Context<'_> {
             .float("usi", rows.iter().map(|r| r.score.usi))
             .float("usi_lo", rows.iter().map(|r| r.lo))
             .float("usi_hi", rows.iter().map(|r| r.hi))
+            .float("usi_interval_lo", rows.iter().map(|r| r.truth.0))
+            .float("usi_interval_hi", rows.iter().map(|r| r.truth.1))
             .unsigned("usi_terms", rows.iter().map(|r| r.score.terms as u64))
             .float("usi_batch_mean", rows.iter().map(|r| r.batch.0))
             .float("usi_batch_std", rows.iter().map(|r| r.batch.1))

@@ -333,6 +333,51 @@ pub fn dice(a: f64, b: f64) -> f64 {
     if a + b == 0.0 { 1.0 } else { 2.0 * a.min(b) / (a + b) }
 }
 
+/// A 95% interval for the true USI from the point score and its bootstrap replicates: [USI - 1.96 sd,
+/// USI + B + 1.96 sd], clipped to [0, 100], with sd the replicates' standard deviation and B the most that Dice's
+/// kink can pull the estimate down. Dice(a, b) = 1 - ||a| - |b|| / (|a| + |b|), and E|x^| - |x| <= sd(x^) for an
+/// unbiased x^ (triangle and Cauchy-Schwarz inequalities), so each feature's Dice is biased down by at most the
+/// standard deviation of its normalised difference; B is that, averaged as the USI averages its terms (ECE and Eval
+/// have kinks of their own that B leaves out). None where fewer than two replicates have a value.
+pub fn interval_for_truth(point: &Score, replicates: &[Score]) -> Option<(f64, f64)> {
+    let usable: Vec<&Score> = replicates.iter().filter(|r| r.usi.is_finite()).collect();
+    if usable.len() < 2 || !point.usi.is_finite() {
+        return None;
+    }
+    let standard_deviation = |values: &[f64]| -> f64 {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
+    let spread = standard_deviation(&usable.iter().map(|r| r.usi).collect::<Vec<f64>>());
+    let columns = feature_columns();
+    let (mut bound_sums, mut bound_counts) = ([0.0; 4], [0usize; 4]);
+    for (j, &(_, dimension)) in columns.iter().enumerate() {
+        if point.features[j].dice.is_nan() {
+            continue;
+        }
+        let differences: Vec<f64> = usable
+            .iter()
+            .map(|r| {
+                let (a, b) = (r.features[j].reference_mean.abs(), r.features[j].source_mean.abs());
+                if a + b == 0.0 { 0.0 } else { (a - b) / (a + b) }
+            })
+            .filter(|d| d.is_finite())
+            .collect();
+        if differences.len() >= 2 {
+            bound_sums[dimension] += standard_deviation(&differences);
+            bound_counts[dimension] += 1;
+        }
+    }
+    let bound: f64 = (0..4)
+        .filter(|&k| !point.d[k].is_nan() && bound_counts[k] > 0)
+        .map(|k| 100.0 * bound_sums[k] / bound_counts[k] as f64)
+        .sum::<f64>()
+        / point.terms.max(1) as f64;
+    let z = super::calibration::Z_95;
+    Some(((point.usi - z * spread).clamp(0.0, 100.0), (point.usi + bound + z * spread).clamp(0.0, 100.0)))
+}
+
 /// The summary row: per run, each feature's weighted mean; then the mean of the run rows.
 fn summary(side: &Side, weights: &[f64]) -> [f64; USI_FEATURES] {
     let runs = side.runs.len();
@@ -537,7 +582,7 @@ impl<'a> Comparison<'a> {
 
     /// The USI of one bootstrap replicate: shared tasks resampled with replacement (task mode), else each side's
     /// units; with [`TaskScope::All`], each side's units for D1-D4 and the shared tasks for ECE and Eval.
-    pub fn replicate(&self, seed: u64, replicate: usize, tasks: usize) -> f64 {
+    pub fn replicate(&self, seed: u64, replicate: usize, tasks: usize) -> Score {
         let label = replicate.to_string();
         let mut rng = stream(seed, &["usi-bootstrap", &self.reference.source, &self.source.source, &label]);
         // n draws with replacement from `items`, as weights over `slots`.
@@ -554,13 +599,13 @@ impl<'a> Comparison<'a> {
                 let reference = draw(&units_of(self.reference), self.reference.units.len());
                 let source = draw(&units_of(self.source), self.source.units.len());
                 let task_weights = draw(shared, tasks);
-                self.score(&Weights::UnitsAndTasks { reference: &reference, source: &source, tasks: &task_weights }).usi
+                self.score(&Weights::UnitsAndTasks { reference: &reference, source: &source, tasks: &task_weights })
             }
-            Some(shared) => self.score(&Weights::Tasks(&draw(shared, tasks))).usi,
+            Some(shared) => self.score(&Weights::Tasks(&draw(shared, tasks))),
             None => {
                 let reference = draw(&units_of(self.reference), self.reference.units.len());
                 let source = draw(&units_of(self.source), self.source.units.len());
-                self.score(&Weights::Units { reference: &reference, source: &source }).usi
+                self.score(&Weights::Units { reference: &reference, source: &source })
             }
         }
     }
@@ -734,10 +779,10 @@ mod tests {
         assert_eq!(score.ece, Some(1.0));
         assert_eq!(score.ece, shared.ece);
         assert_eq!(score.shared_tasks, Some(1));
-        let replicates: Vec<f64> = (0..50).map(|r| all.replicate(7, r, n)).collect();
+        let replicates: Vec<f64> = (0..50).map(|r| all.replicate(7, r, n).usi).collect();
         assert!(replicates.iter().all(|u| (0.0..=100.0).contains(u)));
         assert!(replicates.iter().any(|&u| u != replicates[0]), "units are resampled");
-        assert_eq!(replicates[5], all.replicate(7, 5, n), "seeded");
+        assert_eq!(replicates[5], all.replicate(7, 5, n).usi, "seeded");
     }
 
     #[test]
@@ -753,8 +798,8 @@ mod tests {
         assert!(comparison.shared_tasks.is_none());
         let score = comparison.point(0);
         assert_eq!(score.d, [100.0; 4]);
-        let replicates: Vec<f64> = (0..50).map(|r| comparison.replicate(1, r, 0)).collect();
+        let replicates: Vec<f64> = (0..50).map(|r| comparison.replicate(1, r, 0).usi).collect();
         assert!(replicates.iter().all(|u| (0.0..=100.0).contains(u)));
-        assert_eq!(replicates[3], comparison.replicate(1, 3, 0), "seeded");
+        assert_eq!(replicates[3], comparison.replicate(1, 3, 0).usi, "seeded");
     }
 }

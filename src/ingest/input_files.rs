@@ -238,6 +238,11 @@ fn zip_entries(path: &Path, display: &str, relative: &Path, format: Format) -> R
             names.push(name.into_owned());
         }
     }
+    if names.is_empty() {
+        // Not "matches no file": the archive is there, but holds nothing of the format (found by fuzzing).
+        let wanted = extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(" or ");
+        return Err(io_error(io::Error::other(format!("the zip archive holds no {wanted} entry"))));
+    }
     names.sort();
     Ok(names
         .into_iter()
@@ -253,6 +258,20 @@ fn zip_entries(path: &Path, display: &str, relative: &Path, format: Format) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_archive_without_entries_of_the_format_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("val.json.zip");
+        let mut writer = zip::ZipWriter::new(File::create(&path).unwrap());
+        writer.start_file("notes.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        io::Write::write_all(&mut writer, b"not json").unwrap();
+        writer.finish().unwrap();
+        let error = resolve("val.json.zip", Format::Multiwoz, dir.path(), &dir.path().join("out")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("val.json.zip") && message.contains("holds no .json entry"), "{message}");
+        assert!(!error.is_usage(), "bad data, not bad configuration");
+    }
 
     #[test]
     fn folder_takes_format_extensions_sorted() {

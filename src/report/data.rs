@@ -293,8 +293,8 @@ impl ReportData {
                         ece: c.float("ece", i)?,
                         usi: Bounded {
                             value: c.float("usi", i)?,
-                            lo: c.float("usi_lo", i)?,
-                            hi: c.float("usi_hi", i)?,
+                            lo: c.float("usi_interval_lo", i)?,
+                            hi: c.float("usi_interval_hi", i)?,
                         },
                         usi_terms: c.float("usi_terms", i)? as u64,
                         human_ceiling_usi: c.float("human_ceiling_usi", i)?,

@@ -501,7 +501,7 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
     let caption = format!(
         "Bias-corrected Jensen-Shannon divergence (two-sample delete-one jackknife) from {reference} per facet \
          (panels) and simulator (rows, closest to {reference} on facet {headline} first), in {unit}, with 95% \
-         intervals (+-2.576 jackknife standard errors, coverage measured by simulation: docs/method.md); the grey tick \
+         intervals (bias-aware, calibrated on simulated samples; coverage measured by simulation: docs/method.md); the grey tick \
          and band are the human split-half ceiling corrected the same way (JS between two random parts of \
          {reference}'s conversations, with its 2.5-97.5% range): about 0, what a perfect simulator would show once \
          sampling noise is removed. {ks}."
@@ -597,7 +597,8 @@ fn usi_components(data: &ReportData) -> Option<Plot> {
          0-100 scale where 100 is indistinguishable from {reference}: D1-D4 are the Sorensen-Dice similarities of the \
          aggregated feature means of communication style, information pattern, clarification and error reaction, \
          Eval the agreement of post-conversation ratings, 100(1-ECE) the outcome calibration, and USI their mean, \
-         with its 95% bootstrap interval (red) and value.{}{}",
+         with its 95% interval for the true USI (red: the bootstrap spread widened upward by the bias bound of \
+         Dice's kink, docs/method.md) and value.{}{}",
         if has_ceiling { " Dashed: the human ceiling, the USI between batches of human conversations." } else { "" },
         if missing.is_empty() {
             String::new()

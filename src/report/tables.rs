@@ -271,8 +271,8 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
             title: format!("Distance of each simulator from {reference}, facet {facet}"),
             caption: format!(
                 "Facet {facet}, K = {}, KL smoothing {}, KL and JS in {unit}, seed {seed}; {}. Bias-corrected \
-                 estimates (two-sample delete-one jackknife) with 95% intervals (+-2.576 jackknife standard errors, \
-                 a multiplier chosen by simulation, where each side has at least {} conversations per cluster: \
+                 estimates (two-sample delete-one jackknife) with bias-aware 95% intervals (calibrated on simulated \
+                 samples; coverage measured by simulation where each side has at least {} conversations per cluster: \
                  docs/method.md). JS plug-in: the uncorrected value, as the published protocol reports it. \
                  Human ceiling: the plug-in JS between two random parts of {reference} of the simulator's size, \
                  what sampling noise alone gives; above ceiling: the corrected JS minus the corrected ceiling. p from \
@@ -409,8 +409,10 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
             title: format!("User-Sim Index against {reference}"),
             caption: format!(
                 "D1-D4: Sorensen-Dice of feature means (style, information, clarification, error reaction); Eval: \
-                 survey agreement; ECE: outcome calibration (lower is better); USI: mean of the available terms, \
-                 with its 95% bootstrap interval; seed {seed}. {}",
+                 survey agreement; ECE: outcome calibration (lower is better); USI: mean of the available terms \
+                 (the published scorer's estimate), with a 95% interval for the true USI (bootstrap spread widened \
+                 upward by the bias bound of Dice's kink; coverage measured by simulation: docs/method.md); seed \
+                 {seed}. {}",
                 data.usi
                     .first()
                     .map(|u| format!(
