@@ -11,9 +11,11 @@
 //! How, for KL, JS, MAUVE, MAUVE* and the frontier integral: the world is both sides' counts smoothed by +0.5 (no
 //! empty cluster, so every truth is finite); `draws` pairs of samples of the observed sizes are drawn from it and
 //! corrected like the data. Their mean minus the world's true value estimates the residual bias b, their spread the
-//! standard error (the larger of it and the jackknife's is used). The interval is the corrected value
+//! standard error (the larger of it and the jackknife's is used). The interval is the union of the corrected value
 //! +- c(|b| / se) se, with c(t) the 95% quantile of |N(t, 1)| (Armstrong and Kolesar's bias-aware critical value:
-//! 1.96 when b = 0, about |b| / se + 1.645 when it dominates).
+//! 1.96 when b = 0, about |b| / se + 1.645 when it dominates), the basic interval of the simulated errors (skewed
+//! errors), and the jackknife's +-2.576 SE (where the world understates the bias). The simulation study
+//! (docs/method.md) chose this union over each part alone.
 //! For TV the plug-in's bias lies between 0 (Jensen) and B = 1/2 sum_k sd(p^_k - q^_k) (triangle and
 //! Cauchy-Schwarz inequalities; sd from the world's shares), so the interval is
 //! [TV^ - B - 1.96 se, TV^ + 1.96 se], and the estimate is TV^ minus the bootstrap bias of the plug-in (drawn from

@@ -14,7 +14,9 @@
 
 use super::histogram::{Smoothing, smoothed_cell};
 use super::logarithm::ln_slice;
-use super::measures::{Divergences, FRONTIER_SCALING, MAUVE_POINTS, frontier_term, mauve_from_sums, mixture_weight};
+use super::measures::{
+    Divergences, FRONTIER_SCALING, MAUVE_POINTS, frontier_term, js_term, kl_term, mauve_from_sums, mixture_weight,
+};
 
 /// Numbers in one MAUVE block: two self sums and two cross sums per mixture weight.
 const MAUVE_BLOCK: usize = 2 + 2 * MAUVE_POINTS;
@@ -46,7 +48,7 @@ impl CellTerms {
             (smoothed_cell(self.smoothing, count_p, n_p, self.k), smoothed_cell(self.smoothing, count_q, n_q, self.k));
         sums[0] += kl_term(sa, sb);
         sums[1] += kl_term(sb, sa);
-        sums[2] += super::measures::js_term(a, b);
+        sums[2] += js_term(a, b);
         sums[3] += 0.5 * (a - b).abs();
         sums[4] += frontier_term(a, b, a.ln() - b.ln());
         if self.with_mauve {
@@ -89,17 +91,6 @@ impl CellTerms {
             mauve_star,
             FRONTIER_SCALING * sums[4],
         ]
-    }
-}
-
-/// a ln(a / b), 0 where a = 0, +inf where b = 0 < a.
-fn kl_term(a: f64, b: f64) -> f64 {
-    if a == 0.0 {
-        0.0
-    } else if b == 0.0 {
-        f64::INFINITY
-    } else {
-        a * (a / b).ln()
     }
 }
 

@@ -127,15 +127,6 @@ impl Contributions {
     pub fn between(p: &Histogram, q: &Histogram, smoothing: Smoothing) -> Self {
         let (raw_p, raw_q) = (p.probabilities(), q.probabilities());
         let (smooth_p, smooth_q) = (p.smoothed(smoothing), q.smoothed(smoothing));
-        let kl_term = |a: f64, b: f64| {
-            if a == 0.0 {
-                0.0
-            } else if b == 0.0 {
-                f64::INFINITY
-            } else {
-                a * (a / b).ln()
-            }
-        };
         Contributions {
             kl_forward: smooth_p.iter().zip(&smooth_q).map(|(&a, &b)| kl_term(a, b)).collect(),
             kl_backward: smooth_q.iter().zip(&smooth_p).map(|(&a, &b)| kl_term(a, b)).collect(),
@@ -172,6 +163,17 @@ pub fn kl(p: &[f64], q: &[f64]) -> f64 {
         }
     }
     total.max(0.0)
+}
+
+/// One cluster's term of KL: a ln(a / b), 0 where a = 0, +inf where b = 0 < a.
+pub fn kl_term(a: f64, b: f64) -> f64 {
+    if a == 0.0 {
+        0.0
+    } else if b == 0.0 {
+        f64::INFINITY
+    } else {
+        a * (a / b).ln()
+    }
 }
 
 /// One cluster's term of JS: 1/2 p ln(2p / (p + q)) + 1/2 q ln(2q / (p + q)).
