@@ -34,6 +34,7 @@ pub mod sample_size;
 pub mod survey;
 pub mod tables;
 pub mod usi;
+pub mod usi_interval;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -713,7 +714,9 @@ mod tests {
             // KL is 0 exactly when the (smoothed) distributions are equal.
             let equal_smoothed = p.smoothed(smoothing) == q.smoothed(smoothing);
             prop_assert_eq!(forward.kl_forward == 0.0, equal_smoothed, "{:?}", forward);
-            let e = estimate_alone(&p, &q, &Resampling { bootstrap: 60, permutations: 20, calibration_draws: 20, ceiling_splits: 5, seed: 1, smoothing });
+            let settings =
+                Resampling { bootstrap: 60, permutations: 20, calibration_draws: 20, ceiling_splits: 5, seed: 1, smoothing };
+            let e = estimate_alone(&p, &q, &settings);
             let (values, lo, hi) = (e.point.values(), e.lo.values(), e.hi.values());
             for m in 0..7 {
                 let (name, value, lo, hi) = (Divergences::NAMES[m], values[m], lo[m], hi[m]);

@@ -400,7 +400,7 @@ impl Context<'_> {
             score: super::usi::Score,
             lo: f64,
             hi: f64,
-            /// The interval for the true USI ([`super::usi::interval_for_truth`]).
+            /// The interval for the true USI ([`super::usi_interval::interval_for_truth`]).
             truth: (f64, f64),
             batch: (f64, f64),
         }
@@ -416,7 +416,8 @@ impl Context<'_> {
                     .collect();
                 let mut values: Vec<f64> = replicates.iter().map(|r| r.usi).filter(|v| !v.is_nan()).collect();
                 let (lo, hi) = interval(&mut values, score.usi);
-                let truth = super::usi::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
+                let truth =
+                    super::usi_interval::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
                 let per_batch: Vec<f64> = batches
                     .iter()
                     .map(|batch| {
