@@ -13,7 +13,8 @@ cd "$here"
 export CARGO_TARGET_DIR=${SIMGAP_FUZZ_TARGET_DIR:-$HOME/.cache/simgap-fuzz-target}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
-cargo fuzz build -s none -O --fuzz-dir . >/dev/null 2>"$CARGO_TARGET_DIR.build.log" || { cat "$CARGO_TARGET_DIR.build.log"; exit 1; }
+build_log="$CARGO_TARGET_DIR.build.log"
+cargo fuzz build -s none -O --fuzz-dir . >/dev/null 2>"$build_log" || { cat "$build_log"; exit 1; }
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir .)
 shared="$here/../../shared/data-samples"

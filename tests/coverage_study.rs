@@ -1,9 +1,9 @@
 //! A small, fixed-seed version of the simulation study of `benches/coverage_study.rs` (docs/method.md): known P and
-//! Q, multinomial samples, and simgap's estimator (jackknife-corrected, calibrated bias-aware interval) must keep its goal in
-//! cells where each side has at least 4 conversations per cluster: coverage of the nominal 95% interval >= 93% for
-//! every measure, and bias under a quarter of the plug-in's where the plug-in's bias is material for JS, MAUVE and the
-//! frontier integral; the permutation
-//! test must reject about 5% of the time when P = Q. Fails when a change to the estimators breaks that.
+//! Q, multinomial samples, and simgap's estimator (jackknife-corrected, calibrated bias-aware interval) must keep its
+//! goal in cells where each side has at least 4 conversations per cluster: coverage of the nominal 95% interval >=
+//! 93% for every measure, and bias under a quarter of the plug-in's where the plug-in's bias is material for JS,
+//! MAUVE and the frontier integral; the permutation test must reject about 5% of the time when P = Q; the USI
+//! interval for the truth must cover where the means agree. Fails when a change to the estimators breaks that.
 
 use simgap::divergence::coverage::{
     Cell, Estimator, Outcome, Shape, StudySettings, UsiCell, run_cell, usi_interval_coverage,

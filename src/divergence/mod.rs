@@ -10,14 +10,13 @@
 //! Invariants: every divergence is computed on histograms of one codebook; JS, TV and MAUVE unsmoothed, KL with
 //! the smoothing named in every row; every measure is reported as the plug-in and bias-corrected ([`jackknife`],
 //! with the bias-aware interval of [`calibration`], whose coverage the simulation study of [`coverage`] measured);
-//! the same inputs, settings and seed give
-//! byte-identical tables on any number of threads (every random stream is keyed by what it computes, see
-//! [`resample::stream`]).
+//! the same inputs, settings and seed give byte-identical tables on any number of threads (every random stream is
+//! keyed by what it computes, see [`resample::stream`]).
 //! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
 //! (memory ~ 20 bytes + 4 per facet per row), then per
 //! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and
-//! O(calibration_draws x 110 K) for the corrected intervals, in parallel over facets, sources and replicates; the `per-pair` codebook adds a K = 500 k-means
-//! per (facet, simulator).
+//! O(calibration_draws x 110 K) for the corrected intervals, in parallel over facets, sources and replicates; the
+//! `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
 
 pub mod calibration;
 pub mod cell_sums;
@@ -714,8 +713,9 @@ mod tests {
             // KL is 0 exactly when the (smoothed) distributions are equal.
             let equal_smoothed = p.smoothed(smoothing) == q.smoothed(smoothing);
             prop_assert_eq!(forward.kl_forward == 0.0, equal_smoothed, "{:?}", forward);
-            let settings =
-                Resampling { bootstrap: 60, permutations: 20, calibration_draws: 20, ceiling_splits: 5, seed: 1, smoothing };
+            let settings = Resampling {
+                bootstrap: 60, permutations: 20, calibration_draws: 20, ceiling_splits: 5, seed: 1, smoothing,
+            };
             let e = estimate_alone(&p, &q, &settings);
             let (values, lo, hi) = (e.point.values(), e.lo.values(), e.hi.values());
             for m in 0..7 {

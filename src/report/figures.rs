@@ -501,8 +501,8 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
     let caption = format!(
         "Bias-corrected Jensen-Shannon divergence (two-sample delete-one jackknife) from {reference} per facet \
          (panels) and simulator (rows, closest to {reference} on facet {headline} first), in {unit}, with 95% \
-         intervals (bias-aware, calibrated on simulated samples; coverage measured by simulation: docs/method.md); the grey tick \
-         and band are the human split-half ceiling corrected the same way (JS between two random parts of \
+         intervals (bias-aware, calibrated on simulated samples; coverage measured by simulation: docs/method.md); \
+         the grey tick and band are the human split-half ceiling corrected the same way (JS between two random parts of \
          {reference}'s conversations, with its 2.5-97.5% range): about 0, what a perfect simulator would show once \
          sampling noise is removed. {ks}."
     );
