@@ -19,7 +19,8 @@ use simgap::pipeline::config::PipelineConfig;
 /// sources, plug-in and corrected), OUT/mixtures.parquet (best single, pair and full mixture of
 /// simulators), OUT/clusters.parquet (shares, captured / missed / hallucinated labels, extreme features, top words,
 /// example turns), OUT/usi.parquet and OUT/usi_features.parquet (User-Sim Index with bootstrap bounds, an
-/// interval for the true USI and the human ceiling between batches), OUT/usi_difficulty.json, and the `divergence` section of OUT/manifest.json.
+/// interval for the true USI and the human ceiling between batches), OUT/usi_difficulty.json, and the `divergence`
+/// section of OUT/manifest.json.
 /// Cost: streaming passes over the earlier tables (the conversations' messages only for the explain_sample rows;
 /// about 20 bytes + 4 per facet per conversation in memory), then per facet and source on every core
 /// O((bootstrap + permutations + ceiling_splits) x 25 K) and the corrected intervals' O(calibration_draws x 110 K)
