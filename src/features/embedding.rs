@@ -65,8 +65,22 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
-    /// Reads and checks the embeddings file; returns the accepted vectors and the rejected rows.
+    /// Reads and checks the embeddings file; returns the accepted vectors and the rejected rows. The parquet crate
+    /// panics on some malformed files (fuzzing found a negative column offset); such a file is an error that names
+    /// it, not a crash.
     pub fn load(config: &EmbeddingConfig, path: &Path) -> Result<(Self, Vec<EmbeddingIssue>), EmbeddingError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::read(config, path))).unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let message = format!("not a readable Parquet file (the reader failed: {reason})");
+            Err(EmbeddingError::File { path: path.to_owned(), message })
+        })
+    }
+
+    fn read(config: &EmbeddingConfig, path: &Path) -> Result<(Self, Vec<EmbeddingIssue>), EmbeddingError> {
         let fail = |message: String| EmbeddingError::File { path: path.to_owned(), message };
         match (&config.vector_column, &config.columns) {
             (Some(_), Some(_)) | (None, None) => {
@@ -221,6 +235,25 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
     use parquet::arrow::ArrowWriter;
     use std::sync::Arc;
+
+    #[test]
+    fn a_parquet_file_the_reader_panics_on_is_an_error_naming_it() {
+        // The fuzzer's input (its first byte picks the target's settings): a list-column file whose metadata gives a
+        // column a negative start, on which parquet 60.1 panics.
+        let input = include_bytes!("../../fuzz/corpus/embeddings_parquet/regression-negative-column-start");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("embeddings.parquet");
+        std::fs::write(&path, &input[1..]).unwrap();
+        let config = EmbeddingConfig {
+            path: path.clone(),
+            id_column: "conversation_id".into(),
+            source_column: (input[0] % 4 >= 2).then(|| "source".into()),
+            vector_column: (input[0] % 2 == 0).then(|| "embedding".into()),
+            columns: (input[0] % 2 == 1).then(|| vec!["x".into(), "y".into()]),
+        };
+        let error = Embeddings::load(&config, &path).unwrap_err().to_string();
+        assert!(error.contains("embeddings.parquet") && error.contains("not a readable Parquet file"), "{error}");
+    }
 
     fn write(path: &Path, ids: &[&str], vectors: &[Vec<f32>]) {
         let mut list = ListBuilder::new(Float32Builder::new());
