@@ -122,6 +122,29 @@ fn a_reference_no_input_declares_is_a_usage_error_before_ingest() {
 }
 
 #[test]
+fn a_reference_the_records_do_not_name_fails_right_after_ingest() {
+    // The sources come from the records (no `source` in [[input]]), so only ingest can tell.
+    let dir = tempfile::tempdir().unwrap();
+    let line = |id: &str| {
+        format!(
+            r#"{{"conversation_id": "{id}", "source": "human", "kind": "human", "messages": [{{"role": "user", "content": "hi"}}]}}"#
+        )
+    };
+    std::fs::write(dir.path().join("c.jsonl"), format!("{}\n{}\n", line("a"), line("b"))).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let text = "[output]\ndir = \"out\"\n[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\n[cluster]\nk = 2\n\
+                [divergence]\nreference = \"humans\"\n";
+    std::fs::write(&pipeline, text).unwrap();
+    for attempt in ["first run", "rerun with ingest skipped"] {
+        let output = run(&pipeline, &[]);
+        assert_eq!(output.status.code(), Some(2), "{attempt}: {}", stderr(&output));
+        assert!(stderr(&output).contains("reference \"humans\" is none of the sources ingested (human)"), "{attempt}");
+        assert!(dir.path().join("out/conversations.parquet").exists(), "{attempt}");
+        assert!(!dir.path().join("out/features.parquet").exists(), "{attempt}: the features stage must not run");
+    }
+}
+
+#[test]
 fn kmeans_command_on_any_numeric_table() {
     let dir = tempfile::tempdir().unwrap();
     let (dir_path, pipeline) = demo_with("[cluster]\nk = 4\nfacets = [\"usi\"]\n");

@@ -60,7 +60,19 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut session = Session::open(&out_dir, &config, args.force)?;
     let out = args.out.as_ref();
 
-    let (outcome, accepted) = ingest_stage(&config, &args, global, &mut session)?;
+    let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session)?;
+    // A reference the inputs do not declare (sources named by the records) is checked as soon as the sources are
+    // known, before the features stage.
+    if let (Some(reference), Some(sources)) = (&config.divergence.reference, &sources)
+        && !sources.is_empty()
+        && !sources.contains(reference)
+    {
+        return Err(simgap::divergence::DivergenceError::Config(format!(
+            "[divergence] reference {reference:?} is none of the sources ingested ({})",
+            sources.join(", ")
+        ))
+        .into());
+    }
     // k against the data as soon as its size is known, before the features stage (which can take long). A corpus
     // with no accepted conversation fails later, as bad data.
     if let Some(accepted) = accepted.filter(|&n| n > 0 && n < config.cluster.k as u64) {
@@ -126,13 +138,15 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Ingest through the per-file cache (every file with --strict), or skipped when no input file and no setting
-/// changed. A skipped ingest whose recorded result had rejects still ends as `WithRejects` (exit 3).
+/// changed. A skipped ingest whose recorded result had rejects still ends as `WithRejects` (exit 3). Returns the
+/// outcome, the accepted conversations and the names of the sources with accepted conversations (from the manifest
+/// when skipped; None where it does not say).
 fn ingest_stage(
     config: &PipelineConfig,
     args: &Args,
     global: &GlobalArgs,
     session: &mut Session,
-) -> anyhow::Result<(Outcome, Option<u64>)> {
+) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<String>>)> {
     let out_dir = config.out_dir(args.out.as_ref());
     let params = config.ingest_params(out_dir.clone(), args.strict, !global.quiet);
     let snapshot = params.snapshot()?;
@@ -147,12 +161,16 @@ fn ingest_stage(
         if rejected > 0 && !global.quiet {
             eprintln!("rejected records (unchanged): {rejected} in {}", out_dir.join(ingest::REJECTS_FILE).display());
         }
-        let accepted = session.recorded(Stage::Ingest).and_then(|s| s.get("accepted")).and_then(|a| a.as_u64());
-        return Ok((if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }, accepted));
+        let recorded = session.recorded(Stage::Ingest);
+        let accepted = recorded.and_then(|s| s.get("accepted")).and_then(|a| a.as_u64());
+        let sources =
+            recorded.and_then(|s| s.get("sources")).and_then(|s| s.as_object()).map(|s| s.keys().cloned().collect());
+        return Ok((if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }, accepted, sources));
     }
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
     let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];
     session.ran(&plan, config, &outputs, Some(serde_json::to_value(&report)?))?;
     super::ingest::log_report(&report, global);
-    Ok((super::ingest::outcome_of(&report), Some(report.accepted)))
+    let sources = report.sources.keys().cloned().collect();
+    Ok((super::ingest::outcome_of(&report), Some(report.accepted), Some(sources)))
 }
