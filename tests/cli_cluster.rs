@@ -126,9 +126,8 @@ fn a_reference_the_records_do_not_name_fails_right_after_ingest() {
     // The sources come from the records (no `source` in [[input]]), so only ingest can tell.
     let dir = tempfile::tempdir().unwrap();
     let line = |id: &str| {
-        format!(
-            r#"{{"conversation_id": "{id}", "source": "human", "kind": "human", "messages": [{{"role": "user", "content": "hi"}}]}}"#
-        )
+        let messages = r#"[{"role": "user", "content": "hi"}]"#;
+        format!(r#"{{"conversation_id": "{id}", "source": "human", "kind": "human", "messages": {messages}}}"#)
     };
     std::fs::write(dir.path().join("c.jsonl"), format!("{}\n{}\n", line("a"), line("b"))).unwrap();
     let pipeline = dir.path().join("p.toml");
