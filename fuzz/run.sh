@@ -5,6 +5,7 @@
 # its flags; no sanitizer, so panics, hangs, aborts and the targets' assertions are what is caught). A finding
 # leaves its input in fuzz/artifacts/<target>/ and makes the script exit non-zero.
 # Usage: fuzz/run.sh [SECONDS [TARGET...]]     Cost: about 8 minutes to build cold on 2 cores, then SECONDS each.
+# libFuzzer's seed is SIMGAP_FUZZ_SEED (default 1, so a CI failure can be rerun; 0 draws one at random).
 set -euo pipefail
 seconds=${1:-20}
 shift || true
@@ -43,6 +44,7 @@ for target in "${targets[@]}"; do
   mkdir -p artifacts/"$target"
   log="$work.log"
   if "$CARGO_TARGET_DIR"/x86_64-unknown-linux-gnu/release/"$target" "$work" -max_total_time="$seconds" -timeout=10 \
+      -seed="${SIMGAP_FUZZ_SEED:-1}" \
       -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 -artifact_prefix=artifacts/"$target"/ >"$log" 2>&1; then
     status=ok
   else
