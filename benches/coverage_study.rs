@@ -41,7 +41,8 @@ fn main() {
         eprintln!("cell {}/{} done ({:.0} s)", i + 1, cells.len(), start.elapsed().as_secs_f64());
     }
     let mut csv = String::from(
-        "k,n_reference,n_source,shape,target_js,measure,truth,estimator,repetitions,coverage,bias,rmse,rejection_rate\n",
+        "k,n_reference,n_source,shape,target_js,measure,truth,estimator,repetitions,coverage,bias,rmse,width,\
+         rejection_rate\n",
     );
     for o in &outcomes {
         let repetitions = if o.cell.k >= 500 { repetitions / 2 } else { repetitions };
@@ -49,7 +50,7 @@ fn main() {
             for (e, estimator) in Estimator::ALL.iter().enumerate() {
                 writeln!(
                     csv,
-                    "{},{},{},{},{},{measure},{},{},{repetitions},{},{},{},{}",
+                    "{},{},{},{},{},{measure},{},{},{repetitions},{},{},{},{},{}",
                     o.cell.k,
                     o.cell.n_reference,
                     o.cell.n_source,
@@ -60,6 +61,7 @@ fn main() {
                     o.coverage[e][m],
                     o.bias[e][m],
                     o.rmse[e][m],
+                    o.width[e][m],
                     o.rejection_rate.map_or(String::new(), |r| r.to_string())
                 )
                 .expect("writing to a string");

@@ -2,9 +2,17 @@
 //!
 //! Consumes: the final path of an output. Produces: a temporary sibling path to write to (`NAME.tmp`), renamed
 //! over the final path by [`AtomicPath::commit`]; a value dropped without commit removes its temporary file.
+//! Failure injection: with `SIMGAP_FAIL_COMMIT=NAME` in the environment, committing any file whose path ends with
+//! NAME (whole components: `tables/main.csv`) fails with an I/O error, as a full disk would. The end-to-end tests
+//! fail runs at each output this way (`tests/cli_nightly.rs`); nobody else sets it.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+/// The output name whose commit fails (`SIMGAP_FAIL_COMMIT`), read once.
+static INJECTED_FAILURE: LazyLock<Option<PathBuf>> =
+    LazyLock::new(|| std::env::var_os("SIMGAP_FAIL_COMMIT").filter(|v| !v.is_empty()).map(PathBuf::from));
 
 /// An output path written through a temporary sibling.
 #[derive(Debug)]
@@ -46,6 +54,14 @@ impl AtomicPath {
     }
 
     fn finish(mut self, sync: bool) -> io::Result<()> {
+        if let Some(name) = INJECTED_FAILURE.as_deref()
+            && self.final_path.ends_with(name)
+        {
+            return Err(io::Error::other(format!(
+                "{}: failure injected by SIMGAP_FAIL_COMMIT",
+                self.final_path.display()
+            )));
+        }
         if sync {
             std::fs::File::open(&self.temp_path)?.sync_all()?;
         }

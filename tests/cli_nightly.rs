@@ -1,7 +1,8 @@
 //! End to end for nightly runs of `simgap run`: the real binary in temp folders. A rerun on unchanged inputs skips
 //! every stage and leaves every table as it was; a new or changed input file is the only one read again, and the
-//! tables equal a fresh full run's byte for byte; `--force` recomputes everything; a run killed with SIGKILL in the
-//! middle of a stage leaves the previous outputs whole and readable, and the next run finishes the job.
+//! tables equal a fresh full run's byte for byte; `--force` recomputes everything; outputs switch as one generation:
+//! a run killed with SIGKILL at any point, or failing at any output it writes, leaves the previous set, manifest
+//! included, byte for byte, a reader never sees a mix, and the next run finishes the job.
 
 mod common;
 
@@ -81,13 +82,22 @@ fn differing(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Ve
     names.into_iter().filter(|n| a.get(*n) != b.get(*n)).cloned().collect()
 }
 
+/// `name` inside a generation of `out` that is not (yet) the current one.
+fn in_new_generation(out: &Path, name: &str) -> Option<PathBuf> {
+    let current = std::fs::read_link(out.join("current")).ok().and_then(|t| t.file_name().map(|n| n.to_owned()));
+    let entries = std::fs::read_dir(out.join(".generations")).ok()?;
+    entries.flatten().filter(|e| Some(e.file_name()) != current).map(|e| e.path().join(name)).find(|p| p.exists())
+}
+
+/// Temporary files anywhere below `out` (symlinks not followed).
 fn temporary_files(out: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![out.to_owned()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "tmp") {
                 found.push(path);
@@ -235,40 +245,36 @@ fn killed_run_leaves_previous_outputs_whole_and_the_next_run_finishes() {
     let humans = std::fs::read_to_string(corpus.join("humans.jsonl")).unwrap();
     let lines: Vec<&str> = humans.lines().collect();
     std::fs::write(corpus.join("humans.jsonl"), lines[..lines.len() - 1000].join("\n") + "\n").unwrap();
+    let visible_manifest = std::fs::read(out.join("manifest.json")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_simgap")).args(["-q", "run", pipeline]).spawn().unwrap();
-    let temporary = out.join("features.parquet.tmp");
     let started = Instant::now();
-    while !temporary.exists() {
+    let temporary = loop {
+        if let Some(found) = in_new_generation(&out, "features.parquet.tmp") {
+            break found;
+        }
         assert!(child.try_wait().unwrap().is_none(), "the run ended before the features stage was caught");
         assert!(started.elapsed() < Duration::from_secs(60), "no features.parquet.tmp after 60 s");
         std::thread::sleep(Duration::from_millis(2));
-    }
+    };
     child.kill().unwrap();
     child.wait().unwrap();
 
-    // Every table is whole: the features and later tables are the previous run's, byte for byte; the new
-    // conversations table (ingest finished) and the manifest read.
+    // What readers see is the previous run's set, whole and byte for byte, manifest included: the killed run's
+    // finished ingest sits in its unfinished generation, which nobody reads.
     let after = outputs(&out);
-    assert_eq!(differing(&before, &after), ["/conversations.parquet"]);
-    for name in after.keys() {
-        if name.ends_with(".parquet") {
-            let table = Table::read(&out.join(name.trim_start_matches('/')));
-            assert!(table.rows > 0, "{name}");
-        }
-    }
-    assert_eq!(Table::read(&out.join("conversations.parquet")).rows, 19_000);
-    assert_eq!(Table::read(&out.join("features.parquet")).rows, 20_000);
-    let manifest = manifest(&out);
-    assert_eq!(manifest["last_run"]["complete"], false);
-    assert_eq!(manifest["stages"]["ingest"]["accepted"], 19_000);
-    assert!(temporary.exists(), "the killed run's temporary file is still there");
+    assert_eq!(differing(&before, &after), Vec::<String>::new());
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), visible_manifest);
+    assert_eq!(Table::read(&out.join("conversations.parquet")).rows, 20_000);
+    assert!(temporary.exists(), "the killed run's temporary file is still in its generation");
 
-    // The next run removes the debris, keeps the finished ingest, and redoes the rest.
+    // The next run removes the killed run's generation and does the work again; ingest reads every file from the
+    // cache parts the killed run left.
     run_expect(&["-q", "run", pipeline], &[0]);
     assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
-    let mut expected = all("ran");
-    expected.insert("ingest".into(), "skipped (unchanged)".into());
-    assert_eq!(statuses(&out), expected);
+    assert!(!temporary.exists());
+    assert_eq!(statuses(&out), all("ran"));
+    assert!(cached_files(&out).iter().all(|(_, cached)| *cached), "{:?}", cached_files(&out));
+    assert_eq!(Table::read(&out.join("conversations.parquet")).rows, 19_000);
     let clean = dir.path().join("clean");
     run_expect(&["-q", "run", pipeline, "--out", clean.to_str().unwrap()], &[0]);
     assert_eq!(differing(&outputs(&out), &outputs(&clean)), Vec::<String>::new());
@@ -279,4 +285,246 @@ fn killed_run_leaves_previous_outputs_whole_and_the_next_run_finishes() {
     let refused = run_expect(&["-q", "run", pipeline], &[1]);
     assert!(refused.contains("locked"), "{refused}");
     lock.unlock().unwrap();
+}
+
+/// The generation `OUT/current` names.
+fn current_generation(out: &Path) -> PathBuf {
+    std::fs::read_link(out.join("current")).expect("OUT/current is a symlink")
+}
+
+/// The generations present below `out`.
+fn generations(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out.join(".generations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+#[test]
+fn a_run_that_fails_at_any_output_leaves_the_previous_set_and_the_next_run_finishes() {
+    let (dir, pipeline) = demo();
+    let pipeline = pipeline.to_str().unwrap();
+    let out = dir.path().join("out");
+    run_expect(&["-q", "run", pipeline], &[0]);
+    let before = outputs(&out);
+    let (manifest_before, page_before) =
+        (std::fs::read(out.join("manifest.json")).unwrap(), std::fs::read(out.join("report.html")).unwrap());
+    let current_before = current_generation(&out);
+
+    // --force makes every stage write again; each run fails at one of its outputs, first to last, as a full disk
+    // would there.
+    let failing_outputs = [
+        "manifest.json",
+        "conversations.parquet",
+        "rejects.jsonl",
+        "features.parquet",
+        "assignments.parquet",
+        "codebooks/all.json",
+        "divergence.parquet",
+        "usi.parquet",
+        "tables/main.csv",
+        "figures/js_by_facet.svg",
+        "report.html",
+    ];
+    for failing in failing_outputs {
+        let output = Command::new(env!("CARGO_BIN_EXE_simgap"))
+            .args(["-q", "run", pipeline, "--force"])
+            .env("SIMGAP_FAIL_COMMIT", failing)
+            .output()
+            .unwrap();
+        let log = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "failing at {failing}: {log}");
+        assert!(log.contains(failing) && log.contains("SIMGAP_FAIL_COMMIT"), "failing at {failing}: {log}");
+        // Readers see the previous set, every byte of it, and the failed run's generation is gone.
+        assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "failing at {failing}");
+        assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), manifest_before, "failing at {failing}");
+        assert_eq!(std::fs::read(out.join("report.html")).unwrap(), page_before, "failing at {failing}");
+        assert_eq!(current_generation(&out), current_before, "failing at {failing}");
+        assert_eq!(generations(&out), ["1"], "failing at {failing}");
+    }
+
+    // The next run switches to a complete new set, equal to a clean run's; the one before is kept for readers
+    // that resolved OUT/current before the switch, older ones are pruned.
+    run_expect(&["-q", "run", pipeline, "--force"], &[0]);
+    assert_eq!(generations(&out), ["1", "2"]);
+    run_expect(&["-q", "run", pipeline], &[0]);
+    assert_eq!(generations(&out), ["2", "3"]);
+    assert_eq!(statuses(&out), all("skipped (unchanged)"));
+    let clean = dir.path().join("clean");
+    run_expect(&["-q", "run", pipeline, "--out", clean.to_str().unwrap()], &[0]);
+    assert_eq!(differing(&outputs(&out), &outputs(&clean)), Vec::<String>::new());
+}
+
+/// A reader that resolves OUT/current once and reads under it sees one complete set at every moment of a run: every
+/// output its manifest lists has the hash the manifest records. Killed runs at several points change nothing it
+/// sees; the last run switches it to the new set.
+#[test]
+fn readers_see_one_complete_set_at_every_moment_of_runs_killed_at_any_point() {
+    let (dir, pipeline) = demo();
+    let pipeline = pipeline.to_str().unwrap();
+    let out = dir.path().join("out");
+    run_expect(&["-q", "run", pipeline], &[0]);
+    let consistent = |out: &Path| -> Option<String> {
+        let generation = out.join(std::fs::read_link(out.join("current")).ok()?);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(generation.join("manifest.json")).ok()?).ok()?;
+        assert_eq!(manifest["last_run"]["complete"], true, "{}", generation.display());
+        for (stage, section) in manifest["stages"].as_object().unwrap() {
+            for (file, hash) in section["outputs"].as_object().unwrap() {
+                let actual = simgap::ingest::input_files::sha256_file(&generation.join(file)).ok()?;
+                assert_eq!(actual, hash.as_str().unwrap(), "{stage}: {file} in {}", generation.display());
+            }
+        }
+        Some(generation.display().to_string())
+    };
+    let before = outputs(&out);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (out, stop) = (out.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut checks, mut seen) = (0, std::collections::BTreeSet::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // None: the generation was pruned between resolving and reading (two switches during one read).
+                if let Some(generation) = consistent(&out) {
+                    seen.insert(generation);
+                    checks += 1;
+                }
+            }
+            (checks, seen)
+        })
+    };
+    // Runs with --force killed after 0.05 to 1.6 s (ingest to report on the demo), then one that finishes.
+    for millis in [50, 200, 400, 800, 1600] {
+        let mut child =
+            Command::new(env!("CARGO_BIN_EXE_simgap")).args(["-q", "run", pipeline, "--force"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(millis));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "killed after {millis} ms");
+    }
+    run_expect(&["-q", "run", pipeline, "--force"], &[0]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (checks, seen) = reader.join().expect("the reader saw only complete sets");
+    assert!(checks > 0);
+    assert!(consistent(&out).is_some());
+    assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "the same settings give the same tables");
+    eprintln!("{checks} consistent reads of {} generations", seen.len());
+}
+
+/// Bytes of the files below `path`, in 4 KiB pages as tmpfs counts them (symlinks not followed).
+fn disk_bytes(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                total += entry.metadata().unwrap().len().div_ceil(4096) * 4096;
+            }
+        }
+    }
+    total
+}
+
+/// A real full disk: the output folder on a small tmpfs, a complete set on it, then runs with --force on file
+/// systems of sizes that leave them from almost no room to nearly enough, so they fail at different points with
+/// ENOSPC. Each leaves the previous set byte for byte and frees what it wrote. Needs `mount` (root); elsewhere it
+/// says so and passes, and CI (root) runs it.
+#[test]
+fn a_full_disk_at_any_point_leaves_the_previous_set() {
+    let (dir, pipeline) = demo();
+    let pipeline = pipeline.to_str().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir(&mount).unwrap();
+    let Some(disk) = Tmpfs::mount(&mount, 64 << 20) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let out = mount.join("out");
+    let complete = dir.path().join("complete");
+    run_expect(&["-q", "run", pipeline, "--out", out.to_str().unwrap()], &[0]);
+    let one_set = disk_bytes(&out);
+    copy_folder(&out, &complete);
+    drop(disk);
+    let before = outputs(&complete);
+    let mut failures = BTreeMap::new();
+    for extra in [8, 64, 128, 256, 512, 1024, 2048, 4096].map(|kib: u64| kib << 10) {
+        let disk = Tmpfs::mount(&mount, one_set + extra).expect("mounted once already");
+        copy_folder(&complete, &out);
+        let output = simgap(&["-q", "run", pipeline, "--force", "--out", out.to_str().unwrap()]);
+        let log = stderr(&output);
+        if output.status.code() != Some(0) {
+            assert_eq!(output.status.code(), Some(1), "{extra} bytes free: {log}");
+            assert!(log.contains("No space left on device"), "{extra} bytes free: {log}");
+            assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "{extra} bytes free");
+            assert_eq!(generations(&out), ["1"], "{extra} bytes free: the failed generation is removed");
+            failures.insert(extra, log.lines().last().unwrap_or_default().to_owned());
+        }
+        drop(disk);
+    }
+    eprintln!("{failures:#?}");
+    assert!(failures.len() >= 4, "too few of the sizes failed a run: {failures:?}");
+}
+
+/// A rerun with nothing to do succeeds on a read-only output folder (a read-only mount), and one with work to do
+/// fails at once, naming the folder and the stage. Needs `mount` (root), as the full-disk test.
+#[test]
+fn a_read_only_output_folder_passes_a_rerun_with_nothing_to_do() {
+    let (dir, pipeline) = demo();
+    let pipeline = pipeline.to_str().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir(&mount).unwrap();
+    let Some(disk) = Tmpfs::mount(&mount, 64 << 20) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let out = mount.join("out");
+    let out_arg = out.to_str().unwrap();
+    run_expect(&["-q", "run", pipeline, "--out", out_arg], &[0]);
+    let before = outputs(&out);
+    disk.remount("ro");
+    let log = run_expect(&["run", pipeline, "--out", out_arg], &[0]);
+    for stage in STAGES {
+        assert!(log.contains(&format!("{stage}: skipped (unchanged)")), "{stage} not skipped:\n{log}");
+    }
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    std::fs::write(pipeline, text + "\n[divergence]\nbootstrap = 123\n").unwrap();
+    let refused = run_expect(&["-q", "run", pipeline, "--out", out_arg], &[1]);
+    assert!(refused.contains("is read-only and the divergence stage must run"), "{refused}");
+    assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new());
+    disk.remount("rw");
+    run_expect(&["-q", "run", pipeline, "--out", out_arg], &[0]);
+}
+
+/// A tmpfs of a given size mounted for the life of the value (unmounted on drop, also when an assertion fails).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, bytes: u64) -> Option<Tmpfs> {
+        let option = format!("size={bytes}");
+        let output = Command::new("mount").args(["-t", "tmpfs", "-o", &option, "tmpfs"]).arg(at).output().ok()?;
+        output.status.success().then(|| Tmpfs(at.to_owned()))
+    }
+
+    /// `mode`: "ro" or "rw".
+    fn remount(&self, mode: &str) {
+        let option = format!("remount,{mode}");
+        assert!(Command::new("mount").args(["-o", &option]).arg(&self.0).status().unwrap().success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// `cp -a FROM TO`: symlinks kept as symlinks, hard links as hard links.
+fn copy_folder(from: &Path, to: &Path) {
+    assert!(Command::new("cp").arg("-a").args([from, to]).status().unwrap().success());
 }

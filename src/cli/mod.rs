@@ -100,6 +100,22 @@ pub fn record_in_manifest(
         .with_context(|| format!("writing {}", out_dir.join(manifest).display()))
 }
 
+/// The error and its causes, joined by ": ", leaving out a cause whose text the message already holds (errors that
+/// name their path and print their source, such as `{path}: {source}`, would otherwise say it twice).
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 /// 2 for configuration and usage errors, 1 for everything else.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
     let usage = error.chain().any(|cause| {
@@ -112,4 +128,16 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
             || cause.downcast_ref::<KMeansError>().is_some_and(|e| !matches!(e, KMeansError::Linfa(_)))
     });
     ExitCode::from(if usage { 2 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_says_each_cause_once() {
+        let io = std::io::Error::other("No space left on device");
+        let error = anyhow::Error::new(io).context("out/manifest.json: No space left on device").context("writing out");
+        assert_eq!(describe(&error), "writing out: out/manifest.json: No space left on device");
+    }
 }

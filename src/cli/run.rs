@@ -14,19 +14,21 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// Reads: the pipeline file and everything its [[input]] tables name; from the previous run, OUT/manifest.json and
 /// OUT/.cache/ingest/.
 ///
-/// Writes: each stage's outputs into OUT (ingest -> conversations.parquet, rejects.jsonl; features ->
-/// features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet; divergence ->
-/// divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; report -> tables/, figures/,
-/// report.html), every file through a temporary name renamed into place, and each stage's section of
-/// OUT/manifest.json after its files; OUT/.cache/ingest/ (one part per input file: its rows, rejects and counts);
-/// OUT/.lock (held while running: a second run on the same OUT fails at once).
+/// Writes: a new generation of the outputs, OUT/.generations/<n>/ (ingest -> conversations.parquet, rejects.jsonl;
+/// features -> features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet;
+/// divergence -> divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; report -> tables/,
+/// figures/, report.html; manifest.json, each stage's section after its files), which starts as hard links to the
+/// current generation's files; when every stage is done, one atomic rename of the symlink OUT/current makes the
+/// whole set current. OUT/<output> are symlinks through OUT/current, so readers see the previous run's complete set
+/// or this run's, never a mix; a failed or killed run changes nothing they see (the generation before the current
+/// one is kept, for readers that resolved OUT/current before the switch). OUT/.cache/ingest/ (one part per input
+/// file: its rows, rejects and counts); OUT/.lock (held while running: a second run on the same OUT fails at once).
 ///
 /// Reruns: a stage whose fingerprint (SHA-256 of its settings, the simgap version and the hashes of the files it
 /// reads) equals the recorded one, and whose recorded outputs are intact, is skipped ("skipped (unchanged)" in the
 /// log, `last_run` in manifest.json). Ingest reads again only new or changed files and rebuilds the table from the
-/// cached parts, byte for byte as a full run would. A killed run leaves every output file whole (the files of the
-/// stages it finished are new, the others the previous run's); the next run removes its temporary files and redoes
-/// what it did not finish. --force recomputes everything. Every stage's settings, and the facets and reference the
+/// cached parts, byte for byte as a full run would. A killed run leaves the current set as it was; the next run
+/// removes the generation it left and does what is needed again. --force recomputes everything. Every stage's settings, and the facets and reference the
 /// stages share, are checked before any data is read; k against the data right after ingest.
 ///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
@@ -58,7 +60,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     config.check_across_stages()?;
     let out_dir = config.out_dir(args.out.as_ref());
     let mut session = Session::open(&out_dir, &config, args.force)?;
-    let out = args.out.as_ref();
+    // Every stage writes into the run's generation; `session.finish` makes the whole set current at once.
+    let generation = session.work_dir().to_path_buf();
+    let out = Some(&generation);
 
     let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session)?;
     // A reference the inputs do not declare (sources named by the records) is checked as soon as the sources are
@@ -148,7 +152,8 @@ fn ingest_stage(
     session: &mut Session,
 ) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<String>>)> {
     let out_dir = config.out_dir(args.out.as_ref());
-    let params = config.ingest_params(out_dir.clone(), args.strict, !global.quiet);
+    let mut params = config.ingest_params(session.work_dir().to_path_buf(), args.strict, !global.quiet);
+    params.output_root = out_dir.clone();
     let snapshot = params.snapshot()?;
     // The files (named with their [[input]], since two inputs may name one file) and their content hashes.
     let reads = snapshot.files.iter().map(|f| (format!("{}:{}", f.input, f.file.display), f.sha256.clone())).collect();

@@ -157,6 +157,8 @@ pub struct Outcome {
     pub coverage: [[f64; 7]; ESTIMATORS],
     pub bias: [[f64; 7]; ESTIMATORS],
     pub rmse: [[f64; 7]; ESTIMATORS],
+    /// The mean width of the interval (hi - lo).
+    pub width: [[f64; 7]; ESTIMATORS],
     /// Share of permutation p-values below 0.05 (cells with P = Q).
     pub rejection_rate: Option<f64>,
 }
@@ -250,7 +252,7 @@ pub fn run_cell(cell: Cell, settings: &StudySettings) -> Outcome {
     let truth = measures::true_values(&p, &q);
     let results: Vec<_> =
         (0..settings.repetitions).into_par_iter().map(|r| one_repetition(&cell, &p, &q, settings, r)).collect();
-    let (mut coverage, mut bias, mut rmse) = ([[0.0; 7]; ESTIMATORS], [[0.0; 7]; ESTIMATORS], [[0.0; 7]; ESTIMATORS]);
+    let [mut coverage, mut bias, mut rmse, mut width] = [[[0.0; 7]; ESTIMATORS]; 4];
     for e in 0..ESTIMATORS {
         for m in 0..7 {
             let usable: Vec<(f64, f64, f64)> =
@@ -261,12 +263,13 @@ pub fn run_cell(cell: Cell, settings: &StudySettings) -> Outcome {
                 usable.iter().filter(|(_, lo, hi)| *lo <= truth + 1e-12 && truth - 1e-12 <= *hi).count() as f64 / count;
             bias[e][m] = usable.iter().map(|(v, _, _)| v - truth).sum::<f64>() / count;
             rmse[e][m] = (usable.iter().map(|(v, _, _)| (v - truth).powi(2)).sum::<f64>() / count).sqrt();
+            width[e][m] = usable.iter().map(|(_, lo, hi)| hi - lo).sum::<f64>() / count;
         }
     }
     let p_values: Vec<f64> = results.iter().filter_map(|(_, p)| *p).collect();
     let rejection_rate =
         (!p_values.is_empty()).then(|| p_values.iter().filter(|&&p| p < 0.05).count() as f64 / p_values.len() as f64);
-    Outcome { cell, truth, coverage, bias, rmse, rejection_rate }
+    Outcome { cell, truth, coverage, bias, rmse, width, rejection_rate }
 }
 
 /// The full grid of `benches/coverage_study.rs`: K 20, 50, 500; sizes 200 to 20,000, equal and unequal; true JS

@@ -29,6 +29,7 @@ pub mod jackknife;
 pub mod logarithm;
 pub mod measures;
 pub mod mixture;
+pub mod posterior_world;
 pub mod resample;
 pub mod sample_size;
 pub mod survey;

@@ -32,6 +32,8 @@ use crate::pipeline::config::{IngestOptions, InputConfig};
 
 /// The cache folder inside the output folder.
 pub const CACHE_DIR: &str = ".cache/ingest";
+/// The folder of OUT that holds the caches.
+pub const CACHE_ROOT: &str = ".cache";
 
 /// Bumped whenever what a part holds changes meaning; part of every key.
 const CACHE_FORMAT: u32 = 1;

@@ -81,6 +81,10 @@ pub struct IngestParams {
     /// The folder relative input paths resolve against.
     pub base_dir: PathBuf,
     pub out_dir: PathBuf,
+    /// The output folder the run owns: never read as input (even inside an input folder), and the home of the ingest
+    /// cache (`.cache/ingest`). `out_dir` itself, except under `simgap run`, whose `out_dir` is the generation it
+    /// writes inside this folder.
+    pub output_root: PathBuf,
     /// Fail on the first rejected record.
     pub strict: bool,
     /// Show a progress bar (on a terminal).
@@ -184,7 +188,7 @@ impl IngestParams {
         // Resolve every input first: a path that matches nothing fails before anything is written.
         let mut resolved: Vec<(&InputConfig, Vec<InputFile>)> = Vec::new();
         for input in &self.inputs {
-            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir, &self.out_dir)?));
+            resolved.push((input, input_files::resolve(&input.path, input.format, &self.base_dir, &self.output_root)?));
         }
         let total_bytes: u64 = resolved.iter().flat_map(|(_, files)| files).map(InputFile::disk_bytes).sum();
         let progress = crate::progress::bytes_bar(self.progress, total_bytes, "ingest");
@@ -256,7 +260,7 @@ impl IngestParams {
     pub fn snapshot(&self) -> Result<InputSnapshot, IngestError> {
         let mut files = Vec::new();
         for (index, input) in self.inputs.iter().enumerate() {
-            for file in input_files::resolve(&input.path, input.format, &self.base_dir, &self.out_dir)? {
+            for file in input_files::resolve(&input.path, input.format, &self.base_dir, &self.output_root)? {
                 files.push((index, file));
             }
         }
@@ -285,7 +289,7 @@ impl IngestParams {
     pub fn run_cached(&self, snapshot: &InputSnapshot, force: bool) -> Result<IngestReport, IngestError> {
         self.check()?;
         let started = Instant::now();
-        let cache_dir = self.out_dir.join(cache::CACHE_DIR);
+        let cache_dir = self.output_root.join(cache::CACHE_DIR);
         std::fs::create_dir_all(&cache_dir).map_err(|source| IngestError::Io { path: cache_dir.clone(), source })?;
         let keys: Vec<String> = snapshot
             .files

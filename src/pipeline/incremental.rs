@@ -1,8 +1,9 @@
 //! Nightly runs: `simgap run` skips the stages whose inputs and settings are unchanged, and survives being killed.
 //!
 //! Consumes: the output folder, the pipeline, and per stage the hashes of the files it reads. Produces: a
-//! [`Session`] that holds the folder's lock, decides per stage whether to run it ([`Plan`]), and records what each
-//! stage read and wrote in `OUT/manifest.json`.
+//! [`Session`] that holds the folder's lock, opens the run's generation of the output folder ([`super::generation`]:
+//! stages write there, unseen, and [`Session::finish`] makes it current in one step), decides per stage whether to
+//! run it ([`Plan`]), and records what each stage read and wrote in the generation's `manifest.json`.
 //!
 //! Fingerprint of a stage: SHA-256 over the stage's name, the simgap version, the stage's settings (its tables of the
 //! pipeline file, as JSON with sorted keys: comments and layout do not count) and the SHA-256 of every file it reads
@@ -20,13 +21,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
 use super::config::PipelineConfig;
-use super::manifest;
+use super::{generation, manifest};
 use crate::ingest::input_files::{sha256_bytes, sha256_file};
 
 /// The lock file inside the output folder.
@@ -79,6 +81,11 @@ pub enum IncrementalError {
     Busy { path: PathBuf },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path} is read-only and the {stage} stage must run (its inputs or settings changed since the current \
+         outputs): make the folder writable, or give another --out"
+    )]
+    ReadOnly { path: PathBuf, stage: &'static str },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> IncrementalError + '_ {
@@ -100,9 +107,23 @@ pub struct Plan {
     started: Instant,
 }
 
+/// The run's generation: being written, switched to, or (read-only folder) none of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GenerationState {
+    Writing,
+    Switched,
+    /// The folder is read-only: the session reads the current generation and can only skip stages.
+    ReadOnly,
+}
+
 /// One `simgap run` on one output folder.
 pub struct Session {
     out_dir: PathBuf,
+    /// The generation this run writes ([`super::generation::begin`]); file names below are relative to it.
+    work_dir: PathBuf,
+    /// What happens to `work_dir` when the session ends: made current by [`Session::finish`], discarded on drop
+    /// before; left alone in a read-only folder, where `work_dir` is the current generation.
+    generation: GenerationState,
     /// Held for the whole run; the operating system releases it when the process ends.
     _lock: File,
     force: bool,
@@ -115,27 +136,41 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates the output folder, takes its lock, removes what a killed run left (`*.tmp`), reads the manifest, and
-    /// marks this run begun (`last_run.complete = false`) in it.
+    /// Creates the output folder, takes its lock, removes what a killed run left (`*.tmp`, generations never made
+    /// current), begins the next generation (the current one's files linked in), reads its manifest, and marks this
+    /// run begun (`last_run.complete = false`) in the new generation's copy.
+    /// A folder the run cannot write (a read-only mount, no write permission) whose lock file exists is opened
+    /// read-only: the run reads the current generation, succeeds when every stage is unchanged, and fails naming
+    /// the first stage that would have to run ([`IncrementalError::ReadOnly`]).
     pub fn open(out_dir: &Path, config: &PipelineConfig, force: bool) -> Result<Self, IncrementalError> {
         std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
         let lock_path = out_dir.join(LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_error(&lock_path))?;
+        let writable = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path);
+        let (lock, read_only) = match writable {
+            Ok(lock) => (lock, false),
+            Err(e) if matches!(e.kind(), ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied) => {
+                (File::open(&lock_path).map_err(|_| IncrementalError::Io { path: lock_path.clone(), source: e })?, true)
+            }
+            Err(source) => return Err(IncrementalError::Io { path: lock_path, source }),
+        };
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(IncrementalError::Busy { path: lock_path }),
             Err(std::fs::TryLockError::Error(source)) => return Err(IncrementalError::Io { path: lock_path, source }),
         }
-        let removed = remove_temporary_files(out_dir)?;
-        if removed > 0 {
-            tracing::info!(files = removed, "removed temporary files an interrupted run left");
-        }
-        let recorded = match manifest::read(out_dir).remove("stages") {
+        let (work_dir, state) = if read_only {
+            tracing::info!(folder = %out_dir.display(), "the output folder is read-only: only unchanged stages pass");
+            let current =
+                generation::current(out_dir).map(|n| out_dir.join(generation::GENERATIONS_DIR).join(n.to_string()));
+            (current.unwrap_or_else(|| out_dir.to_owned()), GenerationState::ReadOnly)
+        } else {
+            let removed = remove_temporary_files(out_dir)?;
+            if removed > 0 {
+                tracing::info!(files = removed, "removed temporary files an interrupted run left");
+            }
+            (generation::begin(out_dir).map_err(io_error(out_dir))?, GenerationState::Writing)
+        };
+        let recorded = match manifest::read(&work_dir).remove("stages") {
             Some(Value::Object(stages)) => stages,
             _ => Map::new(),
         };
@@ -143,10 +178,23 @@ impl Session {
         last_run.insert("forced".into(), json!(force));
         last_run.insert("complete".into(), json!(false));
         last_run.insert("stages".into(), json!({}));
-        let session =
-            Self { out_dir: out_dir.to_owned(), _lock: lock, force, recorded, known: BTreeMap::new(), last_run };
+        let session = Self {
+            out_dir: out_dir.to_owned(),
+            work_dir,
+            generation: state,
+            _lock: lock,
+            force,
+            recorded,
+            known: BTreeMap::new(),
+            last_run,
+        };
         session.write(config, |_| {})?;
         Ok(session)
+    }
+
+    /// The folder stages write to in this run: the new generation, current once [`finish`](Self::finish) returns.
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
     }
 
     /// The section a previous run recorded for `stage`.
@@ -160,7 +208,7 @@ impl Session {
         if let Some(hash) = self.known.values().find_map(|outputs| outputs.get(file)) {
             return Ok(hash.clone());
         }
-        let path = self.out_dir.join(file);
+        let path = self.work_dir.join(file);
         sha256_file(&path).map_err(io_error(&path))
     }
 
@@ -187,7 +235,7 @@ impl Session {
             if let Some(outputs) = outputs.filter(|o| !o.is_empty()) {
                 skip = true;
                 for (name, hash) in outputs {
-                    let actual = sha256_file(&self.out_dir.join(name)).ok();
+                    let actual = sha256_file(&self.work_dir.join(name)).ok();
                     if actual.is_none() || actual.as_deref() != hash.as_str() {
                         tracing::info!(stage = stage.name(), file = name.as_str(), "output missing or changed: redone");
                         skip = false;
@@ -196,6 +244,9 @@ impl Session {
                     verified.insert(name.clone(), actual.unwrap_or_default());
                 }
             }
+        }
+        if !skip && self.generation == GenerationState::ReadOnly {
+            return Err(IncrementalError::ReadOnly { path: self.out_dir.clone(), stage: stage.name() });
         }
         let outputs = if skip { verified } else { BTreeMap::new() };
         Ok(Plan { stage, fingerprint, reads, skip, outputs, started })
@@ -222,7 +273,7 @@ impl Session {
         let mut hashes = Map::new();
         let mut known = BTreeMap::new();
         for path in outputs {
-            let name = path.strip_prefix(&self.out_dir).unwrap_or(path).to_string_lossy().replace('\\', "/");
+            let name = path.strip_prefix(&self.work_dir).unwrap_or(path).to_string_lossy().replace('\\', "/");
             let hash = sha256_file(path).map_err(io_error(path))?;
             known.insert(name.clone(), hash.clone());
             hashes.insert(name, json!(hash));
@@ -255,10 +306,16 @@ impl Session {
         })
     }
 
-    /// Marks the run complete in `last_run`.
+    /// Marks the run complete in `last_run`, then makes its generation current: every output, and the manifest
+    /// that describes them, switch as one set.
     pub fn finish(&mut self, config: &PipelineConfig) -> Result<(), IncrementalError> {
         self.last_run.insert("complete".into(), json!(true));
-        self.write(config, |_| {})
+        self.write(config, |_| {})?;
+        if self.generation == GenerationState::Writing {
+            generation::switch(&self.out_dir, &self.work_dir).map_err(io_error(&self.out_dir))?;
+            self.generation = GenerationState::Switched;
+        }
+        Ok(())
     }
 
     fn note(&mut self, plan: &Plan, status: &str) {
@@ -273,13 +330,28 @@ impl Session {
         config: &PipelineConfig,
         change: impl FnOnce(&mut Map<String, Value>),
     ) -> Result<(), IncrementalError> {
+        if self.generation == GenerationState::ReadOnly {
+            return Ok(());
+        }
         let last_run = Value::Object(self.last_run.clone());
-        let path = self.out_dir.join(manifest::MANIFEST_FILE);
-        manifest::update(&self.out_dir, config, |manifest| {
+        let path = self.work_dir.join(manifest::MANIFEST_FILE);
+        manifest::update(&self.work_dir, config, |manifest| {
             change(manifest);
             manifest.insert("last_run".into(), last_run);
         })
         .map_err(io_error(&path))
+    }
+}
+
+/// A run that fails (or panics) before [`Session::finish`] leaves the current generation as it was and its own
+/// removed; a killed run's is removed by the next [`Session::open`].
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.generation == GenerationState::Writing
+            && let Err(error) = generation::discard(&self.work_dir)
+        {
+            tracing::warn!(%error, "could not remove the unfinished generation (the next run will)");
+        }
     }
 }
 
@@ -411,14 +483,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = config("");
         let reads = BTreeMap::from([("conversations.parquet".to_owned(), "aa".to_owned())]);
-        let output = dir.path().join("features.parquet");
-        std::fs::write(&output, "one").unwrap();
         {
             let mut session = Session::open(dir.path(), &config, false).unwrap();
+            let output = session.work_dir().join("features.parquet");
+            std::fs::write(&output, "one").unwrap();
             let plan = session.plan(Stage::Features, &config, reads.clone()).unwrap();
             assert!(!plan.skip, "nothing recorded yet");
             session.ran(&plan, &config, std::slice::from_ref(&output), Some(json!({"rows": 1}))).unwrap();
+            session.finish(&config).unwrap();
         }
+        let output = dir.path().join("features.parquet");
         let manifest = || -> Value {
             serde_json::from_slice(&std::fs::read(dir.path().join(manifest::MANIFEST_FILE)).unwrap()).unwrap()
         };
@@ -435,6 +509,8 @@ mod tests {
         assert!(!plan_in(false, &changed), "a read changed");
         std::fs::write(&output, "two").unwrap();
         assert!(!plan_in(false, &reads), "the output changed after its section was written");
-        assert_eq!(manifest()["last_run"]["complete"], false, "a run that has begun and not finished");
+        // The runs above began and did not finish: what readers see is the finished run's set.
+        assert_eq!(manifest()["last_run"]["complete"], true);
+        assert_eq!(generation::current(dir.path()), Some(1));
     }
 }

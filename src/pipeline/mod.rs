@@ -5,6 +5,7 @@
 //! (see [`manifest`]) and per-stage fingerprints and skip decisions (see [`incremental`]).
 
 pub mod config;
+pub mod generation;
 pub mod incremental;
 pub mod manifest;
 
@@ -26,6 +27,7 @@ impl PipelineConfig {
             inputs: self.inputs.clone(),
             options: self.ingest.clone(),
             base_dir: self.base_dir.clone(),
+            output_root: out_dir.clone(),
             out_dir,
             strict,
             progress,
