@@ -347,7 +347,11 @@ fn a_corpus_with_every_record_rejected_is_bad_data_not_bad_configuration() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("nothing to cluster"), "{}", stderr(&output));
     assert!(stderr(&output).contains("rejects.jsonl"), "{}", stderr(&output));
-    assert_eq!(read_rejects(&dir.path().join("out")).len(), 2);
+    // The failed run made nothing current; its outputs, rejects included, are kept for inspection where it says.
+    let kept = dir.path().join("out/.generations/1");
+    assert!(stderr(&output).contains(kept.to_str().unwrap()), "{}", stderr(&output));
+    assert_eq!(read_rejects(&kept).len(), 2);
+    assert!(!dir.path().join("out/current").exists());
 }
 
 #[test]

@@ -292,14 +292,14 @@ fn current_generation(out: &Path) -> PathBuf {
     std::fs::read_link(out.join("current")).expect("OUT/current is a symlink")
 }
 
-/// The generations present below `out`.
+/// The generations present below `out`, in number order.
 fn generations(out: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(out.join(".generations"))
+    let mut numbers: Vec<u64> = std::fs::read_dir(out.join(".generations"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
         .collect();
-    names.sort_unstable();
-    names
+    numbers.sort_unstable();
+    numbers.iter().map(u64::to_string).collect()
 }
 
 #[test]
@@ -337,20 +337,24 @@ fn a_run_that_fails_at_any_output_leaves_the_previous_set_and_the_next_run_finis
         let log = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "failing at {failing}: {log}");
         assert!(log.contains(failing) && log.contains("SIMGAP_FAIL_COMMIT"), "failing at {failing}: {log}");
-        // Readers see the previous set, every byte of it, and the failed run's generation is gone.
+        // Readers see the previous set, every byte of it; the failed run's generation is kept beside it, not
+        // current, for inspection (the one an earlier failure left is gone).
         assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "failing at {failing}");
         assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), manifest_before, "failing at {failing}");
         assert_eq!(std::fs::read(out.join("report.html")).unwrap(), page_before, "failing at {failing}");
         assert_eq!(current_generation(&out), current_before, "failing at {failing}");
-        assert_eq!(generations(&out), ["1"], "failing at {failing}");
+        assert_eq!(generations(&out).len(), 2, "failing at {failing}: {:?}", generations(&out));
+        assert!(log.contains("kept for inspection"), "failing at {failing}: {log}");
     }
 
-    // The next run switches to a complete new set, equal to a clean run's; the one before is kept for readers
-    // that resolved OUT/current before the switch, older ones are pruned.
+    // The next run switches to a complete new set, equal to a clean run's; the one current before is kept for
+    // readers that resolved OUT/current before the switch; the failed run's and older ones are removed.
     run_expect(&["-q", "run", pipeline, "--force"], &[0]);
-    assert_eq!(generations(&out), ["1", "2"]);
+    let switched = current_generation(&out).file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(generations(&out), ["1".to_owned(), switched.clone()]);
     run_expect(&["-q", "run", pipeline], &[0]);
-    assert_eq!(generations(&out), ["2", "3"]);
+    let next = current_generation(&out).file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(generations(&out), [switched, next]);
     assert_eq!(statuses(&out), all("skipped (unchanged)"));
     let clean = dir.path().join("clean");
     run_expect(&["-q", "run", pipeline, "--out", clean.to_str().unwrap()], &[0]);
@@ -433,7 +437,7 @@ fn disk_bytes(path: &Path) -> u64 {
 
 /// A real full disk: the output folder on a small tmpfs, a complete set on it, then runs with --force on file
 /// systems of sizes that leave them from almost no room to nearly enough, so they fail at different points with
-/// ENOSPC. Each leaves the previous set byte for byte and frees what it wrote. Needs `mount` (root); elsewhere it
+/// ENOSPC. Each leaves the previous set byte for byte. Needs `mount` (root); elsewhere it
 /// says so and passes, and CI (root) runs it.
 #[test]
 fn a_full_disk_at_any_point_leaves_the_previous_set() {
@@ -462,7 +466,7 @@ fn a_full_disk_at_any_point_leaves_the_previous_set() {
             assert_eq!(output.status.code(), Some(1), "{extra} bytes free: {log}");
             assert!(log.contains("No space left on device"), "{extra} bytes free: {log}");
             assert_eq!(differing(&before, &outputs(&out)), Vec::<String>::new(), "{extra} bytes free");
-            assert_eq!(generations(&out), ["1"], "{extra} bytes free: the failed generation is removed");
+            assert_eq!(current_generation(&out), Path::new(".generations/1"), "{extra} bytes free");
             failures.insert(extra, log.lines().last().unwrap_or_default().to_owned());
         }
         drop(disk);

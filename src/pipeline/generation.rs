@@ -13,8 +13,9 @@
 //! under it: the generation before the current one is kept until the next switch.
 //! Deleting `OUT/<output>` (the symlink) or a file under `OUT/tables/` leaves it out of the next generation, so its
 //! stage runs again.
-//! Invariants: generations are numbered upwards; all but the current one and the one before it are removed under
-//! the lock, when a run begins (what a killed or failed run left) and after a switch. An output folder written by a
+//! Invariants: generations are numbered upwards; all but the current one and the one current before it are removed
+//! under the lock, when a run begins (what a killed or failed run left: a failed run's stays until then, for
+//! inspection) and after a switch. An output folder written by a
 //! simgap without generations (plain files at the top) is taken over on its first run: its files seed the first
 //! generation and are replaced by the symlinks at the switch.
 //! Cost: one hard link per output file (about a hundred) per run; no data is copied unless the file system refuses
@@ -71,12 +72,18 @@ pub fn begin(out: &Path) -> io::Result<PathBuf> {
     Ok(generation)
 }
 
+/// Whether OUT holds plain outputs of simgap's: a `manifest.json` that is a plain file (a simgap without
+/// generations, or a single-stage command, wrote it). Its files with the names of outputs are simgap's to replace.
+fn written_by_simgap(out: &Path) -> bool {
+    std::fs::symlink_metadata(out.join(MANIFEST_FILE)).is_ok_and(|m| m.is_file())
+}
+
 /// The top-level outputs of a folder written by a simgap without generations: `manifest.json`, when it is a plain
 /// file, and the first component of every output its stages recorded. Only these are seeded into the first
 /// generation and replaced by symlinks; anything else of the user's in OUT is left alone.
 fn legacy_outputs(out: &Path) -> Vec<OsString> {
     let path = out.join(MANIFEST_FILE);
-    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+    if !written_by_simgap(out) {
         return Vec::new();
     }
     let manifest: serde_json::Value =
@@ -101,13 +108,13 @@ pub fn switch(out: &Path, generation: &Path) -> io::Result<()> {
     let name = generation.file_name().ok_or_else(|| named(generation, io::ErrorKind::InvalidInput.into()))?;
     // Nothing of the user's is replaced: every place a symlink will take is free, a symlink, or an output of a
     // folder from before generations. Checked before the switch, so a refusal leaves the current set.
-    let legacy = legacy_outputs(out);
+    let simgaps = written_by_simgap(out);
     let entries: Vec<OsString> =
         std::fs::read_dir(generation).map_err(|e| named(generation, e))?.flatten().map(|e| e.file_name()).collect();
     for name in &entries {
         let link = out.join(name);
         let taken = std::fs::symlink_metadata(&link).is_ok_and(|m| !m.file_type().is_symlink());
-        if taken && !legacy.contains(name) {
+        if taken && !simgaps {
             let message = format!("{} is not simgap's: move it, or give another output folder", link.display());
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
         }
@@ -138,14 +145,6 @@ pub fn switch(out: &Path, generation: &Path) -> io::Result<()> {
     prune(out)
 }
 
-/// Removes a generation that will not be switched to (a failed run's).
-pub fn discard(generation: &Path) -> io::Result<()> {
-    match std::fs::remove_dir_all(generation) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(named(generation, e)),
-        _ => Ok(()),
-    }
-}
-
 /// The number of the current generation, if `OUT/current` names one.
 pub fn current(out: &Path) -> Option<u64> {
     let target = std::fs::read_link(out.join(CURRENT)).ok()?;
@@ -159,13 +158,19 @@ fn numbered(out: &Path) -> io::Result<Vec<u64>> {
     Ok(entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
 }
 
-/// Removes every generation but the current one and the newest one below it (and anything else in the folder of
-/// generations, such as a folder a killed run was filling).
+/// Removes every generation but the current one and the one current before it: the newest one below it whose
+/// manifest says its run completed (a failed or killed run's never does). Anything else in the folder of generations
+/// goes too.
 fn prune(out: &Path) -> io::Result<()> {
     let current = current(out);
-    let numbers = numbered(out)?;
-    let previous = current.and_then(|c| numbers.iter().copied().filter(|&n| n < c).max());
+    let mut numbers = numbered(out)?;
+    numbers.sort_unstable_by(|a, b| b.cmp(a));
     let generations = out.join(GENERATIONS_DIR);
+    let completed = |n: u64| {
+        let manifest = std::fs::read(generations.join(n.to_string()).join(MANIFEST_FILE)).unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&manifest).is_ok_and(|m| m["last_run"]["complete"] == true)
+    };
+    let previous = current.and_then(|c| numbers.iter().copied().filter(|&n| n < c).find(|&n| completed(n)));
     for entry in std::fs::read_dir(&generations).map_err(|e| named(&generations, e))?.flatten() {
         let number: Option<u64> = entry.file_name().to_str().and_then(|n| n.parse().ok());
         if number.is_none() || (number != current && number != previous) {
@@ -260,7 +265,7 @@ mod tests {
         let out = dir.path();
         let first = begin(out).unwrap();
         write(&first.join("tables/main.csv"), "one");
-        write(&first.join("manifest.json"), "{}");
+        write(&first.join("manifest.json"), r#"{"last_run": {"complete": true}}"#);
         assert!(!out.join("tables").exists(), "nothing visible before the switch");
         switch(out, &first).unwrap();
         assert_eq!(read(&out.join("tables/main.csv")), "one");
@@ -302,8 +307,7 @@ mod tests {
         let next = begin(out).unwrap();
         assert!(!killed.exists(), "the killed run's generation is removed");
         assert_eq!(read(&next.join("report.html")), "good", "seeded from the current set, not the killed one");
-        discard(&next).unwrap();
-        assert!(!next.exists());
+        assert_eq!(next.file_name().unwrap(), "3", "a number is never reused");
     }
 
     #[test]

@@ -121,8 +121,9 @@ pub struct Session {
     out_dir: PathBuf,
     /// The generation this run writes ([`super::generation::begin`]); file names below are relative to it.
     work_dir: PathBuf,
-    /// What happens to `work_dir` when the session ends: made current by [`Session::finish`], discarded on drop
-    /// before; left alone in a read-only folder, where `work_dir` is the current generation.
+    /// What happens to `work_dir` when the session ends: made current by [`Session::finish`]; kept, not current,
+    /// when dropped before (the next run removes it); left alone in a read-only folder, where `work_dir` is the
+    /// current generation.
     generation: GenerationState,
     /// Held for the whole run; the operating system releases it when the process ends.
     _lock: File,
@@ -343,14 +344,16 @@ impl Session {
     }
 }
 
-/// A run that fails (or panics) before [`Session::finish`] leaves the current generation as it was and its own
-/// removed; a killed run's is removed by the next [`Session::open`].
+/// A run that fails (or panics) before [`Session::finish`] leaves the current generation as it was; its own stays,
+/// never current, for inspection (the rejects of a corpus whose every record was rejected, say), and the next
+/// [`Session::open`] removes it, as it removes a killed run's.
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.generation == GenerationState::Writing
-            && let Err(error) = generation::discard(&self.work_dir)
-        {
-            tracing::warn!(%error, "could not remove the unfinished generation (the next run will)");
+        if self.generation == GenerationState::Writing {
+            tracing::warn!(
+                "this run's outputs were not made current; they are kept for inspection in {} until the next run",
+                self.work_dir.display()
+            );
         }
     }
 }
