@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -54,6 +55,12 @@ pub struct EmbeddingIssue {
 
 type Key = (Option<String>, String);
 
+/// The time an embeddings file of `bytes` may take to read: 60 s plus 1 s per 10 MB, so a reader that decodes
+/// 10 MB/s or more (Parquet readers decode hundreds) finishes in time, and only one that does not advance stops.
+pub fn read_time_limit(bytes: u64) -> Duration {
+    Duration::from_secs(60 + bytes / 10_000_000)
+}
+
 /// The accepted vectors, by (source, id) or id.
 #[derive(Debug)]
 pub struct Embeddings {
@@ -66,18 +73,48 @@ pub struct Embeddings {
 
 impl Embeddings {
     /// Reads and checks the embeddings file; returns the accepted vectors and the rejected rows. The parquet crate
-    /// panics on some malformed files (fuzzing found a negative column offset); such a file is an error that names
-    /// it, not a crash.
+    /// panics on some malformed files (fuzzing found a negative column offset), and spins without end on others (a
+    /// page header claiming a list longer than the file: docs/reliability.md); such a file is an error that names
+    /// it, not a crash or a run that never ends: the file is read on a thread of its own, given
+    /// [`read_time_limit`] for its size.
     pub fn load(config: &EmbeddingConfig, path: &Path) -> Result<(Self, Vec<EmbeddingIssue>), EmbeddingError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::read(config, path))).unwrap_or_else(|panic| {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let message = format!("not a readable Parquet file (the reader failed: {reason})");
-            Err(EmbeddingError::File { path: path.to_owned(), message })
-        })
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        Self::load_within(config, path, read_time_limit(bytes))
+    }
+
+    /// [`load`](Self::load) with a given time limit. A reader past it is left running on its thread (Rust cannot
+    /// stop a thread) until the process ends, which the error makes it do.
+    fn load_within(
+        config: &EmbeddingConfig,
+        path: &Path,
+        limit: Duration,
+    ) -> Result<(Self, Vec<EmbeddingIssue>), EmbeddingError> {
+        let fail = |message: String| EmbeddingError::File { path: path.to_owned(), message };
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (config, owned_path) = (config.clone(), path.to_owned());
+        std::thread::Builder::new()
+            .name("embeddings-reader".into())
+            .spawn(move || {
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::read(&config, &owned_path)));
+                let _ = sender.send(read);
+            })
+            .map_err(|e| fail(format!("could not start its reader: {e}")))?;
+        match receiver.recv_timeout(limit) {
+            Ok(Ok(read)) => read,
+            Ok(Err(panic)) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(fail(format!("not a readable Parquet file (the reader failed: {reason})")))
+            }
+            Err(_) => Err(fail(format!(
+                "not a readable Parquet file (the reader did not finish in {} s, far longer than a file of this size \
+                 takes; a corrupt page header can make the parquet crate spin)",
+                limit.as_secs()
+            ))),
+        }
     }
 
     fn read(config: &EmbeddingConfig, path: &Path) -> Result<(Self, Vec<EmbeddingIssue>), EmbeddingError> {
@@ -242,7 +279,30 @@ mod tests {
         // column a negative start, on which parquet 60.1 panics.
         let input = include_bytes!("../../fuzz/corpus/embeddings_parquet/regression-negative-column-start");
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("embeddings.parquet");
+        let (config, path) = fuzz_input(dir.path(), input);
+        let error = Embeddings::load(&config, &path).unwrap_err().to_string();
+        assert!(error.contains("embeddings.parquet") && error.contains("not a readable Parquet file"), "{error}");
+    }
+
+    #[test]
+    fn a_parquet_file_the_reader_spins_on_is_an_error_in_its_time() {
+        // The fuzzer's open finding: a page header claiming a list longer than the file, on which parquet 60.1's
+        // reader never returns. With a 2 s limit the load fails in about 2 s, naming the file.
+        let input = include_bytes!("../../fuzz/open-findings/embeddings_parquet-hang");
+        let dir = tempfile::tempdir().unwrap();
+        let (config, path) = fuzz_input(dir.path(), input);
+        let started = std::time::Instant::now();
+        let error = Embeddings::load_within(&config, &path, Duration::from_secs(2)).unwrap_err().to_string();
+        assert!(error.contains("embeddings.parquet") && error.contains("did not finish in 2 s"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+        assert_eq!(read_time_limit(1_000), Duration::from_secs(60));
+        assert_eq!(read_time_limit(3_000_000_000), Duration::from_secs(360));
+    }
+
+    /// A fuzz target's input: the first byte picks the settings (as `fuzz_targets/embeddings_parquet.rs` does), the
+    /// rest is the file, written into `dir`.
+    fn fuzz_input(dir: &Path, input: &[u8]) -> (EmbeddingConfig, PathBuf) {
+        let path = dir.join("embeddings.parquet");
         std::fs::write(&path, &input[1..]).unwrap();
         let config = EmbeddingConfig {
             path: path.clone(),
@@ -251,8 +311,7 @@ mod tests {
             vector_column: (input[0] % 2 == 0).then(|| "embedding".into()),
             columns: (input[0] % 2 == 1).then(|| vec!["x".into(), "y".into()]),
         };
-        let error = Embeddings::load(&config, &path).unwrap_err().to_string();
-        assert!(error.contains("embeddings.parquet") && error.contains("not a readable Parquet file"), "{error}");
+        (config, path)
     }
 
     fn write(path: &Path, ids: &[&str], vectors: &[Vec<f32>]) {

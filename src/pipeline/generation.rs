@@ -13,11 +13,12 @@
 //! under it: the generation before the current one is kept until the next switch.
 //! Deleting `OUT/<output>` (the symlink) or a file under `OUT/tables/` leaves it out of the next generation, so its
 //! stage runs again.
-//! Invariants: generations are numbered upwards; all but the current one and the one current before it are removed
-//! under the lock, when a run begins (what a killed or failed run left: a failed run's stays until then, for
-//! inspection) and after a switch. An output folder written by a
-//! simgap without generations (plain files at the top) is taken over on its first run: its files seed the first
-//! generation and are replaced by the symlinks at the switch.
+//! Invariants: generations are numbered upwards and no number is used twice; all but the current one and the one
+//! current before it are removed under the lock, when a run begins (what a killed or failed run left: a failed
+//! run's stays until then, for inspection) and after a switch.
+//! Takeover: a folder whose `manifest.json` is a plain file (written by a simgap without generations, or by a
+//! single-stage command) is simgap's: its recorded outputs seed the first generation, and its files give way to
+//! the symlinks at the switch. In any other folder a file where a symlink must go stops the switch.
 //! Cost: one hard link per output file (about a hundred) per run; no data is copied unless the file system refuses
 //! hard links.
 
@@ -38,7 +39,7 @@ pub const CURRENT: &str = "current";
 const NOT_OUTPUTS: [&str; 4] = [LOCK_FILE, GENERATIONS_DIR, CURRENT, CACHE_ROOT];
 
 /// Prepares the next generation of `out`: removes what earlier runs left (generations other than the current one
-/// and the one before it, a half-made `current.tmp`), creates `.generations/<n + 1>/` and fills it with hard links
+/// and the one current before it, a half-made `current.tmp`), creates `.generations/<n + 1>/` and fills it with hard links
 /// to the current generation's files (or, in a folder from before generations, to its top-level outputs).
 /// Returns the new generation's folder.
 pub fn begin(out: &Path) -> io::Result<PathBuf> {
@@ -106,8 +107,8 @@ fn legacy_outputs(out: &Path) -> Vec<OsString> {
 /// and prunes the generations older than the one before.
 pub fn switch(out: &Path, generation: &Path) -> io::Result<()> {
     let name = generation.file_name().ok_or_else(|| named(generation, io::ErrorKind::InvalidInput.into()))?;
-    // Nothing of the user's is replaced: every place a symlink will take is free, a symlink, or an output of a
-    // folder from before generations. Checked before the switch, so a refusal leaves the current set.
+    // Nothing of the user's is replaced: every place a symlink will take is free, a symlink, or a file of a folder
+    // simgap wrote before generations. Checked before the switch, so a refusal leaves the current set.
     let simgaps = written_by_simgap(out);
     let entries: Vec<OsString> =
         std::fs::read_dir(generation).map_err(|e| named(generation, e))?.flatten().map(|e| e.file_name()).collect();
