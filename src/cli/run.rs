@@ -28,8 +28,9 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// reads) equals the recorded one, and whose recorded outputs are intact, is skipped ("skipped (unchanged)" in the
 /// log, `last_run` in manifest.json). Ingest reads again only new or changed files and rebuilds the table from the
 /// cached parts, byte for byte as a full run would. A killed run leaves the current set as it was; the next run
-/// removes the generation it left and does what is needed again. --force recomputes everything. Every stage's settings, and the facets and reference the
-/// stages share, are checked before any data is read; k against the data right after ingest.
+/// removes the generation it left and does what is needed again. --force recomputes everything. Every stage's
+/// settings, and the facets and reference the stages share, are checked before any data is read; k against the
+/// data right after ingest. A read-only OUT passes a run with nothing to do and fails one with work to do.
 ///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
 /// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for

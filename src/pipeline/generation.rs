@@ -39,8 +39,9 @@ pub const CURRENT: &str = "current";
 const NOT_OUTPUTS: [&str; 4] = [LOCK_FILE, GENERATIONS_DIR, CURRENT, CACHE_ROOT];
 
 /// Prepares the next generation of `out`: removes what earlier runs left (generations other than the current one
-/// and the one current before it, a half-made `current.tmp`), creates `.generations/<n + 1>/` and fills it with hard links
-/// to the current generation's files (or, in a folder from before generations, to its top-level outputs).
+/// and the one current before it, a half-made `current.tmp`), creates `.generations/<n + 1>/` and fills it with
+/// hard links to the current generation's files (or, in a folder from before generations, to its top-level
+/// outputs).
 /// Returns the new generation's folder.
 pub fn begin(out: &Path) -> io::Result<PathBuf> {
     let generations = out.join(GENERATIONS_DIR);
