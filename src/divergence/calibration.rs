@@ -14,11 +14,12 @@
 //! standard error (the larger of it and the jackknife's is used). The interval is the union of the corrected value
 //! +- c(|b| / se) se, with c(t) the 95% quantile of |N(t, 1)| (Armstrong and Kolesar's bias-aware critical value:
 //! 1.96 when b = 0, about |b| / se + 1.645 when it dominates), the basic interval of the simulated errors (skewed
-//! errors), and the jackknife's +-2.576 SE (where the world understates the bias). A second set of `draws` comes from
+//! errors), the studentised interval (each error over its own draw's jackknife SE: where the error grows with the
+//! SE), and the jackknife's +-2.576 SE (where the world understates the bias). A second set of `draws` comes from
 //! worlds drawn from the counts' empirical-Bayes posterior ([`super::posterior_world`]), as sparse as the data say
-//! the truth may be; their bias-aware and basic intervals join the union (the +0.5 world understates the residual
-//! bias where a side spreads most clusters over one or two conversations). The simulation study (docs/method.md)
-//! chose this union over each part alone.
+//! the truth may be; their three intervals join the union (the +0.5 world understates the residual bias where a
+//! side spreads most clusters over one or two conversations). The simulation study (docs/method.md) chose this
+//! union over each part alone.
 //! For TV the plug-in's bias lies between 0 (Jensen) and B = 1/2 sum_k sd(p^_k - q^_k) (triangle and
 //! Cauchy-Schwarz inequalities; sd from the world's shares), so the interval is
 //! [TV^ - B - 1.96 se, TV^ + 1.96 se], and the estimate is TV^ minus the bootstrap bias of the plug-in (drawn from
@@ -57,7 +58,7 @@ pub fn calibrate(
     let (world_p, world_q) = (p.smoothed(world), q.smoothed(world));
     let truth = true_values(&world_p, &world_q);
     // Per draw: the plug-in and corrected values in the world, and the plug-in TV of a bootstrap draw of the data.
-    let simulated: Vec<([f64; 7], [f64; 7], f64)> = (0..draws)
+    let simulated: Vec<([f64; 7], [(f64, f64); 7], f64)> = (0..draws)
         .into_par_iter()
         .map(|d| {
             let index = d.to_string();
@@ -67,12 +68,12 @@ pub fn calibrate(
             let (a, b) = (multinomial(&world_p, n_p, &mut rng), multinomial(&world_q, n_q, &mut rng));
             let (plug, jack) = jackknife_all(&a, &b, terms);
             let (a, b) = (bootstrap(p, &mut rng), bootstrap(q, &mut rng));
-            (plug, jack.map(|c| c.unclipped), tv(&a.probabilities(), &b.probabilities()))
+            (plug, jack.map(|c| (c.unclipped, c.se)), tv(&a.probabilities(), &b.probabilities()))
         })
         .collect();
     // Per draw from the posterior worlds: the corrected values and the world's truth.
     let alphas = (concentration(p), concentration(q));
-    let posterior: Vec<([f64; 7], [f64; 7])> = (0..draws)
+    let posterior: Vec<([(f64, f64); 7], [f64; 7])> = (0..draws)
         .into_par_iter()
         .map(|d| {
             let index = d.to_string();
@@ -82,7 +83,7 @@ pub fn calibrate(
             let (shares_p, shares_q) = (draw_shares(p, alphas.0, &mut rng), draw_shares(q, alphas.1, &mut rng));
             let (a, b) = (multinomial(&shares_p, n_p, &mut rng), multinomial(&shares_q, n_q, &mut rng));
             let (_, jack) = jackknife_all(&a, &b, terms);
-            (jack.map(|c| c.unclipped), true_values(&shares_p, &shares_q))
+            (jack.map(|c| (c.unclipped, c.se)), true_values(&shares_p, &shares_q))
         })
         .collect();
     let tv_bound = 0.5
@@ -109,12 +110,12 @@ pub fn calibrate(
         }
         // The bias-aware interval and the basic interval of the simulated errors (skewed errors), in each world; the
         // jackknife's own +-2.576 SE interval. The union is reported.
-        let smoothed_errors = simulated.iter().map(|s| s.1[m] - truth[m]);
-        let posterior_errors = posterior.iter().map(|s| s.0[m] - s.1[m]);
+        let smoothed_errors = simulated.iter().map(|s| (s.1[m].0 - truth[m], s.1[m].1));
+        let posterior_errors = posterior.iter().map(|s| (s.0[m].0 - s.1[m], s.0[m].1));
         let wide = INTERVAL_MULTIPLIER * own.se;
         let (mut lo, mut hi) = (own.unclipped - wide, own.unclipped + wide);
         let (mut se, mut any) = (own.se, false);
-        for errors in [smoothed_errors.collect::<Vec<f64>>(), posterior_errors.collect()] {
+        for errors in [smoothed_errors.collect::<Vec<(f64, f64)>>(), posterior_errors.collect()] {
             let Some((low, high, world_se)) = error_interval(errors, own.se) else {
                 continue;
             };
@@ -127,16 +128,23 @@ pub fn calibrate(
     })
 }
 
-/// From one world's simulated errors (corrected minus true): the range (low, high) the error lies in, the union of
-/// the bias-aware interval b +- c(|b| / se) se and the errors' 2.5% and 97.5% quantiles, with se the larger of
-/// their spread and `jackknife_se`; None when under half the errors are finite.
-fn error_interval(mut errors: Vec<f64>, jackknife_se: f64) -> Option<(f64, f64, f64)> {
-    let (bias, spread) = bias_and_spread(errors.iter().copied(), 0.0)?;
-    errors.retain(|e| e.is_finite());
+/// From one world's simulated errors (corrected minus true) with each draw's jackknife SE: the range (low, high)
+/// the error lies in, the union of the bias-aware interval b +- c(|b| / se) se, the errors' 2.5% and 97.5% quantiles
+/// and the studentised errors' quantiles times `jackknife_se` (bootstrap-t: where the data's SE is large, so is its
+/// error), with se the larger of the errors' spread and `jackknife_se`; None when under half the errors are finite.
+fn error_interval(draws: Vec<(f64, f64)>, jackknife_se: f64) -> Option<(f64, f64, f64)> {
+    let (bias, spread) = bias_and_spread(draws.iter().map(|d| d.0), 0.0)?;
+    let mut errors: Vec<f64> = draws.iter().map(|d| d.0).filter(|e| e.is_finite()).collect();
     let se = jackknife_se.max(spread);
     let half = if se > 0.0 { critical_value(bias.abs() / se) * se } else { bias.abs() };
-    let (low, high) = (quantile(&mut errors, 0.025), quantile(&mut errors, 0.975));
-    Some((low.min(-half), high.max(half), se))
+    let (mut low, mut high) = (quantile(&mut errors, 0.025).min(-half), quantile(&mut errors, 0.975).max(half));
+    let mut studentised: Vec<f64> =
+        draws.iter().filter(|(e, s)| e.is_finite() && *s > 0.0 && s.is_finite()).map(|(e, s)| e / s).collect();
+    if 2 * studentised.len() >= draws.len() && jackknife_se.is_finite() {
+        low = low.min(quantile(&mut studentised, 0.025) * jackknife_se);
+        high = high.max(quantile(&mut studentised, 0.975) * jackknife_se);
+    }
+    Some((low, high, se))
 }
 
 /// The mean of the finite values minus `truth`, and their standard deviation; None when under half are finite
@@ -208,6 +216,20 @@ mod tests {
         assert!((critical_value(2.0) - 3.65).abs() < 0.01, "{}", critical_value(2.0));
         assert!((normal_cdf(1.959_963_984_540_054) - 0.975).abs() < 1e-7);
         assert!((normal_cdf(-1.0) - 0.158_655_253_931_457).abs() < 1e-7);
+    }
+
+    #[test]
+    fn errors_that_grow_with_their_se_widen_the_interval_by_the_studentised_quantiles() {
+        // Every draw's error is +-2.5 of its own SE, the SEs spread from 0.001 to 0.2: no bias, raw errors within
+        // +-0.5, a spread of about 0.29. With the data's SE 0.3 the studentised bound, 2.5 x 0.3 = 0.75, is wider
+        // than the raw quantiles and the bias-aware 1.96 x 0.3.
+        let draws: Vec<(f64, f64)> =
+            (1..=200).map(|i| (if i % 2 == 0 { 2.5 } else { -2.5 } * 0.001 * i as f64, 0.001 * i as f64)).collect();
+        let (low, high, _) = error_interval(draws.clone(), 0.3).expect("finite errors");
+        assert!((high - 0.75).abs() < 1e-9 && (low + 0.75).abs() < 1e-9, "{low} {high}");
+        // With the data's SE as small as the draws', the bias-aware half width of the spread decides.
+        let (_, high, _) = error_interval(draws, 0.001).expect("finite errors");
+        assert!(high > 0.49 && high < 0.75, "{high}");
     }
 
     #[test]
