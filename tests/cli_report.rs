@@ -81,3 +81,48 @@ fn transcript_text_reaches_the_html_report_escaped() {
     assert!(html.contains("&lt;script&gt;alert(&#39;x"), "an example turn is shown, escaped");
     assert!(html.contains("Content-Security-Policy"));
 }
+
+#[test]
+fn a_report_of_many_sources_shows_the_closest_twenty_and_says_where_the_others_are() {
+    // 25 simulators and the humans: 26 sources, 6 more than a figure, the pairwise matrix and the cluster
+    // explanations show.
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let output =
+        simgap(&["-q", "synth", "--out", corpus.to_str().unwrap(), "--simulators", "25", "--conversations", "2500"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pipeline = corpus.join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&pipeline).unwrap();
+    text.push_str(
+        "\n[divergence]\nbootstrap = 20\npermutations = 20\ncalibration_draws = 10\nceiling_splits = 10\n\
+         usi_bootstrap = 10\n",
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    run(&pipeline);
+    let out = corpus.join("out");
+    let note = "Of 26 sources, the reference and the 19 simulators closest to it on the headline facet are shown; the \
+                other 6 are in";
+    // Every table with a row per source keeps all 25 simulators; the pairwise matrix holds the shown 20.
+    let main = std::fs::read_to_string(out.join("tables/main.csv")).unwrap();
+    assert_eq!(main.lines().filter(|l| l.starts_with("sim-")).count(), 25, "{main}");
+    let pairwise = std::fs::read_to_string(out.join("tables/pairwise.csv")).unwrap();
+    assert_eq!(pairwise.lines().count(), 1 + 20, "{pairwise}");
+    assert!(std::fs::read_to_string(out.join("tables/pairwise.md")).unwrap().contains(note));
+    // The shown simulators are the closest on the headline facet: every left-out one is at least as far.
+    let divergence = common::Table::read(&out.join("divergence.parquet"));
+    let shown: Vec<String> = pairwise.lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect();
+    let (sources, facets) = (divergence.text("source"), divergence.text("facet"));
+    let js = divergence.number("js_corrected");
+    let headline: Vec<(String, f64)> =
+        (0..sources.len()).filter(|&i| facets[i] == "all").map(|i| (sources[i].clone(), js[i])).collect();
+    let farthest_shown = headline.iter().filter(|(s, _)| shown.contains(s)).map(|(_, j)| *j).fold(f64::MIN, f64::max);
+    for (source, value) in headline.iter().filter(|(s, _)| !shown.contains(s)) {
+        assert!(*value >= farthest_shown, "{source} ({value}) is closer than a shown one ({farthest_shown})");
+    }
+    // The page says so under the figures and the explanations, and lists the manifest's per-source entries by count.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.matches(note).count() >= 4, "the note is missing from the page");
+    assert!(page.contains("26 entries: see manifest.json"), "the manifest's per-source entries are on the page");
+    let left_out = headline.iter().find(|(s, _)| !shown.contains(s)).unwrap().0.clone();
+    assert!(!page.contains(&format!("<h4>{left_out}</h4>")), "{left_out} is explained on the page");
+}

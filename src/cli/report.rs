@@ -14,7 +14,9 @@ use simgap::report::ReportSummary;
 /// intervals; best per column in bold; captions with facet, K, smoothing, n per source and seed),
 /// OUT/figures/*.svg and *.png, OUT/report.html (tables, figures, cluster explanations with example turns, manifest,
 /// warnings; transcript text HTML-escaped), and the `report` section of OUT/manifest.json.
-/// Cost: well under a second for the tables and page; the figures take up to a few seconds.
+/// Beyond 20 sources, figures (but the MDS map), the pairwise matrix and the cluster explanations show the reference
+/// and the 19 simulators closest to it; captions say where the others are.
+/// Cost: well under a second for the tables and page; the figures take up to a few seconds (2 s for 200 sources).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).

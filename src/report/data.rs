@@ -16,6 +16,11 @@ use crate::divergence::tables::{
     CLUSTERS_FILE, DIVERGENCE_FILE, MIXTURES_FILE, PAIRWISE_FILE, USI_FEATURES_FILE, USI_FILE,
 };
 
+/// The most sources a figure, the pairwise matrix or the cluster explanations show: beyond it they stop being
+/// readable (a 200-source heatmap is 40,000 cells) and the page grows by megabytes; the tables list every source and
+/// the Parquet files hold everything.
+pub const SHOWN_SOURCES: usize = 20;
+
 /// A value with its 95% interval (the plug-in's bootstrap percentiles, or a corrected estimate's interval).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounded {
@@ -171,6 +176,30 @@ impl ReportData {
             }
         }
         sources
+    }
+
+    /// What a figure, the pairwise matrix or the cluster explanations show when more than [`SHOWN_SOURCES`] sources
+    /// were compared: the reference, then the simulators closest to it on the headline facet (corrected JS, then
+    /// name), [`SHOWN_SOURCES`] in all; and how many sources were left out. Every source otherwise, in table order.
+    pub fn shown_sources(&self) -> (Vec<String>, usize) {
+        let sources = self.sources();
+        if sources.len() <= SHOWN_SOURCES {
+            return (sources, 0);
+        }
+        let headline = self.headline_facet().unwrap_or_default();
+        let js: BTreeMap<&str, f64> = self
+            .divergence
+            .iter()
+            .filter(|r| r.facet == headline)
+            .map(|r| (r.source.as_str(), r.corrected.js.value))
+            .collect();
+        let reference = self.reference().unwrap_or_default();
+        let distance = |s: &String| js.get(s.as_str()).copied().filter(|v| v.is_finite()).unwrap_or(f64::INFINITY);
+        let mut simulators: Vec<String> = sources.iter().filter(|s| s.as_str() != reference).cloned().collect();
+        simulators.sort_by(|a, b| distance(a).total_cmp(&distance(b)).then_with(|| a.cmp(b)));
+        let mut shown = vec![reference.to_owned()];
+        shown.extend(simulators.into_iter().take(SHOWN_SOURCES - 1));
+        (shown, sources.len() - SHOWN_SOURCES)
     }
 
     /// The headline facet: `all` when present, else the first.

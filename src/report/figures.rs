@@ -25,7 +25,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::data::{ClusterRow, DivergenceRow, ReportData, UsiRow};
+use super::data::{ClusterRow, DivergenceRow, ReportData, SHOWN_SOURCES, UsiRow};
 
 /// One figure as written.
 #[derive(Debug, Clone)]
@@ -173,6 +173,10 @@ fn histograms(data: &ReportData, facet: &str) -> Option<Plot> {
     let unit = unit_of(data);
     let js = |source: &str| divergence.get(source).map_or(f64::NAN, |r| r.js.value);
     sources.sort_by(|a, b| finite_or(js(a), f64::INFINITY).total_cmp(&finite_or(js(b), f64::INFINITY)));
+    let (shown, left_out) = data.shown_sources();
+    if left_out > 0 {
+        sources.retain(|s| shown.contains(s));
+    }
     let mut shares = vec![vec![f64::NAN; clusters.len()]; sources.len()];
     let source_index: BTreeMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     for row in &rows {
@@ -283,7 +287,8 @@ fn histograms(data: &ReportData, facet: &str) -> Option<Plot> {
          {reference} first), the share of its conversations in each cluster (bars) against {reference}'s share \
          (grey area with a black outline), clusters ordered by {reference}'s share, largest first. Panel titles give the JS \
          divergence from {reference} in {unit}; a bar above the outline is behaviour the simulator over-produces, a \
-         gap below it behaviour it misses."
+         gap below it behaviour it misses.{}",
+        left_out_note(left_out, "clusters.parquet")
     );
     Some(Plot { name: format!("histograms_{}", file_safe(facet)), title, caption, scene })
 }
@@ -291,6 +296,10 @@ fn histograms(data: &ReportData, facet: &str) -> Option<Plot> {
 /// The pairwise JS matrix on `facet` as a heatmap.
 fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
     let (sources, matrix) = pairwise_matrix(data, facet)?;
+    let (shown, left_out) = data.shown_sources();
+    let keep: Vec<usize> = (0..sources.len()).filter(|&i| left_out == 0 || shown.contains(&sources[i])).collect();
+    let matrix: Vec<Vec<f64>> = keep.iter().map(|&i| keep.iter().map(|&j| matrix[i][j]).collect()).collect();
+    let sources: Vec<String> = keep.iter().map(|&i| sources[i].clone()).collect();
     let n = sources.len();
     let unit = unit_of(data);
     let off_diagonal = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)));
@@ -365,12 +374,14 @@ fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
     }
     let k = k_of(data, facet);
     let caption = format!(
-        "Pairwise Jensen-Shannon divergence between all {n} sources on facet {facet} ({k}), in {unit} (0: the same \
-         behaviour distribution; {}: no cluster in common); darker is farther{}. The reference, {}, is in bold.{}",
+        "Pairwise Jensen-Shannon divergence between {} {n} sources on facet {facet} ({k}), in {unit} (0: the same \
+         behaviour distribution; {}: no cluster in common); darker is farther{}. The reference, {}, is in bold.{}{}",
+        if left_out > 0 { "these" } else { "all" },
         if unit == "bits" { "1" } else { "ln 2 = 0.693" },
         if n <= 12 { ", and each cell gives the value" } else { "" },
         reference.unwrap_or("the first source"),
-        if missing { " Grey cells: a source without conversations on this facet." } else { "" }
+        if missing { " Grey cells: a source without conversations on this facet." } else { "" },
+        left_out_note(left_out, "pairwise.parquet")
     );
     Some(Plot { name: "pairwise_js".to_owned(), title, caption, scene })
 }
@@ -394,6 +405,10 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
     let headline_js = |s: &str| headline_rows.get(s).map_or(f64::NAN, |r| r.corrected.js.value);
     sources
         .sort_by(|a, b| finite_or(headline_js(a), f64::INFINITY).total_cmp(&finite_or(headline_js(b), f64::INFINITY)));
+    let (shown, left_out) = data.shown_sources();
+    if left_out > 0 {
+        sources.retain(|s| shown.contains(s));
+    }
     let by_facet: Vec<BTreeMap<&str, &DivergenceRow>> = facets.iter().map(|f| divergence_rows(data, f)).collect();
     let top = data
         .divergence
@@ -504,7 +519,8 @@ fn js_by_facet(data: &ReportData) -> Option<Plot> {
          intervals (bias-aware, calibrated on simulated samples; coverage measured by simulation: docs/method.md); \
          the grey tick and band are the human split-half ceiling corrected the same way (JS between two random parts of \
          {reference}'s conversations, with its 2.5-97.5% range): about 0, what a perfect simulator would show once \
-         sampling noise is removed. {ks}."
+         sampling noise is removed. {ks}.{}",
+        left_out_note(left_out, "tables/facets.csv and divergence.parquet")
     );
     Some(Plot { name: "js_by_facet".to_owned(), title, caption, scene })
 }
@@ -525,7 +541,8 @@ fn usi_components(data: &ReportData) -> Option<Plot> {
         ("USI (red: 95% interval)", USI_BAR, |r| r.usi.value),
     ];
     let terms: Vec<&Term> = all.iter().filter(|(_, _, get)| data.usi.iter().any(|r| get(r).is_finite())).collect();
-    let mut rows: Vec<&UsiRow> = data.usi.iter().collect();
+    let (shown, left_out) = data.shown_sources();
+    let mut rows: Vec<&UsiRow> = data.usi.iter().filter(|r| left_out == 0 || shown.contains(&r.source)).collect();
     rows.sort_by(|a, b| {
         finite_or(b.usi.value, f64::NEG_INFINITY).total_cmp(&finite_or(a.usi.value, f64::NEG_INFINITY))
     });
@@ -598,13 +615,14 @@ fn usi_components(data: &ReportData) -> Option<Plot> {
          aggregated feature means of communication style, information pattern, clarification and error reaction, \
          Eval the agreement of post-conversation ratings, 100(1-ECE) the outcome calibration, and USI their mean, \
          with its 95% interval for the true USI (red: the bootstrap spread widened upward by the bias bound of \
-         Dice's kink, docs/method.md) and value.{}{}",
+         Dice's kink, docs/method.md) and value.{}{}{}",
         if has_ceiling { " Dashed: the human ceiling, the USI between batches of human conversations." } else { "" },
         if missing.is_empty() {
             String::new()
         } else {
             format!(" Not computed on this data (so left out of USI): {}.", missing.join(", "))
-        }
+        },
+        left_out_note(left_out, "tables/usi.csv and usi.parquet")
     );
     Some(Plot { name: "usi_components".to_owned(), title, caption, scene })
 }
@@ -761,6 +779,20 @@ fn k_of(data: &ReportData, facet: &str) -> String {
 }
 
 /// The compared sources of a facet, in table order.
+/// The sentence a figure's caption gets when [`ReportData::shown_sources`] left `left_out` sources out: which are
+/// shown and where the others are.
+pub fn left_out_note(left_out: usize, file: &str) -> String {
+    if left_out == 0 {
+        return String::new();
+    }
+    format!(
+        " Of {} sources, the reference and the {} simulators closest to it on the headline facet are shown; the other \
+         {left_out} are in {file}.",
+        SHOWN_SOURCES + left_out,
+        SHOWN_SOURCES - 1
+    )
+}
+
 fn compared_sources(data: &ReportData, facet: &str) -> Vec<String> {
     let mut sources: Vec<String> = Vec::new();
     for row in data.divergence.iter().filter(|r| r.facet == facet) {
@@ -1721,8 +1753,11 @@ mod tests {
             assert!(!svg.contains("<b>"), "{}: unescaped markup", figure.name);
             assert!(!figure.caption.is_empty());
         }
-        assert!(svg_of(dir, "pairwise_js").contains("sim &lt;b&gt;&amp;amp; &quot;x&quot;&lt;/b&gt;"));
-        assert!(svg_of(dir, "pairwise_js").contains("a-very-long-simulator-name-…"));
+        // The map places every source; the heatmap and the panels the closest 20 of the 30 (data::SHOWN_SOURCES).
+        assert!(svg_of(dir, "mds_map").contains("sim &lt;b&gt;&amp;amp; &quot;x&quot;&lt;/b&gt;"));
+        assert!(svg_of(dir, "mds_map").contains("a-very-long-simulator-name-…"));
+        let heatmap = figures.iter().find(|f| f.name == "pairwise_js").unwrap();
+        assert!(heatmap.caption.contains("the other 10 are in pairwise.parquet"), "{}", heatmap.caption);
         let temp2 = tempfile::tempdir().unwrap();
         let (again, _) = write_figures(&data, temp2.path()).unwrap();
         for (a, b) in figures.iter().zip(&again) {

@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::data::{ClusterRow, ReportData};
+use super::data::{ClusterRow, ReportData, SHOWN_SOURCES};
 use super::figures::Figure;
 use super::tables::Table;
 
@@ -95,9 +95,11 @@ fn figure(out: &mut String, figure: &Figure) {
 fn explanations(out: &mut String, data: &ReportData, facet: &str) {
     let reference = data.reference().unwrap_or_default();
     let rows: Vec<&ClusterRow> = data.clusters.iter().filter(|c| c.facet == facet).collect();
+    let (shown, left_out) = data.shown_sources();
     let mut simulators: Vec<&str> = Vec::new();
     for row in &rows {
-        if row.source != reference && !simulators.contains(&row.source.as_str()) {
+        let listed = left_out == 0 || shown.contains(&row.source);
+        if listed && row.source != reference && !simulators.contains(&row.source.as_str()) {
             simulators.push(&row.source);
         }
     }
@@ -111,6 +113,9 @@ fn explanations(out: &mut String, data: &ReportData, facet: &str) {
         escape(facet),
         escape(reference)
     );
+    if left_out > 0 {
+        let _ = write!(out, "<p>{}</p>", escape(super::figures::left_out_note(left_out, "clusters.parquet").trim()));
+    }
     for simulator in simulators {
         let mut own: Vec<&&ClusterRow> = rows.iter().filter(|r| r.source == simulator).collect();
         own.sort_by(|a, b| b.js_term.total_cmp(&a.js_term).then(a.cluster.cmp(&b.cluster)));
@@ -205,14 +210,43 @@ pub fn page(data: &ReportData, tables: &[Table], figures: &[Figure]) -> String {
     for facet in &facets {
         explanations(&mut out, data, facet);
     }
-    let manifest = serde_json::to_string_pretty(&data.manifest).unwrap_or_default();
-    let _ = write!(out, "<h2>Manifest</h2><pre>{}</pre>\n</body></html>\n", escape(&manifest));
+    let manifest = serde_json::to_string_pretty(&abridged(&data.manifest)).unwrap_or_default();
+    let _ = write!(
+        out,
+        "<h2>Manifest</h2><p>manifest.json, with every list or table of more than {SHOWN_SOURCES} entries (files, \
+         sources, feature means, warnings) left to the file.</p><pre>{}</pre>\n</body></html>\n",
+        escape(&manifest)
+    );
     out
+}
+
+/// `value` with every array or object of more than [`SHOWN_SOURCES`] entries replaced by a note of its size: with
+/// 200 sources the whole manifest is a megabyte of per-file and per-source entries.
+fn abridged(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let note = |n: usize| Value::String(format!("{n} entries: see manifest.json"));
+    match value {
+        Value::Array(items) if items.len() > SHOWN_SOURCES => note(items.len()),
+        Value::Object(map) if map.len() > SHOWN_SOURCES => note(map.len()),
+        Value::Array(items) => Value::Array(items.iter().map(abridged).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), abridged(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manifest_on_the_page_leaves_long_lists_to_the_file() {
+        let files: Vec<serde_json::Value> = (0..30).map(|i| serde_json::json!({ "file": i })).collect();
+        let manifest = serde_json::json!({ "stages": { "ingest": { "files": files, "read": 30 } }, "seed": [1, 2] });
+        let shown = abridged(&manifest);
+        assert_eq!(shown["stages"]["ingest"]["files"], "30 entries: see manifest.json");
+        assert_eq!(shown["stages"]["ingest"]["read"], 30);
+        assert_eq!(shown["seed"], serde_json::json!([1, 2]));
+    }
 
     #[test]
     fn escapes_markup() {

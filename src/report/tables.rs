@@ -6,6 +6,7 @@
 //! divergence, highest MAUVE and similarity); captions name the facet, K, smoothing, unit, n per source and seed.
 //! CSV holds the raw numbers (an interval as three columns: value, `_lo`, `_hi`), the others rounded text.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::data::{Bounded, ReportData};
@@ -317,6 +318,8 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
         });
         let facets = data.facets();
         let sources: Vec<String> = data.sources().into_iter().filter(|s| *s != reference).collect();
+        let by_facet_and_source: HashMap<(&str, &str), _> =
+            data.divergence.iter().map(|r| ((r.facet.as_str(), r.source.as_str()), r)).collect();
         let mut columns = vec![("source".to_owned(), Better::Neither)];
         columns.extend(facets.iter().map(|f| (f.clone(), Better::Lower)));
         tables.push(Table {
@@ -335,7 +338,7 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
                 .map(|source| {
                     let mut row = vec![Cell::Text(source.clone())];
                     for facet in &facets {
-                        let found = data.divergence.iter().find(|r| &r.facet == facet && &r.source == source);
+                        let found = by_facet_and_source.get(&(facet.as_str(), source.as_str()));
                         row.push(found.map_or(Cell::Number(f64::NAN), |r| Cell::Interval(r.corrected.js)));
                     }
                     row
@@ -357,22 +360,30 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
                 }))
                 .collect(),
         });
-        let all_sources = data.sources();
+        let (shown, left_out) = data.shown_sources();
         let mut columns = vec![("".to_owned(), Better::Neither)];
-        columns.extend(all_sources.iter().map(|s| (s.clone(), Better::Neither)));
+        columns.extend(shown.iter().map(|s| (s.clone(), Better::Neither)));
+        let pair_js: HashMap<(&str, &str), f64> = data
+            .pairwise
+            .iter()
+            .filter(|r| r.facet == facet)
+            .map(|r| ((r.source_a.as_str(), r.source_b.as_str()), r.js))
+            .collect();
         tables.push(Table {
             name: "pairwise".into(),
             title: format!("Pairwise Jensen-Shannon divergence, facet {facet}"),
-            caption: format!("JS in {unit} between every pair of sources on the shared codebook (K = {}).", first.k),
+            caption: format!(
+                "JS in {unit} between every pair of sources on the shared codebook (K = {}).{}",
+                first.k,
+                super::figures::left_out_note(left_out, "pairwise.parquet")
+            ),
             columns,
-            rows: all_sources
+            rows: shown
                 .iter()
                 .map(|a| {
                     let mut row = vec![Cell::Text(a.clone())];
-                    for b in &all_sources {
-                        let found =
-                            data.pairwise.iter().find(|r| r.facet == facet && &r.source_a == a && &r.source_b == b);
-                        row.push(Cell::Number(found.map_or(f64::NAN, |r| r.js)));
+                    for b in &shown {
+                        row.push(Cell::Number(pair_js.get(&(a.as_str(), b.as_str())).copied().unwrap_or(f64::NAN)));
                     }
                     row
                 })
