@@ -1,8 +1,10 @@
 //! The divergence stage's tables read back for the report: one plain struct per row.
 //!
 //! Consumes: `OUT/divergence.parquet`, `pairwise.parquet`, `mixtures.parquet`, `clusters.parquet`, `usi.parquet`,
-//! `usi_features.parquet` and `manifest.json`. Produces: [`ReportData`]. Numbers without a value (null) read as NaN.
-//! The tables are small (rows per facet x source), so they are read whole.
+//! `usi_features.parquet` and `manifest.json`. Produces: [`ReportData`], and which sources the figures, the pairwise
+//! matrix and the cluster explanations show when there are more than [`SHOWN_SOURCES`] ([`ReportData::shown_sources`],
+//! [`left_out_note`]). Numbers without a value (null) read as NaN. The tables are small (rows per facet x source), so
+//! they are read whole.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,6 +22,20 @@ use crate::divergence::tables::{
 /// readable (a 200-source heatmap is 40,000 cells) and the page grows by megabytes; the tables list every source and
 /// the Parquet files hold everything.
 pub const SHOWN_SOURCES: usize = 20;
+
+/// The sentence a caption (figure, pairwise table, explanations) gets when [`ReportData::shown_sources`] left `left_out` sources out: which are
+/// shown and where the others are.
+pub fn left_out_note(left_out: usize, file: &str) -> String {
+    if left_out == 0 {
+        return String::new();
+    }
+    format!(
+        " Of {} sources, the reference and the {} simulators closest to it on the headline facet are shown; the other \
+         {left_out} are in {file}.",
+        SHOWN_SOURCES + left_out,
+        SHOWN_SOURCES - 1
+    )
+}
 
 /// A value with its 95% interval (the plug-in's bootstrap percentiles, or a corrected estimate's interval).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -25,7 +25,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::data::{ClusterRow, DivergenceRow, ReportData, SHOWN_SOURCES, UsiRow};
+use super::data::{ClusterRow, DivergenceRow, ReportData, UsiRow, left_out_note};
 
 /// One figure as written.
 #[derive(Debug, Clone)]
@@ -779,20 +779,6 @@ fn k_of(data: &ReportData, facet: &str) -> String {
 }
 
 /// The compared sources of a facet, in table order.
-/// The sentence a figure's caption gets when [`ReportData::shown_sources`] left `left_out` sources out: which are
-/// shown and where the others are.
-pub fn left_out_note(left_out: usize, file: &str) -> String {
-    if left_out == 0 {
-        return String::new();
-    }
-    format!(
-        " Of {} sources, the reference and the {} simulators closest to it on the headline facet are shown; the other \
-         {left_out} are in {file}.",
-        SHOWN_SOURCES + left_out,
-        SHOWN_SOURCES - 1
-    )
-}
-
 fn compared_sources(data: &ReportData, facet: &str) -> Vec<String> {
     let mut sources: Vec<String> = Vec::new();
     for row in data.divergence.iter().filter(|r| r.facet == facet) {

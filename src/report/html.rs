@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::data::{ClusterRow, ReportData, SHOWN_SOURCES};
+use super::data::{ClusterRow, ReportData, SHOWN_SOURCES, left_out_note};
 use super::figures::Figure;
 use super::tables::Table;
 
@@ -114,7 +114,7 @@ fn explanations(out: &mut String, data: &ReportData, facet: &str) {
         escape(reference)
     );
     if left_out > 0 {
-        let _ = write!(out, "<p>{}</p>", escape(super::figures::left_out_note(left_out, "clusters.parquet").trim()));
+        let _ = write!(out, "<p>{}</p>", escape(left_out_note(left_out, "clusters.parquet").trim()));
     }
     for simulator in simulators {
         let mut own: Vec<&&ClusterRow> = rows.iter().filter(|r| r.source == simulator).collect();

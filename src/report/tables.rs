@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::data::{Bounded, ReportData};
+use super::data::{Bounded, ReportData, left_out_note};
 
 /// Which end of a column is best.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,7 +375,7 @@ pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
             caption: format!(
                 "JS in {unit} between every pair of sources on the shared codebook (K = {}).{}",
                 first.k,
-                super::figures::left_out_note(left_out, "pairwise.parquet")
+                left_out_note(left_out, "pairwise.parquet")
             ),
             columns,
             rows: shown
