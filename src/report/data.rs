@@ -23,8 +23,8 @@ use crate::divergence::tables::{
 /// the Parquet files hold everything.
 pub const SHOWN_SOURCES: usize = 20;
 
-/// The sentence a caption (figure, pairwise table, explanations) gets when [`ReportData::shown_sources`] left `left_out` sources out: which are
-/// shown and where the others are.
+/// The sentence a caption (figure, pairwise table, explanations) gets when [`ReportData::shown_sources`] left
+/// `left_out` sources out: which are shown and where the others are.
 pub fn left_out_note(left_out: usize, file: &str) -> String {
     if left_out == 0 {
         return String::new();

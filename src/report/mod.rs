@@ -10,6 +10,7 @@
 pub mod data;
 pub mod figures;
 pub mod html;
+pub mod scene;
 pub mod tables;
 
 use std::path::PathBuf;
