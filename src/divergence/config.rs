@@ -63,7 +63,7 @@ pub struct DivergenceConfig {
     pub bootstrap: usize,
     /// Label permutations for the p-value (0: none).
     pub permutations: usize,
-    /// Simulated sample pairs that calibrate the bias-corrected intervals ([`calibration`]; below 2: the
+    /// Simulated sample pairs per world that calibrate the bias-corrected intervals ([`calibration`]; below 2: the
     /// jackknife's +-2.576 SE interval, uncalibrated).
     pub calibration_draws: usize,
     /// Random halvings of the reference for the human ceiling (0: none).

@@ -234,18 +234,17 @@ pub(super) fn mauve_from_sums(
     cross_p: &[f64; MAUVE_POINTS],
     cross_q: &[f64; MAUVE_POINTS],
 ) -> f64 {
-    let mut xs = Vec::with_capacity(MAUVE_POINTS + 2);
-    let mut ys = Vec::with_capacity(MAUVE_POINTS + 2);
-    xs.push(0.0_f64.exp());
-    ys.push((-MAUVE_SCALING * f64::INFINITY).exp());
+    let (mut xs, mut ys) = ([0.0; MAUVE_POINTS + 2], [0.0; MAUVE_POINTS + 2]);
+    xs[0] = 0.0_f64.exp();
+    ys[0] = (-MAUVE_SCALING * f64::INFINITY).exp();
     for step in 0..MAUVE_POINTS {
         let kl_q = (q_self - cross_q[step]).max(0.0);
         let kl_p = (p_self - cross_p[step]).max(0.0);
-        xs.push((-MAUVE_SCALING * kl_q).exp());
-        ys.push((-MAUVE_SCALING * kl_p).exp());
+        xs[step + 1] = (-MAUVE_SCALING * kl_q).exp();
+        ys[step + 1] = (-MAUVE_SCALING * kl_p).exp();
     }
-    xs.push((-MAUVE_SCALING * f64::INFINITY).exp());
-    ys.push(0.0_f64.exp());
+    xs[MAUVE_POINTS + 1] = (-MAUVE_SCALING * f64::INFINITY).exp();
+    ys[MAUVE_POINTS + 1] = 0.0_f64.exp();
     0.5 * (area_sorted_by(&xs, &ys) + area_sorted_by(&ys, &xs))
 }
 
@@ -262,9 +261,9 @@ pub(super) fn mixture_weight(step: usize) -> f64 {
 /// them by numpy's unstable sort and returns 0.5, 0.75 or 1 depending on the CPU; this order gives 1.
 /// The curve's points come in order along one axis and in reverse along the other, so the sort is skipped when
 /// either order already holds (points equal in both coordinates add no area, whatever their order).
-fn area_sorted_by(xs: &[f64], ys: &[f64]) -> f64 {
+fn area_sorted_by(xs: &[f64; MAUVE_POINTS + 2], ys: &[f64; MAUVE_POINTS + 2]) -> f64 {
     let before = |a: usize, b: usize| xs[a].total_cmp(&xs[b]).then_with(|| ys[b].total_cmp(&ys[a]));
-    let mut order: Vec<usize> = (0..xs.len()).collect();
+    let mut order: [usize; MAUVE_POINTS + 2] = std::array::from_fn(|i| i);
     if !order.is_sorted_by(|&a, &b| before(a, b).is_le()) {
         order.reverse();
         if !order.is_sorted_by(|&a, &b| before(a, b).is_le()) {

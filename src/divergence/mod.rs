@@ -15,7 +15,7 @@
 //! Cost: three streaming passes over the earlier tables, messages decoded for the `explain_sample` rows alone
 //! (memory ~ 20 bytes + 4 per facet per row), then per
 //! (facet, source) O((bootstrap + permutations + ceiling_splits) x K x 25) for the statistics and
-//! O(calibration_draws x 110 K) for the corrected intervals, in parallel over facets, sources and replicates; the
+//! O(3 x calibration_draws x 110 K) for the corrected intervals, in parallel over facets, sources and replicates; the
 //! `per-pair` codebook adds a K = 500 k-means per (facet, simulator).
 
 pub mod calibration;
