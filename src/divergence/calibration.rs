@@ -32,6 +32,7 @@
 //! in parallel: about 3 ms of CPU per sample at K = 500 with MAUVE, sampling and the worlds' truths included
 //! (60,000 samples of the study's K 500, 20,000 / 2,000 cell took 173 s of CPU).
 
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::cell_sums::CellTerms;
@@ -64,18 +65,15 @@ pub fn calibrate(
     let world = Smoothing::Counts(0.5);
     let (world_p, world_q) = (p.smoothed(world), q.smoothed(world));
     let truth = true_values(&world_p, &world_q);
+    let sampler = Sampler { sizes: (n_p, n_q), terms, seed, labels };
     // Per draw: the plug-in and corrected values in the world, and the plug-in TV of a bootstrap draw of the data.
     let simulated: Vec<([f64; 7], [(f64, f64); 7], f64)> = (0..draws)
         .into_par_iter()
         .map(|d| {
-            let index = d.to_string();
-            let key: Vec<&str> =
-                ["calibration"].into_iter().chain(labels.iter().copied()).chain([index.as_str()]).collect();
-            let mut rng = stream(seed, &key);
-            let (a, b) = (multinomial(&world_p, n_p, &mut rng), multinomial(&world_q, n_q, &mut rng));
-            let (plug, jack) = jackknife_all(&a, &b, terms);
+            let mut rng = sampler.stream("calibration", d);
+            let (plug, jack) = sampler.corrected((&world_p, &world_q), &mut rng);
             let (a, b) = (bootstrap(p, &mut rng), bootstrap(q, &mut rng));
-            (plug, jack.map(|c| (c.unclipped, c.se)), tv(&a.probabilities(), &b.probabilities()))
+            (plug, jack, tv(&a.probabilities(), &b.probabilities()))
         })
         .collect();
     // Per draw from the posterior worlds: the corrected values and the world's truth.
@@ -83,28 +81,16 @@ pub fn calibrate(
     let posterior: Vec<([(f64, f64); 7], [f64; 7])> = (0..draws)
         .into_par_iter()
         .map(|d| {
-            let index = d.to_string();
-            let key: Vec<&str> =
-                ["calibration-posterior"].into_iter().chain(labels.iter().copied()).chain([index.as_str()]).collect();
-            let mut rng = stream(seed, &key);
+            let mut rng = sampler.stream("calibration-posterior", d);
             let (shares_p, shares_q) = (draw_shares(p, alphas.0, &mut rng), draw_shares(q, alphas.1, &mut rng));
-            let (a, b) = (multinomial(&shares_p, n_p, &mut rng), multinomial(&shares_q, n_q, &mut rng));
-            let (_, jack) = jackknife_all(&a, &b, terms);
-            (jack.map(|c| (c.unclipped, c.se)), true_values(&shares_p, &shares_q))
+            (sampler.corrected((&shares_p, &shares_q), &mut rng).1, true_values(&shares_p, &shares_q))
         })
         .collect();
     // Per draw from the world at the estimate: its corrected values (its truth is one for every draw).
     let matched = world_at_estimate((&world_p, &world_q), corrected[JS].unclipped).map(|(shares_p, shares_q)| {
         let draws: Vec<[(f64, f64); 7]> = (0..draws)
             .into_par_iter()
-            .map(|d| {
-                let index = d.to_string();
-                let key: Vec<&str> =
-                    ["calibration-matched"].into_iter().chain(labels.iter().copied()).chain([index.as_str()]).collect();
-                let mut rng = stream(seed, &key);
-                let (a, b) = (multinomial(&shares_p, n_p, &mut rng), multinomial(&shares_q, n_q, &mut rng));
-                jackknife_all(&a, &b, terms).1.map(|c| (c.unclipped, c.se))
-            })
+            .map(|d| sampler.corrected((&shares_p, &shares_q), &mut sampler.stream("calibration-matched", d)).1)
             .collect();
         (draws, true_values(&shares_p, &shares_q))
     });
@@ -152,6 +138,32 @@ pub fn calibrate(
         }
         bounded(own.unclipped, (lo, hi), se, range)
     })
+}
+
+/// What every simulated sample of one comparison shares: the observed sizes, the cell terms and the random streams'
+/// seed and labels.
+struct Sampler<'a> {
+    sizes: (u64, u64),
+    terms: &'a CellTerms,
+    seed: u64,
+    labels: &'a [&'a str],
+}
+
+impl Sampler<'_> {
+    /// The random stream of draw `index` from the world named `world`.
+    fn stream(&self, world: &str, index: usize) -> ChaCha8Rng {
+        let index = index.to_string();
+        let key: Vec<&str> = [world].into_iter().chain(self.labels.iter().copied()).chain([index.as_str()]).collect();
+        stream(self.seed, &key)
+    }
+
+    /// One sample pair of the observed sizes from the shares `p` and `q`, jackknifed: the plug-in values and, per
+    /// measure, the corrected value before clipping with its jackknife SE.
+    fn corrected(&self, (p, q): (&[f64], &[f64]), rng: &mut ChaCha8Rng) -> ([f64; 7], [(f64, f64); 7]) {
+        let (a, b) = (multinomial(p, self.sizes.0, rng), multinomial(q, self.sizes.1, rng));
+        let (plug_in, jack) = jackknife_all(&a, &b, self.terms);
+        (plug_in, jack.map(|c| (c.unclipped, c.se)))
+    }
 }
 
 /// The third world: both sides of the +0.5 world moved along straight lines toward their average until the world's
