@@ -5,18 +5,18 @@
 //! linfa's `Fit` and `PredictInplace`, so it plugs into linfa code; linfa-clustering is the reference it is tested
 //! and benchmarked against.
 //!
-//! How: Lloyd's squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per
-//! block of rows; Hamerly's distance bounds ([`bounded`]) leave out the rows that cannot change cluster, so after
-//! the first few iterations only a small share of the rows is scanned. The rows are cut into a fixed number of
-//! chunks, whatever the thread count; rayon runs the chunks, and their results are merged in chunk order, so the
-//! same seed gives the same bits on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and
-//! matrixmultiply's, are chosen at run time and round differently from the portable ones). Initialisation is
-//! greedy k-means++ (2 + ln k candidates per centre, the best kept) over a centred f32 copy of the data in groups of
-//! eight rows, scored by an eight-lane multiply-add kernel: O(n k d log k) flops and one pass over the copy per
-//! centre. Convergence as in scikit-learn: labels unchanged (then no extra pass), or the centres' total squared
-//! shift under `tol` times the mean feature variance. Empty clusters take the points farthest from their centres
-//! (full Lloyd; in mini-batch mode a centre that never wins a batch row stays where it was seeded). Restarts keep
-//! the best run whole. Cost per Lloyd iteration: O(n d) plus 2 k d flops per scanned row (all n in the first).
+//! How: Lloyd's squared distances are ||x||^2 - 2 x.c + ||c||^2, the cross term one GEMM (matrixmultiply) per block of
+//! rows; Hamerly's distance bounds ([`bounded`]) leave out the rows that cannot change cluster, so after the first few
+//! iterations only a small share of the rows is scanned. The rows are cut into a fixed number of chunks, whatever the
+//! thread count; rayon runs the chunks, and their results are merged in chunk order, so the same seed gives the same
+//! bits on 1 thread or 16 (on the same kind of processor: the AVX2/FMA kernels, ours and matrixmultiply's, are chosen
+//! at run time and round differently from the portable ones). Initialisation is greedy k-means++ (`kmeans/seeding.rs`:
+//! 2 + ln k candidates per centre, the best kept) over a centred f32 copy of the data in groups of eight rows, scored
+//! by an eight-lane multiply-add kernel: O(n k d log k) flops and one pass over the copy per centre. Convergence as in
+//! scikit-learn: labels unchanged (then no extra pass), or the centres' total squared shift under `tol` times the mean
+//! feature variance. Empty clusters take the points farthest from their centres (full Lloyd; in mini-batch mode a
+//! centre that never wins a batch row stays where it was seeded). Restarts keep the best run whole. Cost per Lloyd
+//! iteration: O(n d) plus 2 k d flops per scanned row (all n in the first).
 //! Memory: the data (plus a standard-layout copy if it is not row-major), its f32 seeding copy (4 n d bytes), the
 //! candidate scores (4 n (2 + ln k) bytes), a label and two bounds per row, and k x d sums.
 
@@ -31,6 +31,9 @@ use rayon::prelude::*;
 
 mod bounded;
 mod nearest;
+mod seeding;
+
+use seeding::{SeedingData, kmeans_plus_plus};
 
 /// Rows per GEMM block (a block's distances, rows x k, stay in cache).
 const BLOCK_ROWS: usize = 256;
@@ -376,240 +379,6 @@ fn minibatch<F: Float>(
 
 /// Rows per lane group of the seeding layout (eight f32 lanes: one AVX2 register).
 const LANES: usize = 8;
-
-/// The matrix in f32 for k-means++ (half the memory traffic of f64; the choice of seeds tolerates the rounding), in
-/// groups of eight rows stored dimension by dimension, so eight rows' dot products with a candidate are eight-lane
-/// multiply-adds with no horizontal sums. Shared by every restart.
-struct SeedingData {
-    /// Group g, dimension j, lane l: row 8 g + l, value j (rows past n are zero).
-    groups: Vec<f32>,
-    norms: Vec<f32>,
-    d: usize,
-}
-
-impl SeedingData {
-    /// The rows are centred on the column means first: distances do not change, and ||x||^2 - 2 x.c + ||c||^2
-    /// in f32 does not lose them to cancellation when the data sits far from the origin.
-    fn new<F: Float>(data: &ArrayView2<F>) -> Self {
-        let (n, d) = data.dim();
-        let means = column_means(data);
-        let centred = |i: usize, j: usize| (data[[i, j]].to_f64().unwrap_or(f64::NAN) - means[j]) as f32;
-        let mut groups = vec![0.0f32; n.div_ceil(LANES) * d * LANES];
-        groups.par_chunks_mut(d * LANES).enumerate().for_each(|(g, group)| {
-            for l in 0..LANES.min(n - g * LANES) {
-                for j in 0..d {
-                    group[j * LANES + l] = centred(g * LANES + l, j);
-                }
-            }
-        });
-        let norms = (0..n).into_par_iter().map(|i| (0..d).map(|j| centred(i, j).powi(2)).sum()).collect();
-        Self { groups, norms, d }
-    }
-
-    fn row(&self, i: usize) -> Vec<f32> {
-        let group = &self.groups[(i / LANES) * self.d * LANES..];
-        (0..self.d).map(|j| group[j * LANES + i % LANES]).collect()
-    }
-}
-
-/// Candidates by fours, dimension by dimension: `planes[b * d + j]` holds value j of candidates 4b .. 4b + 3
-/// (zero past the last), so the kernel reads one small array per dimension.
-fn candidate_planes(candidates: &[Vec<f32>], d: usize) -> Vec<[f32; 4]> {
-    let mut planes = vec![[0.0f32; 4]; candidates.len().div_ceil(4) * d];
-    for (t, candidate) in candidates.iter().enumerate() {
-        for (j, value) in candidate.iter().enumerate() {
-            planes[(t / 4) * d + j][t % 4] = *value;
-        }
-    }
-    planes
-}
-
-/// Scores one group of (up to) eight rows against every candidate: for row r and candidate t,
-/// min(nearest[r], ||x_r - c_t||^2), written to `scores[t * plane + r]` and added to `sums[t]`.
-/// Four candidates at a time: four independent multiply-add chains share each load of the rows.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn score_group<const FMA: bool>(
-    group: &[f32],
-    norms: &[f32],
-    nearest: &[f32],
-    planes: &[[f32; 4]],
-    candidate_norms: &[f32],
-    scores: &mut [f32],
-    plane: usize,
-    sums: &mut [f64],
-) {
-    let rows = nearest.len();
-    let trials = candidate_norms.len();
-    let d = group.len() / LANES;
-    for (b, batch) in planes.chunks_exact(d).enumerate() {
-        let mut acc = [[0.0f32; LANES]; 4];
-        for (x, c4) in group.chunks_exact(LANES).zip(batch) {
-            let x: &[f32; LANES] = x.try_into().expect("a lane group");
-            for q in 0..4 {
-                let c = c4[q];
-                for l in 0..LANES {
-                    acc[q][l] = if FMA { x[l].mul_add(c, acc[q][l]) } else { acc[q][l] + x[l] * c };
-                }
-            }
-        }
-        for (q, dots) in acc.iter().enumerate().take(trials - 4 * b) {
-            let t = 4 * b + q;
-            let out = &mut scores[t * plane..t * plane + rows];
-            let mut sum = 0.0f32;
-            for r in 0..rows {
-                let score = (norms[r] + candidate_norms[t] - 2.0 * dots[r]).max(0.0).min(nearest[r]);
-                out[r] = score;
-                sum += score;
-            }
-            sums[t] += f64::from(sum);
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn score_group_avx2(
-    group: &[f32],
-    norms: &[f32],
-    nearest: &[f32],
-    planes: &[[f32; 4]],
-    candidate_norms: &[f32],
-    scores: &mut [f32],
-    plane: usize,
-    sums: &mut [f64],
-) {
-    score_group::<true>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
-}
-
-/// [`score_group`] with AVX2 and FMA where the processor has them (checked at run time), portable code elsewhere.
-fn score_group_dispatch(
-    group: &[f32],
-    norms: &[f32],
-    nearest: &[f32],
-    planes: &[[f32; 4]],
-    candidate_norms: &[f32],
-    scores: &mut [f32],
-    plane: usize,
-    sums: &mut [f64],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the processor supports AVX2 and FMA, checked just above.
-        unsafe { score_group_avx2(group, norms, nearest, planes, candidate_norms, scores, plane, sums) };
-        return;
-    }
-    score_group::<false>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
-}
-
-/// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion to the squared
-/// distance to the nearest centre so far. One pass over the data per centre: the pass that scores the candidates
-/// also keeps each row's distance to every candidate, so the winner's distances need no second pass, and each
-/// chunk's total for the next draw comes out of the same scores.
-fn kmeans_plus_plus<F: Float>(
-    data: &ArrayView2<F>,
-    seeding: &SeedingData,
-    k: usize,
-    rng: &mut ChaCha8Rng,
-) -> Array2<F> {
-    let (n, d) = data.dim();
-    let trials = 2 + (k as f64).ln() as usize;
-    let ranges = chunk_ranges(n);
-    let chunk_rows = ranges[0].1 - ranges[0].0;
-    let mut centroids = Array2::<F>::zeros((k, d));
-    let first = rng.gen_range(0..n);
-    centroids.row_mut(0).assign(&data.row(first));
-    // The scores of a chunk (rows start..end): min(nearest so far, distance of row i to candidate t) at
-    // start * trials + t * (end - start) + (i - start), one plane per candidate.
-    // Round 0 scores the first centre alone (as every candidate), with an infinite "nearest so far".
-    let mut closest = vec![f32::INFINITY; n];
-    let mut scores = vec![0.0f32; n * trials];
-    let mut pending: Option<usize> = None; // last round's winner, not yet folded into `closest`
-    let mut candidates: Vec<usize> = vec![first; trials];
-    for c in 0..k {
-        let candidate_rows: Vec<Vec<f32>> = candidates.iter().map(|&i| seeding.row(i)).collect();
-        let planes = candidate_planes(&candidate_rows, d);
-        let candidate_norms: Vec<f32> = candidates.iter().map(|&i| seeding.norms[i]).collect();
-        // One pass: fold last round's winner into `closest`, score this round's candidates, sum per chunk.
-        let chunk_scores: Vec<Vec<f64>> = closest
-            .par_chunks_mut(chunk_rows)
-            .zip(scores.par_chunks_mut(chunk_rows * trials))
-            .zip(ranges.par_iter())
-            .map(|((closest, scores), &(start, end))| {
-                let mut sums = vec![0.0f64; trials];
-                let plane = end - start;
-                if let Some(best) = pending {
-                    closest.copy_from_slice(&scores[best * plane..(best + 1) * plane]);
-                }
-                let mut row = start;
-                while row < end {
-                    let rows = LANES.min(end - row);
-                    let group = &seeding.groups[(row / LANES) * d * LANES..(row / LANES + 1) * d * LANES];
-                    let local = row - start;
-                    score_group_dispatch(
-                        group,
-                        &seeding.norms[row..row + rows],
-                        &closest[local..local + rows],
-                        &planes,
-                        &candidate_norms,
-                        &mut scores[local..],
-                        plane,
-                        &mut sums,
-                    );
-                    row += rows;
-                }
-                sums
-            })
-            .collect();
-        let pots: Vec<f64> = (0..trials).map(|t| chunk_scores.iter().map(|chunk| chunk[t]).sum()).collect();
-        let best = (0..trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("at least two trials");
-        centroids.row_mut(c).assign(&data.row(candidates[best]));
-        pending = Some(best);
-        if c + 1 == k {
-            break;
-        }
-        // Draw the next round's candidates in proportion to the distance to the nearest centre.
-        let chunk_totals: Vec<f64> = chunk_scores.iter().map(|chunk| chunk[best]).collect();
-        let potential: f64 = chunk_totals.iter().sum();
-        let current = |i: usize| {
-            let start = (i / chunk_rows) * chunk_rows;
-            let plane = chunk_rows.min(n - start);
-            scores[start * trials + best * plane + (i - start)]
-        };
-        candidates = (0..trials)
-            .map(|_| sample_proportional(&current, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
-            .collect();
-    }
-    centroids
-}
-
-/// Index of the row where the running sum of `weight(i)` passes `target` (weights in chunks with known totals).
-fn sample_proportional(
-    weight: &impl Fn(usize) -> f32,
-    ranges: &[(usize, usize)],
-    chunk_totals: &[f64],
-    target: f64,
-    n: usize,
-) -> usize {
-    let mut remaining = target;
-    for (&(start, end), &total) in ranges.iter().zip(chunk_totals) {
-        if remaining < total {
-            for i in start..end {
-                remaining -= f64::from(weight(i));
-                if remaining < 0.0 {
-                    return i;
-                }
-            }
-            // Rounding between the chunk total and the row sums: the chunk's last row with weight.
-            if let Some(i) = (start..end).rev().find(|&i| weight(i) > 0.0) {
-                return i;
-            }
-        }
-        remaining -= total;
-    }
-    // Rounding left the target past the end: the last row with weight.
-    (0..n).rev().find(|&i| weight(i) > 0.0).unwrap_or(n - 1)
-}
 
 impl<F: Float, D: Data<Elem = F>, T> Fit<ArrayBase<D, Ix2>, T, KMeansError> for KMeansParams {
     type Object = KMeans<F>;
