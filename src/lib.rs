@@ -4,16 +4,22 @@
 //! [`ingest`] (transcripts -> `conversations.parquet`), [`features`] (-> `features.parquet`), [`cluster`] (-> codebooks
 //! and `assignments.parquet`), [`divergence`] (-> divergence, pairwise, mixture, cluster and USI tables), [`report`]
 //! (-> paper tables, figures and an HTML page).
-//! [`pipeline`] turns a TOML pipeline file into stage parameters and keeps the output folder's manifest;
+//! [`pipeline`] turns a TOML pipeline file into stage parameters and decides which stages a rerun skips;
 //! [`synth`] generates a seeded demo and scale corpus.
+//! Low-level rooms that import no stage: [`atomic`] (write-then-rename), [`hashing`], [`manifest`] (the output
+//! folder's `manifest.json`), [`progress`], [`repeated`] (settings lists must not repeat), [`table`] (Parquet
+//! writer settings).
 
 pub mod atomic;
 pub mod cluster;
 pub mod divergence;
 pub mod features;
+pub mod hashing;
 pub mod ingest;
+pub mod manifest;
 pub mod pipeline;
 pub mod progress;
+pub mod repeated;
 pub mod report;
 pub mod synth;
 pub mod table;

@@ -31,8 +31,8 @@ fn main() -> ExitCode {
     match result {
         Ok(outcome) => outcome.exit_code(),
         Err(error) => {
-            eprintln!("error: {}", cli::describe(&error));
-            cli::exit_code_for(&error)
+            eprintln!("error: {}", cli::outcome::describe(&error));
+            cli::outcome::exit_code_for(&error)
         }
     }
 }

@@ -377,7 +377,7 @@ fn readers_see_one_complete_set_at_every_moment_of_runs_killed_at_any_point() {
         assert_eq!(manifest["last_run"]["complete"], true, "{}", generation.display());
         for (stage, section) in manifest["stages"].as_object().unwrap() {
             for (file, hash) in section["outputs"].as_object().unwrap() {
-                let actual = simgap::ingest::input_files::sha256_file(&generation.join(file)).ok()?;
+                let actual = simgap::hashing::sha256_file(&generation.join(file)).ok()?;
                 assert_eq!(actual, hash.as_str().unwrap(), "{stage}: {file} in {}", generation.display());
             }
         }

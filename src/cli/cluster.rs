@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::cluster::ClusterReport;
 use simgap::pipeline::config::PipelineConfig;
 
@@ -42,7 +43,7 @@ pub fn cluster_stage(
     let report = config.cluster_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.cluster)?;
-    super::record_in_manifest(&out_dir, config, "cluster", section)?;
+    super::manifest::record_in_manifest(&out_dir, config, "cluster", section)?;
     for facet in &report.facets {
         tracing::info!(
             facet = facet.facet.as_str(),

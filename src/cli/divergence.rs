@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::divergence::DivergenceReport;
 use simgap::pipeline::config::PipelineConfig;
 
@@ -51,7 +52,7 @@ pub fn divergence_stage(
     let report = config.divergence_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.divergence)?;
-    super::record_in_manifest(&out_dir, config, "divergence", section)?;
+    super::manifest::record_in_manifest(&out_dir, config, "divergence", section)?;
     tracing::info!(
         reference = report.reference.as_str(),
         sources = report.sources.len(),

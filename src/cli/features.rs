@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::{Outcome, print_to_stdout};
 use simgap::features::{self, FeaturesReport};
 use simgap::pipeline::config::PipelineConfig;
 
@@ -36,14 +37,14 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if args.list {
-        print!("{}", features::list(64));
+        print_to_stdout(&features::list(64))?;
         return Ok(Outcome::Clean);
     }
     let pipeline = args.pipeline.as_ref().context("a pipeline file is needed")?;
     let config = PipelineConfig::load(pipeline)?;
     let report = features_stage(&config, args.out.as_ref(), global)?;
     if args.summary {
-        print!("{}", features::summary(&report));
+        print_to_stdout(&features::summary(&report))?;
     }
     Ok(Outcome::Clean)
 }
@@ -59,9 +60,9 @@ pub fn features_stage(
     let mut section = serde_json::to_value(&report)?;
     if let Some(lexicons) = &config.features.lexicons {
         let bytes = std::fs::read(lexicons).with_context(|| format!("reading {}", lexicons.display()))?;
-        section["lexicons_sha256"] = simgap::ingest::input_files::sha256_bytes(&bytes).into();
+        section["lexicons_sha256"] = simgap::hashing::sha256_bytes(&bytes).into();
     }
-    super::record_in_manifest(&out_dir, config, "features", section)?;
+    super::manifest::record_in_manifest(&out_dir, config, "features", section)?;
     tracing::info!(
         rows = report.rows_written,
         skipped = report.skipped_no_user_turn,

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::ingest::{self, IngestReport};
 use simgap::pipeline::config::PipelineConfig;
 
@@ -43,7 +44,7 @@ pub fn ingest_stage(
     let out_dir = config.out_dir(out);
     let params = config.ingest_params(out_dir.clone(), strict, !global.quiet);
     let report = params.run()?;
-    super::record_in_manifest(&out_dir, config, "ingest", serde_json::to_value(&report)?)?;
+    super::manifest::record_in_manifest(&out_dir, config, "ingest", serde_json::to_value(&report)?)?;
     log_report(&report, global);
     Ok(report)
 }

@@ -10,7 +10,8 @@ use arrow::datatypes::{DataType, Float64Type};
 use ndarray::Array2;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::cluster::kmeans::KMeansParams;
 use simgap::cluster::scaling::{Normalisation, Scaler};
 

@@ -1,12 +1,6 @@
 //! Logging setup: tracing to stderr, as text or JSON lines, at a level from `-v` / `-q` (or `RUST_LOG`-free).
 
-use super::GlobalArgs;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+use super::global::{GlobalArgs, LogFormat};
 
 pub fn init(global: &GlobalArgs) {
     let level = match (global.quiet, global.verbose) {

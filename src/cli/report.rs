@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::pipeline::config::PipelineConfig;
 use simgap::report::ReportSummary;
 
@@ -40,7 +41,7 @@ pub fn report_stage(
 ) -> anyhow::Result<ReportSummary> {
     let out_dir = config.out_dir(out);
     let summary = config.report_params(out_dir.clone()).run()?;
-    super::record_in_manifest(&out_dir, config, "report", serde_json::to_value(&summary)?)?;
+    super::manifest::record_in_manifest(&out_dir, config, "report", serde_json::to_value(&summary)?)?;
     for warning in &summary.warnings {
         tracing::warn!("{warning}");
     }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::ingest::{self, CONVERSATIONS_FILE};
 use simgap::pipeline::config::PipelineConfig;
 use simgap::pipeline::incremental::{Session, Stage, external_read};

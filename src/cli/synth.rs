@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{GlobalArgs, Outcome};
+use super::global::GlobalArgs;
+use super::outcome::Outcome;
 use simgap::synth::SynthParams;
 use simgap::synth::profiles::{self, DEFAULT_SIMULATORS};
 

@@ -29,6 +29,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::hashing::mix64;
+
 mod bounded;
 mod nearest;
 mod seeding;
@@ -233,13 +235,6 @@ impl<F: Float> KMeans<F> {
 /// A seed per restart.
 fn split_seed(seed: u64, restart: u64) -> u64 {
     mix64(seed ^ restart.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// The SplitMix64 finaliser: every input bit reaches every output bit.
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn squared_norms<F: Float>(data: &ArrayView2<F>) -> Array1<F> {

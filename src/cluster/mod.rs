@@ -35,6 +35,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{AtomicPath, write_atomic};
+use crate::hashing::row_hash;
 use codebook::{Codebook, CodebookSettings, Precision};
 use kmeans::{KMeansError, KMeansParams};
 use scaling::Normalisation;
@@ -124,7 +125,7 @@ impl ClusterConfig {
             if list.is_empty() {
                 return Err(ClusterError::Config("[cluster] facets is empty".into()));
             }
-            if let Some(repeated) = crate::pipeline::config::first_repeated(list) {
+            if let Some(repeated) = crate::repeated::first_repeated(list) {
                 return Err(ClusterError::Config(format!("[cluster] facets names {repeated} twice")));
             }
         }
@@ -216,17 +217,6 @@ fn normalisation_of(facet: &str) -> Normalisation {
         "embedding" | "lexical" => Normalisation::L2,
         _ => Normalisation::Standardize,
     }
-}
-
-/// A seeded hash of a row's identity, for sampling.
-pub(crate) fn row_hash(seed: u64, source: &str, id: &str) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for byte in source.bytes().chain([0xff]).chain(id.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    // FNV-1a alone leaves the last bytes of an id out of the top bits, which decide the order: finalise.
-    kmeans::mix64(hash)
 }
 
 fn open_batches(path: &Path) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, String> {

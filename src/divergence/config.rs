@@ -124,7 +124,7 @@ impl DivergenceConfig {
             if list.is_empty() {
                 return Err(DivergenceError::Config("[divergence] facets is empty".into()));
             }
-            if let Some(repeated) = crate::pipeline::config::first_repeated(list) {
+            if let Some(repeated) = crate::repeated::first_repeated(list) {
                 return Err(DivergenceError::Config(format!("[divergence] facets names {repeated} twice")));
             }
         }

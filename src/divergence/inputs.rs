@@ -23,7 +23,7 @@ use super::histogram::Histogram;
 use super::survey::{self, Answers};
 use super::usi::{self, Side, Tasks, USI_FEATURES, UsiRow};
 use crate::cluster::codebook::Codebook;
-use crate::cluster::{kmeans::mix64, row_hash};
+use crate::hashing::{mix64, row_hash};
 use crate::features::reader::ConversationBatches;
 use crate::features::text::{Reading, prepare};
 use crate::ingest::SourceKind;

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution};
 
 use super::histogram::Histogram;
-use crate::cluster::kmeans::mix64;
+use crate::hashing::mix64;
 
 /// A generator for one named piece of work (e.g. ("bootstrap", facet, source)).
 pub fn stream(seed: u64, labels: &[&str]) -> ChaCha8Rng {

@@ -5,7 +5,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::Cues;
 use super::text::Prepared;
 

@@ -4,7 +4,7 @@
 //! Consumes: a [`Prepared`] conversation and the [`Cues`] (agreement, gratitude, proposal lists). Produces: the
 //! values of [`FEATURES`].
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::Cues;
 use super::text::Prepared;
 use crate::ingest::Role;

@@ -6,7 +6,7 @@
 
 use rustc_hash::FxHashSet as HashSet;
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::Cues;
 use super::text::Prepared;
 use crate::ingest::Role;

@@ -20,10 +20,13 @@ pub mod context;
 pub mod cooperation;
 pub mod cues;
 pub mod embedding;
+pub mod error;
+pub mod facet;
 pub mod information;
 pub mod lexical;
 pub mod reader;
 pub mod repetition;
+pub mod rule;
 pub mod style;
 pub mod termination;
 pub mod text;
@@ -43,92 +46,14 @@ use crate::ingest::rejects::{Reject, RejectsWriter};
 use cues::{CueLists, Cues};
 use embedding::{EmbeddingConfig, Embeddings};
 use reader::ConversationBatches;
-use text::{Prepared, Reading, prepare};
+use text::{Reading, prepare};
+
+pub use error::FeaturesError;
+pub use facet::{Column, Facet, columns, list};
+pub use rule::FeatureDef;
 
 pub const FEATURES_FILE: &str = "features.parquet";
 pub const FEATURES_REJECTS_FILE: &str = "features_rejects.jsonl";
-
-/// A feature: its column name and a one-line definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FeatureDef {
-    pub name: &'static str,
-    pub definition: &'static str,
-}
-
-/// A family of features, computed together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Facet {
-    Usi,
-    Style,
-    Information,
-    Cooperation,
-    Repetition,
-    Context,
-    Termination,
-    Timing,
-    Lexical,
-    Embedding,
-}
-
-type Compute = fn(&Prepared<'_>, &Cues, &mut Vec<f64>);
-
-impl Facet {
-    /// Every facet simgap computes from the transcripts themselves, in column order.
-    pub const BUILT_IN: [Facet; 9] = [
-        Facet::Usi,
-        Facet::Style,
-        Facet::Information,
-        Facet::Cooperation,
-        Facet::Repetition,
-        Facet::Context,
-        Facet::Termination,
-        Facet::Timing,
-        Facet::Lexical,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Facet::Usi => "usi",
-            Facet::Style => "style",
-            Facet::Information => "information",
-            Facet::Cooperation => "cooperation",
-            Facet::Repetition => "repetition",
-            Facet::Context => "context",
-            Facet::Termination => "termination",
-            Facet::Timing => "timing",
-            Facet::Lexical => "lexical",
-            Facet::Embedding => "embedding",
-        }
-    }
-
-    /// Whether the facet reads the tokens of user turns (the others read counts and lower-cased text only).
-    fn reads_words(self) -> bool {
-        matches!(self, Facet::Style | Facet::Information | Facet::Repetition | Facet::Context | Facet::Lexical)
-    }
-
-    /// Whether the facet reads assistant messages' text or word counts.
-    fn reads_assistant_text(self) -> bool {
-        matches!(self, Facet::Information | Facet::Cooperation | Facet::Termination)
-    }
-
-    /// The fixed features of a rule-based facet and the function computing them; `None` for lexical and embedding,
-    /// whose columns depend on settings.
-    fn rules(self) -> Option<(Vec<FeatureDef>, Compute)> {
-        let (defs, compute): (Vec<FeatureDef>, Compute) = match self {
-            Facet::Usi => (usi::FEATURES.iter().map(|(f, _)| *f).collect(), usi::compute),
-            Facet::Style => (style::FEATURES.to_vec(), style::compute),
-            Facet::Information => (information::FEATURES.to_vec(), information::compute),
-            Facet::Cooperation => (cooperation::FEATURES.to_vec(), cooperation::compute),
-            Facet::Repetition => (repetition::FEATURES.to_vec(), repetition::compute),
-            Facet::Context => (context::FEATURES.to_vec(), context::compute),
-            Facet::Termination => (termination::FEATURES.to_vec(), termination::compute),
-            Facet::Timing => (timing::FEATURES.to_vec(), timing::compute),
-            Facet::Lexical | Facet::Embedding => return None,
-        };
-        Some((defs, compute))
-    }
-}
 
 /// `[features]` in the pipeline.
 #[derive(Debug, Clone, Deserialize)]
@@ -167,29 +92,6 @@ impl Default for FeaturesConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FeaturesError {
-    #[error("{0}")]
-    Config(String),
-    #[error("{path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error(transparent)]
-    Cues(#[from] cues::CueError),
-    #[error(transparent)]
-    Embeddings(#[from] embedding::EmbeddingError),
-    #[error("writing {path}: {message}")]
-    Write { path: PathBuf, message: String },
-    #[error(transparent)]
-    Rejects(#[from] crate::ingest::IngestError),
-}
-
-impl FeaturesError {
-    /// Configuration mistakes (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, FeaturesError::Config(_) | FeaturesError::Cues(_))
-    }
-}
-
 /// What the features stage needs. Paths are already resolved.
 #[derive(Debug, Clone)]
 pub struct FeaturesParams {
@@ -200,14 +102,6 @@ pub struct FeaturesParams {
     pub seed: u64,
     pub embeddings: Option<EmbeddingConfig>,
     pub progress: bool,
-}
-
-/// One output column.
-#[derive(Debug, Clone, Serialize)]
-pub struct Column {
-    pub name: String,
-    pub facet: Facet,
-    pub definition: String,
 }
 
 /// Per-source means of every feature (nulls left out).
@@ -255,31 +149,6 @@ pub struct FeaturesReport {
     pub rejects_file: PathBuf,
 }
 
-/// The columns the settings produce, in order.
-pub fn columns(facets: &[Facet], lexical_dimensions: usize, embedding_dimensions: usize) -> Vec<Column> {
-    let mut columns = Vec::new();
-    for &facet in facets {
-        match facet.rules() {
-            Some((defs, _)) => columns.extend(defs.into_iter().map(|d| Column {
-                name: d.name.to_owned(),
-                facet,
-                definition: d.definition.to_owned(),
-            })),
-            None if facet == Facet::Lexical => columns.extend((0..lexical_dimensions).map(|i| Column {
-                name: format!("lexical_{i:02}"),
-                facet,
-                definition: format!("dimension {i} of the projected TF-IDF of the user's words and bigrams"),
-            })),
-            None => columns.extend((0..embedding_dimensions).map(|i| Column {
-                name: format!("emb_{i:03}"),
-                facet,
-                definition: format!("dimension {i} of the supplied conversation embedding"),
-            })),
-        }
-    }
-    columns
-}
-
 impl FeaturesParams {
     /// Every rule about the settings; one message per rule.
     pub fn check(&self) -> Result<(), FeaturesError> {
@@ -298,7 +167,7 @@ impl FeaturesParams {
         if self.facets.is_empty() {
             return Err(FeaturesError::Config("[features] facets is empty".into()));
         }
-        if let Some(repeated) = crate::pipeline::config::first_repeated(&self.facets) {
+        if let Some(repeated) = crate::repeated::first_repeated(&self.facets) {
             return Err(FeaturesError::Config(format!("[features] facets names {} twice", repeated.name())));
         }
         if self.facets.contains(&Facet::Lexical) && !(1..=MAX_LEXICAL_DIMENSIONS).contains(&self.lexical_dimensions) {
@@ -563,28 +432,6 @@ pub fn summary(report: &FeaturesReport) -> String {
     out
 }
 
-/// Every feature of every facet, one line each: name, facet, definition.
-pub fn list(lexical_dimensions: usize) -> String {
-    let mut out = String::new();
-    for column in columns(&Facet::BUILT_IN, lexical_dimensions, 0) {
-        if column.facet == Facet::Lexical && column.name != "lexical_00" {
-            continue;
-        }
-        let name = if column.facet == Facet::Lexical { "lexical_00 .. lexical_NN".to_owned() } else { column.name };
-        let definition = if column.facet == Facet::Lexical {
-            "the user's words and bigrams, TF-IDF weighted, projected to lexical_dimensions (default 64)".to_owned()
-        } else {
-            column.definition
-        };
-        out.push_str(&format!("{name:<34} {:<12} {definition}\n", column.facet.name()));
-    }
-    out.push_str(&format!(
-        "{:<34} {:<12} {}\n",
-        "emb_000 .. emb_NNN", "embedding", "the vector of [features.embeddings], one column per dimension"
-    ));
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     //! Building conversations and reading a facet's values by name, for the facets' unit tests.
@@ -592,7 +439,7 @@ pub(crate) mod testing {
 
     use super::cues::{CueLists, Cues};
     use super::text::{MessageView, Prepared, Reading, prepare};
-    use super::{Compute, FeatureDef};
+    use super::rule::{Compute, FeatureDef};
     use crate::ingest::{Role, SourceKind};
 
     pub fn conversation(messages: &[(Role, &'static str)]) -> Vec<MessageView<'static>> {

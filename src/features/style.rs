@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::Cues;
 use super::text::Prepared;
 

@@ -4,7 +4,7 @@
 //! Consumes: a [`Prepared`] conversation and the [`Cues`] (gratitude, failure, stop tokens). Produces: the values of
 //! [`FEATURES`], each 0 or 1.
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::Cues;
 use super::text::Prepared;
 use crate::ingest::Role;

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::FeatureDef;
+use super::rule::FeatureDef;
 use super::cues::{Cues, UsiCue};
 use super::text::Prepared;
 

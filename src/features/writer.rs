@@ -14,7 +14,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 
 use super::reader::{COLUMNS, ConversationBatch};
-use super::{Column, FeaturesError};
+use super::error::FeaturesError;
+use super::facet::Column;
 use crate::atomic::AtomicPath;
 
 /// Conversations per row group of `features.parquet`.

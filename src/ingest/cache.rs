@@ -24,11 +24,12 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::IngestError;
-use super::input_files::{InputFile, sha256_bytes};
+use super::error::IngestError;
+use super::input_files::InputFile;
+use crate::hashing::sha256_bytes;
 use super::record::{Conversation, Location, Message, Role, SourceKind};
 use super::writer::LOCATION_COLUMN;
-use crate::pipeline::config::{IngestOptions, InputConfig};
+use crate::ingest::options::{IngestOptions, InputConfig};
 
 /// The cache folder inside the output folder.
 pub const CACHE_DIR: &str = ".cache/ingest";

@@ -13,9 +13,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::IngestError;
+use super::error::IngestError;
 use super::record::Format;
 
 /// One file to read (or one entry of a zip archive).
@@ -62,31 +60,6 @@ impl InputFile {
     pub fn disk_bytes(&self) -> u64 {
         std::fs::metadata(&self.disk_path).map(|m| m.len()).unwrap_or(0)
     }
-}
-
-/// SHA-256 of a file on disk, as lowercase hex.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
-    loop {
-        let buffer = reader.fill_buf()?;
-        if buffer.is_empty() {
-            break;
-        }
-        hasher.update(buffer);
-        let n = buffer.len();
-        reader.consume(n);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-/// SHA-256 of bytes, as lowercase hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The files an input path names, sorted by path. `base_dir` is the pipeline file's folder; nothing under

@@ -16,29 +16,35 @@
 //! only the files whose content or settings changed, and merges the parts into the same table, byte for byte.
 
 pub mod cache;
+mod collector;
+pub mod error;
 pub mod formats;
 pub mod input_files;
+pub mod options;
 pub mod record;
 pub mod rejects;
+pub mod report;
 pub mod validate;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
 
+pub use error::IngestError;
 pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
+pub use report::{FileReport, IngestReport, SourceCount, summary};
 
-use crate::pipeline::config::{IngestOptions, InputConfig, Utf8Policy};
-use cache::{PartPaths, PartReader, PartSummary};
-use formats::{RecordSink, reader_for};
-use input_files::{InputFile, sha256_file};
-use rejects::{Reject, RejectsWriter};
-use validate::{InputDefaults, Ledger, check_record};
+use cache::{PartPaths, PartSummary};
+use collector::{Collector, CurrentFile, Merge};
+use formats::reader_for;
+use options::{IngestOptions, InputConfig};
+use crate::hashing::sha256_file;
+use input_files::InputFile;
+use rejects::RejectsWriter;
+use validate::{InputDefaults, Ledger};
 
 /// File names inside the output folder.
 pub const CONVERSATIONS_FILE: &str = "conversations.parquet";
@@ -47,31 +53,6 @@ pub const REJECTS_FILE: &str = "rejects.jsonl";
 /// Cache parts of input files at least this large are compressed (zstd); smaller ones are not, since a compression
 /// context per page costs more than it saves on them.
 const PART_COMPRESSION_BYTES: u64 = 1 << 20;
-
-/// Warnings kept per file in the report (all are counted).
-const WARNINGS_KEPT: usize = 20;
-
-/// Errors that stop the ingest stage.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("input path {pattern:?} matches no file (looked for {resolved})")]
-    NoMatch { pattern: String, resolved: PathBuf },
-    #[error("input path {pattern:?} is not a valid glob: {message}")]
-    BadGlob { pattern: String, message: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("writing {path}: {message}")]
-    Parquet { path: PathBuf, message: String },
-    #[error("--strict: {file} {location}: {reason}")]
-    Strict { file: String, location: Location, reason: String },
-}
-
-impl IngestError {
-    /// Whether the error is the user's configuration rather than the data or the machine (exit code 2).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, IngestError::NoMatch { .. } | IngestError::BadGlob { .. })
-    }
-}
 
 /// What the ingest stage needs.
 #[derive(Debug, Clone)]
@@ -91,34 +72,6 @@ pub struct IngestParams {
     pub progress: bool,
 }
 
-/// Reconciliation for one input file.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileReport {
-    /// The `[[input]]` path that named this file.
-    pub input: String,
-    pub file: String,
-    pub format: Format,
-    pub source: Option<String>,
-    pub kind: Option<SourceKind>,
-    pub bytes: u64,
-    pub sha256: String,
-    pub read: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub warnings: u64,
-    pub warning_examples: Vec<String>,
-    /// Whether the file's rows came from its part in `OUT/.cache/ingest` (unchanged content and settings) rather
-    /// than from reading it.
-    pub cached: bool,
-}
-
-/// Accepted conversations of one source.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SourceCount {
-    pub kind: SourceKind,
-    pub conversations: u64,
-}
-
 /// One file the inputs name, with its content hash.
 #[derive(Debug, Clone)]
 pub struct SnapshotFile {
@@ -133,46 +86,6 @@ pub struct SnapshotFile {
 #[derive(Debug, Clone)]
 pub struct InputSnapshot {
     pub files: Vec<SnapshotFile>,
-}
-
-/// What the ingest stage did.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngestReport {
-    pub files: Vec<FileReport>,
-    pub sources: BTreeMap<String, SourceCount>,
-    pub read: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub warnings: u64,
-    pub seconds: f64,
-    pub conversations_file: PathBuf,
-    pub rejects_file: PathBuf,
-}
-
-impl IngestReport {
-    /// The report of a finished ingest: per-file counts summed (read = accepted + rejected).
-    fn total(
-        files: Vec<FileReport>,
-        sources: BTreeMap<String, SourceCount>,
-        accepted: u64,
-        started: Instant,
-        conversations_file: PathBuf,
-        rejects_file: PathBuf,
-    ) -> Self {
-        let report = IngestReport {
-            read: files.iter().map(|f| f.read).sum(),
-            accepted,
-            rejected: files.iter().map(|f| f.rejected).sum(),
-            warnings: files.iter().map(|f| f.warnings).sum(),
-            files,
-            sources,
-            seconds: started.elapsed().as_secs_f64(),
-            conversations_file,
-            rejects_file,
-        };
-        debug_assert_eq!(report.read, report.accepted + report.rejected);
-        report
-    }
 }
 
 impl IngestParams {
@@ -410,75 +323,6 @@ impl IngestParams {
     }
 }
 
-/// The merge of cache parts into the output table: the rules across records, the writers, the counts per source.
-struct Merge {
-    ledger: Ledger,
-    writer: writer::ConversationWriter,
-    rejects: RejectsWriter,
-    sources: BTreeMap<String, SourceCount>,
-}
-
-impl Merge {
-    /// Appends one part: its rows that the ledger admits, its rejects where they fell among the rows, and a reject
-    /// for each row the ledger refuses (as a direct run writes it). Returns the file's (accepted, rejected).
-    fn part(&mut self, paths: &PartPaths, summary: &PartSummary, display: &str) -> Result<(u64, u64), IngestError> {
-        let damaged = |message: &str| IngestError::Parquet {
-            path: paths.rejects.clone(),
-            message: format!("damaged ingest cache part ({message}); `simgap run --force` rebuilds the cache"),
-        };
-        let file = std::fs::File::open(&paths.rejects)
-            .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?;
-        let mut lines = std::io::BufReader::new(file).lines();
-        let mut positions = summary.reject_positions.iter().peekable();
-        let (mut row, mut accepted, mut rejected) = (0u64, 0u64, 0u64);
-        let mut copy_rejects_before = |row: u64, rejects: &mut RejectsWriter| -> Result<u64, IngestError> {
-            let mut copied = 0;
-            while positions.next_if(|&&p| p == row).is_some() {
-                let line = lines
-                    .next()
-                    .ok_or_else(|| damaged("fewer rejects than its summary says"))?
-                    .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?;
-                rejects.copy_line(&line)?;
-                copied += 1;
-            }
-            Ok(copied)
-        };
-        for batch in PartReader::open(&paths.rows)? {
-            for (conversation, location) in batch? {
-                rejected += copy_rejects_before(row, &mut self.rejects)?;
-                row += 1;
-                match self.ledger.admit(&conversation) {
-                    Ok(()) => {
-                        self.writer.append(&conversation)?;
-                        self.sources
-                            .entry(conversation.source.clone())
-                            .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
-                            .conversations += 1;
-                        accepted += 1;
-                    }
-                    Err(rejection) => {
-                        let id = &conversation.conversation_id;
-                        self.rejects.write(&Reject {
-                            file: display,
-                            location,
-                            conversation_id: Some(id),
-                            source: Some(&conversation.source),
-                            reason: &rejection.reason,
-                            raw: id.as_bytes(),
-                        })?;
-                        rejected += 1;
-                    }
-                }
-            }
-        }
-        rejected += copy_rejects_before(row, &mut self.rejects)?;
-        if row != summary.rows || accepted + rejected != summary.read {
-            return Err(damaged("its rows or rejects differ from its summary"));
-        }
-        Ok((accepted, rejected))
-    }
-}
-
 /// SHA-256 of every distinct file on disk.
 fn hash_files(paths: Vec<PathBuf>) -> Result<BTreeMap<PathBuf, String>, IngestError> {
     let mut hashes = BTreeMap::new();
@@ -489,164 +333,6 @@ fn hash_files(paths: Vec<PathBuf>) -> Result<BTreeMap<PathBuf, String>, IngestEr
         }
     }
     Ok(hashes)
-}
-
-/// Counts for the file being read.
-struct CurrentFile {
-    display: String,
-    defaults: InputDefaults,
-    accepted: u64,
-    rejected: u64,
-    warnings: u64,
-    warning_examples: Vec<String>,
-}
-
-impl CurrentFile {
-    fn new(file: &InputFile, defaults: InputDefaults) -> Self {
-        Self {
-            display: file.display.clone(),
-            defaults,
-            accepted: 0,
-            rejected: 0,
-            warnings: 0,
-            warning_examples: Vec::new(),
-        }
-    }
-}
-
-/// The sink every reader writes to: validates, writes accepted rows, writes rejects, counts.
-struct Collector {
-    options: IngestOptions,
-    /// The rules across records; `None` while a cache part is written (they run when parts are merged).
-    ledger: Option<Ledger>,
-    writer: writer::ConversationWriter,
-    rejects: RejectsWriter,
-    /// Cache parts: for each reject, how many rows the part held before it.
-    reject_positions: Option<Vec<u64>>,
-    strict: bool,
-    utf8: Utf8Policy,
-    sources: BTreeMap<String, SourceCount>,
-    current: Option<CurrentFile>,
-    progress: indicatif::ProgressBar,
-}
-
-impl Collector {
-    fn current(&mut self) -> &mut CurrentFile {
-        self.current.as_mut().expect("a file is being read")
-    }
-
-    fn record_reject(
-        &mut self,
-        location: Location,
-        reason: &str,
-        conversation_id: Option<&str>,
-        source: Option<&str>,
-        raw: &[u8],
-    ) -> Result<(), IngestError> {
-        let file = self.current().display.clone();
-        if self.strict {
-            return Err(IngestError::Strict { file, location, reason: reason.to_owned() });
-        }
-        tracing::debug!(file = %file, %location, reason, "rejected");
-        self.rejects.write(&Reject { file: &file, location, conversation_id, source, reason, raw })?;
-        let rows_before = self.current().accepted;
-        if let Some(positions) = &mut self.reject_positions {
-            positions.push(rows_before);
-        }
-        self.current().rejected += 1;
-        Ok(())
-    }
-}
-
-impl RecordSink for Collector {
-    fn accept(&mut self, location: Location, record: RawConversation) -> Result<(), IngestError> {
-        let current = self.current.as_ref().expect("a file is being read");
-        let (defaults, display) = (current.defaults.clone(), current.display.clone());
-        let id_for_reject = record.conversation_id.clone();
-        let source_for_reject = defaults.source.clone().or_else(|| record.source.clone());
-        let checked = check_record(&self.options, record, &defaults, &display, location.record_number());
-        let admitted = match (checked, &mut self.ledger) {
-            (Ok(conversation), Some(ledger)) => ledger.admit(&conversation).map(|()| conversation),
-            (checked, _) => checked,
-        };
-        match admitted {
-            Ok(conversation) => {
-                self.writer.append_at(&conversation, location)?;
-                self.sources
-                    .entry(conversation.source.clone())
-                    .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
-                    .conversations += 1;
-                self.current().accepted += 1;
-                Ok(())
-            }
-            Err(rejection) => {
-                let id = rejection.conversation_id.or(id_for_reject);
-                let source = rejection.source.or(source_for_reject);
-                let excerpt = id.clone().unwrap_or_default();
-                self.record_reject(location, &rejection.reason, id.as_deref(), source.as_deref(), excerpt.as_bytes())
-            }
-        }
-    }
-
-    fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError> {
-        self.record_reject(location, &reason, None, None, raw)
-    }
-
-    fn warn(&mut self, location: Location, message: String) {
-        let current = self.current();
-        tracing::warn!(file = %current.display, %location, "{message}");
-        current.warnings += 1;
-        if current.warning_examples.len() < WARNINGS_KEPT {
-            current.warning_examples.push(format!("{location}: {message}"));
-        }
-    }
-
-    fn utf8_policy(&self) -> Utf8Policy {
-        self.utf8
-    }
-
-    fn advance(&mut self, bytes: u64) {
-        self.progress.inc(bytes);
-    }
-}
-
-/// A summary for the terminal: read = accepted + rejected per input (files listed when an input names a few),
-/// then conversations per source.
-pub fn summary(report: &IngestReport) -> String {
-    use std::fmt::Write;
-    const FILES_LISTED: usize = 8;
-    let mut rows: Vec<(String, u64, u64, u64)> = Vec::new();
-    let mut inputs: Vec<&str> = report.files.iter().map(|f| f.input.as_str()).collect();
-    inputs.dedup();
-    for input in inputs {
-        let files: Vec<&FileReport> = report.files.iter().filter(|f| f.input == input).collect();
-        if files.len() <= FILES_LISTED {
-            rows.extend(files.iter().map(|f| (f.file.clone(), f.read, f.accepted, f.rejected)));
-        } else {
-            let sum = |get: fn(&FileReport) -> u64| files.iter().map(|f| get(f)).sum::<u64>();
-            rows.push((
-                format!("{input} ({} files)", files.len()),
-                sum(|f| f.read),
-                sum(|f| f.accepted),
-                sum(|f| f.rejected),
-            ));
-        }
-    }
-    rows.push(("total".into(), report.read, report.accepted, report.rejected));
-    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(5);
-    let mut out = String::new();
-    let _ = writeln!(out, "{:<width$}  {:>9}  {:>9}  {:>9}", "input", "read", "accepted", "rejected");
-    for (name, read, accepted, rejected) in rows {
-        let _ = writeln!(out, "{name:<width$}  {read:>9}  {accepted:>9}  {rejected:>9}");
-    }
-    let _ = writeln!(out);
-    for (source, count) in &report.sources {
-        let _ = writeln!(out, "{source} ({}): {} conversations", count.kind.as_str(), count.conversations);
-    }
-    if report.warnings > 0 {
-        let _ = writeln!(out, "{} warnings (see manifest.json)", report.warnings);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::IngestError;
+use super::error::IngestError;
 use super::formats::excerpt;
 use super::record::Location;
 use crate::atomic::AtomicPath;

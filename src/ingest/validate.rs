@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::record::{Conversation, Message, RawConversation, Role, SourceKind};
-use crate::pipeline::config::{EmptyPolicy, IngestOptions};
+use crate::ingest::options::{EmptyPolicy, IngestOptions};
 
 /// What an input says about its records when they do not say it themselves (or to override them).
 #[derive(Debug, Clone)]

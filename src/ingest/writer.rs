@@ -17,7 +17,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
-use super::IngestError;
+use super::error::IngestError;
 use super::record::{Conversation, Location};
 use crate::atomic::AtomicPath;
 

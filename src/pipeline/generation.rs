@@ -1,7 +1,7 @@
 //! Outputs that switch as one set: each `simgap run` writes a new generation of the output folder where readers do
 //! not look, and makes it current in one atomic step.
 //!
-//! Consumes: the output folder OUT, under the lock [`super::incremental::Session`] holds.
+//! Consumes: the output folder OUT, under the lock (`OUT/.lock`) that `incremental::Session` holds.
 //! Produces: `OUT/.generations/<n>/`, the run's working folder ([`begin`]), first filled with hard links to the
 //! current generation's files, so the outputs of skipped stages carry over without a copy (every writer replaces a
 //! file by renaming a new one over it, so nothing writes into an older generation through a link). [`switch`]
@@ -26,10 +26,11 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::incremental::LOCK_FILE;
-use super::manifest::MANIFEST_FILE;
+use crate::manifest::MANIFEST_FILE;
 use crate::ingest::cache::CACHE_ROOT;
 
+/// The lock file inside OUT, held by the run that writes it (see `incremental::Session`).
+pub const LOCK_FILE: &str = ".lock";
 /// The folder of generations inside OUT.
 pub const GENERATIONS_DIR: &str = ".generations";
 /// The symlink inside OUT that names the current generation.

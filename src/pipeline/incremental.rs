@@ -28,11 +28,9 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use super::config::PipelineConfig;
-use super::{generation, manifest};
-use crate::ingest::input_files::{sha256_bytes, sha256_file};
-
-/// The lock file inside the output folder.
-pub const LOCK_FILE: &str = ".lock";
+use super::generation::{self, LOCK_FILE};
+use crate::manifest;
+use crate::hashing::{sha256_bytes, sha256_file};
 
 /// What the log and `last_run` say of a stage that did not need to run.
 pub const SKIPPED: &str = "skipped (unchanged)";
@@ -336,7 +334,7 @@ impl Session {
         }
         let last_run = Value::Object(self.last_run.clone());
         let path = self.work_dir.join(manifest::MANIFEST_FILE);
-        manifest::update(&self.work_dir, config, |manifest| {
+        manifest::update(&self.work_dir, config.manifest_file(), |manifest| {
             change(manifest);
             manifest.insert("last_run".into(), last_run);
         })

@@ -7,7 +7,6 @@
 pub mod config;
 pub mod generation;
 pub mod incremental;
-pub mod manifest;
 
 use std::path::PathBuf;
 

@@ -365,7 +365,7 @@ impl ReportData {
         } else {
             (Vec::new(), Vec::new())
         };
-        let manifest = std::fs::read(out_dir.join(crate::pipeline::manifest::MANIFEST_FILE))
+        let manifest = std::fs::read(out_dir.join(crate::manifest::MANIFEST_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or(serde_json::Value::Null);

@@ -474,7 +474,7 @@ mod tests {
         sim.add(&UsiRow { survey: Some(sim_answers), fill_hash: 11, ..row("a", 1, 1.0, constant(0.1)) }, &mut tasks);
         let difficulty = vec![None];
         let score = Comparison::new(&human, &sim, &difficulty, 1, TaskScope::Shared).point(1);
-        let filled = survey::scaled(0, survey::random_answer(0, crate::cluster::kmeans::mix64(11 ^ 1)));
+        let filled = survey::scaled(0, survey::random_answer(0, crate::hashing::mix64(11 ^ 1)));
         let expected = 100.0 * (1.0 - ((1.0f64 - 0.5).abs() + (0.75f64 - filled).abs()) / 2.0);
         assert!((score.eval.unwrap() - expected).abs() < 1e-12, "{:?} vs {expected}", score.eval);
         assert_eq!(score.terms, 5);

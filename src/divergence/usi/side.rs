@@ -154,7 +154,7 @@ impl Side {
                 unit.answered[q] += 1;
                 value
             } else {
-                survey::random_answer(q, crate::cluster::kmeans::mix64(row.fill_hash ^ (q as u64 + 1)))
+                survey::random_answer(q, crate::hashing::mix64(row.fill_hash ^ (q as u64 + 1)))
             };
             unit.filled_sum[q] += survey::scaled(q, filled);
         }

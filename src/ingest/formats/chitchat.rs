@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{FormatReader, RecordSink, parse_json, read_object_records};
-use crate::ingest::IngestError;
+use super::records::{parse_json, read_object_records};
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{RawConversation, RawMessage};
 

@@ -23,11 +23,11 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::rc::Rc;
 
-use super::{FormatReader, RecordSink};
-use crate::ingest::IngestError;
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
-use crate::pipeline::config::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
+use crate::ingest::options::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
 
 pub struct CsvReader {
     options: CsvOptions,

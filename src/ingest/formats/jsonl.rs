@@ -16,11 +16,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::json::{JsonId, MessageIn, convert_messages};
-use super::{FormatReader, RecordSink, read_array_records};
-use crate::ingest::IngestError;
+use super::records::read_array_records;
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{Location, RawConversation};
-use crate::pipeline::config::Utf8Policy;
+use crate::ingest::options::Utf8Policy;
 
 /// Bytes read per block; lines of one block are parsed in parallel.
 const BLOCK_BYTES: usize = 8 << 20;

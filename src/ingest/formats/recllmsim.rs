@@ -9,11 +9,12 @@
 
 use serde::Deserialize;
 
-use super::{FormatReader, RecordSink, parse_json, read_document};
-use crate::ingest::IngestError;
+use super::records::{parse_json, read_document};
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{Location, RawConversation, RawMessage};
-use crate::pipeline::config::RecLlmSimOptions;
+use crate::ingest::options::RecLlmSimOptions;
 
 pub struct RecLlmSimReader {
     options: RecLlmSimOptions,

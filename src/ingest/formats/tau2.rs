@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::json::{JsonId, MessageIn, convert_messages};
-use super::{FormatReader, RecordSink, parse_json, read_document};
-use crate::ingest::IngestError;
+use super::records::{parse_json, read_document};
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::{Location, RawConversation};
 

@@ -8,8 +8,9 @@
 use serde::Deserialize;
 
 use super::json::{JsonId, MessageIn, convert_messages};
-use super::{FormatReader, RecordSink, parse_json, read_array_records};
-use crate::ingest::IngestError;
+use super::records::{parse_json, read_array_records};
+use super::sink::{FormatReader, RecordSink};
+use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
 use crate::ingest::record::RawConversation;
 

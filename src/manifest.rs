@@ -4,21 +4,28 @@
 //! Consumes: a stage name and its report as JSON. Produces: the updated manifest, written through a temporary
 //! file and renamed, so it is always complete. Keys are sorted, so equal content gives equal bytes. `simgap run`
 //! adds to each section the stage's `fingerprint`, the hashes of the files it `reads` and of its `outputs`, and a
-//! top-level `last_run` (see [`super::incremental`]).
+//! top-level `last_run` (see `pipeline::incremental`).
+//! Imports no stage: the pipeline file is passed in as its path and text ([`PipelineFile`]).
 
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::config::PipelineConfig;
 use crate::atomic::write_atomic;
-use crate::ingest::input_files::sha256_bytes;
+use crate::hashing::sha256_bytes;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// The pipeline file the manifest names at its top: its path as given and its text.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineFile<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
 /// Records `stage` in `out_dir/manifest.json`, keeping the other stages' sections.
-pub fn record_stage(out_dir: &Path, config: &PipelineConfig, stage: &str, report: Value) -> std::io::Result<()> {
-    update(out_dir, config, |manifest| {
+pub fn record_stage(out_dir: &Path, pipeline: PipelineFile, stage: &str, report: Value) -> std::io::Result<()> {
+    update(out_dir, pipeline, |manifest| {
         let stages = manifest.entry("stages").or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(stages) = stages {
             stages.insert(stage.to_owned(), report);
@@ -42,7 +49,7 @@ pub fn read(out_dir: &Path) -> Map<String, Value> {
 /// back through a temporary file: one atomic replacement.
 pub fn update(
     out_dir: &Path,
-    config: &PipelineConfig,
+    pipeline: PipelineFile,
     change: impl FnOnce(&mut Map<String, Value>),
 ) -> std::io::Result<()> {
     let path = out_dir.join(MANIFEST_FILE);
@@ -51,9 +58,9 @@ pub fn update(
     manifest.insert(
         "pipeline".into(),
         json!({
-            "file": config.file.to_string_lossy(),
-            "sha256": sha256_bytes(config.text.as_bytes()),
-            "text": config.text,
+            "file": pipeline.path.to_string_lossy(),
+            "sha256": sha256_bytes(pipeline.text.as_bytes()),
+            "text": pipeline.text,
         }),
     );
     change(&mut manifest);
