@@ -162,3 +162,22 @@ impl DivergenceError {
         matches!(self, DivergenceError::Config(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::divergence::histogram::Smoothing;
+
+    #[test]
+    fn config_rules() {
+        let bad_ratio = DivergenceConfig { label_ratio: 1.0, ..Default::default() };
+        assert!(bad_ratio.check().is_err());
+        let empty = DivergenceConfig { facets: Some(vec![]), ..Default::default() };
+        assert!(empty.check().is_err());
+        let twice = DivergenceConfig { facets: Some(vec!["usi".into(), "usi".into()]), ..Default::default() };
+        assert!(twice.check().is_err());
+        assert_eq!(DivergenceConfig::default().smoothing(), Smoothing::Counts(0.5));
+        let paper = DivergenceConfig { codebook: CodebookMode::PerPair, ..Default::default() };
+        assert_eq!(paper.smoothing(), Smoothing::Prob);
+    }
+}

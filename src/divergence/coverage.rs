@@ -354,7 +354,7 @@ pub fn usi_interval_coverage(cell: UsiCell, repetitions: usize, bootstrap: usize
             let point = score.usi;
             let replicates: Vec<_> = (0..bootstrap).map(|b| comparison.replicate(seed, b, 0)).collect();
             let mut values: Vec<f64> = replicates.iter().map(|r| r.usi).collect();
-            let (lo, hi) = super::interval(&mut values, point);
+            let (lo, hi) = super::comparison::interval(&mut values, point);
             let for_truth =
                 super::usi_interval::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
             (point, (lo, hi), for_truth)

@@ -17,15 +17,15 @@ use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, UInt32Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
-use super::DivergenceError;
+use super::config::DivergenceError;
 use super::explain::{ClusterWords, FeatureProfile};
 use super::histogram::Histogram;
 use super::survey::{self, Answers};
 use super::usi::{self, Side, Tasks, USI_FEATURES, UsiRow};
 use crate::cluster::codebook::Codebook;
-use crate::hashing::{mix64, row_hash};
 use crate::features::reader::ConversationBatches;
 use crate::features::text::{Reading, prepare};
+use crate::hashing::{mix64, row_hash};
 use crate::ingest::SourceKind;
 
 /// No cluster: the conversation has no value in the facet.

@@ -5,7 +5,6 @@
 //! Consumes: the sizes and K of each comparison. Produces: the row's `warning` text and one summary line per
 //! (source, size, K) for the log and the manifest.
 
-use super::Estimate;
 use super::inputs::Assignments;
 
 /// Conversations per cluster below which the simulation study did not validate the corrected estimates'
@@ -31,16 +30,25 @@ pub(super) fn sample_size_warning(source: &str, n: u64, k: usize) -> Option<Stri
     }
 }
 
-/// The sample-size warnings of the table, one line per (source, size, k) with the facets it concerns.
+/// The sizes of one comparison: conversations of the reference and of the source with a value in the facet, and K.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sizes {
+    pub n_reference: u64,
+    pub n_source: u64,
+    pub k: usize,
+}
+
+/// The sample-size warnings of the table, one line per (source, size, k) with the facets it concerns; `items` are
+/// the (compared source, facet) of each comparison, `sizes` their sizes.
 pub(super) fn sample_size_summary(
     items: &[(usize, usize)],
-    estimates: &[Estimate],
+    sizes: &[Sizes],
     assignments: &Assignments,
     compared: &[usize],
     reference: usize,
 ) -> Vec<String> {
     let mut facets_by_case: std::collections::BTreeMap<(String, u64, usize), Vec<&str>> = Default::default();
-    for (&(c, f), estimate) in items.iter().zip(estimates) {
+    for (&(c, f), estimate) in items.iter().zip(sizes) {
         let sides = [(reference, estimate.n_reference), (compared[c], estimate.n_source)];
         for (source, n) in sides {
             if n < 10 * estimate.k as u64 {

@@ -24,6 +24,8 @@ use rayon::prelude::*;
 
 use super::calibration::calibrate;
 use super::cell_sums::CellTerms;
+use super::comparison::{Estimate, interval};
+use super::config::{DivergenceConfig, DivergenceError};
 use super::explain::{ClusterWords, FeatureProfile, label};
 use super::histogram::Histogram;
 use super::inputs::{Assignments, FeatureInputs};
@@ -31,7 +33,6 @@ use super::jackknife::{Corrected, jackknife_all};
 use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
 use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
-use super::{DivergenceConfig, DivergenceError, Estimate, interval};
 use crate::ingest::SourceKind;
 use crate::table::TableBuilder;
 

@@ -5,8 +5,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 
 pub const FEATURES: &[FeatureDef] = &[

@@ -4,8 +4,8 @@
 //! Consumes: a [`Prepared`] conversation and the [`Cues`] (agreement, gratitude, proposal lists). Produces: the
 //! values of [`FEATURES`].
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 use crate::ingest::Role;
 

@@ -6,8 +6,8 @@
 
 use rustc_hash::FxHashSet as HashSet;
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 use crate::ingest::Role;
 

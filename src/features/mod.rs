@@ -438,8 +438,8 @@ pub(crate) mod testing {
     use std::collections::HashMap;
 
     use super::cues::{CueLists, Cues};
-    use super::text::{MessageView, Prepared, Reading, prepare};
     use super::rule::{Compute, FeatureDef};
+    use super::text::{MessageView, Prepared, Reading, prepare};
     use crate::ingest::{Role, SourceKind};
 
     pub fn conversation(messages: &[(Role, &'static str)]) -> Vec<MessageView<'static>> {

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 
 pub const FEATURES: &[FeatureDef] = &[

@@ -4,8 +4,8 @@
 //! Consumes: a [`Prepared`] conversation and the [`Cues`] (gratitude, failure, stop tokens). Produces: the values of
 //! [`FEATURES`], each 0 or 1.
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 use crate::ingest::Role;
 

@@ -4,8 +4,8 @@
 //! Consumes: a [`Prepared`] conversation. Produces: the values of [`FEATURES`] (NaN for missing, written as null).
 //! Timestamps are ISO 8601 (`2025-08-01T16:23:26.43Z`, an offset, or none meaning UTC) or Unix seconds.
 
-use super::rule::FeatureDef;
 use super::cues::Cues;
+use super::rule::FeatureDef;
 use super::text::Prepared;
 use crate::ingest::Role;
 

@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::rule::FeatureDef;
 use super::cues::{Cues, UsiCue};
+use super::rule::FeatureDef;
 use super::text::Prepared;
 
 /// The USI dimension a feature belongs to.

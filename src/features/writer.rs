@@ -13,9 +13,9 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 
-use super::reader::{COLUMNS, ConversationBatch};
 use super::error::FeaturesError;
 use super::facet::Column;
+use super::reader::{COLUMNS, ConversationBatch};
 use crate::atomic::AtomicPath;
 
 /// Conversations per row group of `features.parquet`.

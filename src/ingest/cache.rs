@@ -26,9 +26,9 @@ use serde_json::json;
 
 use super::error::IngestError;
 use super::input_files::InputFile;
-use crate::hashing::sha256_bytes;
 use super::record::{Conversation, Location, Message, Role, SourceKind};
 use super::writer::LOCATION_COLUMN;
+use crate::hashing::sha256_bytes;
 use crate::ingest::options::{IngestOptions, InputConfig};
 
 /// The cache folder inside the output folder.

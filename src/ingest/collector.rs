@@ -33,7 +33,12 @@ pub(super) struct Merge {
 impl Merge {
     /// Appends one part: its rows that the ledger admits, its rejects where they fell among the rows, and a reject
     /// for each row the ledger refuses (as a direct run writes it). Returns the file's (accepted, rejected).
-    pub(super) fn part(&mut self, paths: &PartPaths, summary: &PartSummary, display: &str) -> Result<(u64, u64), IngestError> {
+    pub(super) fn part(
+        &mut self,
+        paths: &PartPaths,
+        summary: &PartSummary,
+        display: &str,
+    ) -> Result<(u64, u64), IngestError> {
         let damaged = |message: &str| IngestError::Parquet {
             path: paths.rejects.clone(),
             message: format!("damaged ingest cache part ({message}); `simgap run --force` rebuilds the cache"),

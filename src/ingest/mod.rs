@@ -37,12 +37,12 @@ pub use error::IngestError;
 pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
 pub use report::{FileReport, IngestReport, SourceCount, summary};
 
+use crate::hashing::sha256_file;
 use cache::{PartPaths, PartSummary};
 use collector::{Collector, CurrentFile, Merge};
 use formats::reader_for;
-use options::{IngestOptions, InputConfig};
-use crate::hashing::sha256_file;
 use input_files::InputFile;
+use options::{IngestOptions, InputConfig};
 use rejects::RejectsWriter;
 use validate::{InputDefaults, Ledger};
 

@@ -26,8 +26,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::manifest::MANIFEST_FILE;
 use crate::ingest::cache::CACHE_ROOT;
+use crate::manifest::MANIFEST_FILE;
 
 /// The lock file inside OUT, held by the run that writes it (see `incremental::Session`).
 pub const LOCK_FILE: &str = ".lock";

@@ -29,8 +29,8 @@ use serde_json::{Map, Value, json};
 
 use super::config::PipelineConfig;
 use super::generation::{self, LOCK_FILE};
-use crate::manifest;
 use crate::hashing::{sha256_bytes, sha256_file};
+use crate::manifest;
 
 /// What the log and `last_run` say of a stage that did not need to run.
 pub const SKIPPED: &str = "skipped (unchanged)";

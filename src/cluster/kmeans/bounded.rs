@@ -26,8 +26,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
+use super::blocks::{BLOCK_ROWS, chunk_ranges};
+use super::model::{FitStats, KMeans};
 use super::nearest::{self, nearest_two};
-use super::{BLOCK_ROWS, FitStats, KMeans, chunk_ranges};
 
 /// Squared Euclidean distance of two rows, in four independent sums (so the loop pipelines).
 #[inline(always)]
@@ -496,8 +497,8 @@ pub(super) fn lloyd<F: Float>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::blocks::{assignment_step, squared_norms};
     use super::super::tests::blobs;
-    use super::super::{assignment_step, squared_norms};
     use super::*;
 
     /// Plain Lloyd, every row against every centre in every iteration: the iterates the bounded loop must follow.

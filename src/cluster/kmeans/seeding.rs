@@ -15,7 +15,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::{LANES, chunk_ranges, column_means};
+use super::blocks::{LANES, chunk_ranges, column_means};
 
 /// The matrix in f32 for k-means++ (half the memory traffic of f64; the choice of seeds tolerates the rounding), in
 /// groups of eight rows stored dimension by dimension, so eight rows' dot products with a candidate are eight-lane

@@ -17,20 +17,17 @@ use serde::{Deserialize, Serialize};
 
 mod side;
 
+use side::QUESTIONS;
 use side::TaskTotals;
-pub use side::{Side, Tasks, Unit, UsiRow, run_label};
+pub use side::{Side, Tasks, USI_FEATURES, Unit, UsiRow, run_label};
 
 use super::resample::stream;
-use super::survey;
 use crate::features::usi::{Dimension, FEATURES};
 
-/// The 19 USI features (the facet's columns minus `n_turns`).
-pub const USI_FEATURES: usize = 19;
 /// Difficulty bin cut-offs.
 const BIN_EDGES: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
 /// A task needs this many pooled runs to get a difficulty.
 pub const MIN_DIFFICULTY_RUNS: u64 = 10;
-const QUESTIONS: usize = survey::QUESTIONS.len();
 
 /// The USI feature columns, in order, with their dimension (0..4).
 pub fn feature_columns() -> Vec<(&'static str, usize)> {
@@ -378,6 +375,7 @@ impl<'a> Comparison<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::divergence::survey;
 
     fn row<'a>(task: &'a str, run: i64, outcome: f64, features: [f64; USI_FEATURES]) -> UsiRow<'a> {
         UsiRow { task: Some(task), run: Some(run), outcome: Some(outcome), features, survey: None, fill_hash: 0 }

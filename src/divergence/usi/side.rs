@@ -9,7 +9,11 @@
 use std::collections::HashMap;
 
 use super::super::survey::{self, Answers};
-use super::{QUESTIONS, USI_FEATURES};
+
+/// The 19 USI features (the facet's columns minus `n_turns`).
+pub const USI_FEATURES: usize = 19;
+/// The survey's questions.
+pub(super) const QUESTIONS: usize = survey::QUESTIONS.len();
 
 /// Conversations of one (task, run), or one conversation.
 #[derive(Debug, Clone)]

@@ -26,8 +26,8 @@ use std::rc::Rc;
 use super::sink::{FormatReader, RecordSink};
 use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
-use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
 use crate::ingest::options::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
+use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
 
 pub struct CsvReader {
     options: CsvOptions,

@@ -20,8 +20,8 @@ use super::records::read_array_records;
 use super::sink::{FormatReader, RecordSink};
 use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
-use crate::ingest::record::{Location, RawConversation};
 use crate::ingest::options::Utf8Policy;
+use crate::ingest::record::{Location, RawConversation};
 
 /// Bytes read per block; lines of one block are parsed in parallel.
 const BLOCK_BYTES: usize = 8 << 20;

@@ -13,8 +13,8 @@ use super::records::{parse_json, read_document};
 use super::sink::{FormatReader, RecordSink};
 use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
-use crate::ingest::record::{Location, RawConversation, RawMessage};
 use crate::ingest::options::RecLlmSimOptions;
+use crate::ingest::record::{Location, RawConversation, RawMessage};
 
 pub struct RecLlmSimReader {
     options: RecLlmSimOptions,
