@@ -155,6 +155,23 @@ fn list_names_every_feature_with_its_facet() {
     }
 }
 
+/// `simgap features --list | head -1`: a reader that has gone ends the output quietly, with success. The pipe's read
+/// end is closed before simgap starts (it is started 0.3 s later through `sh`), so every write meets a closed pipe.
+#[test]
+fn a_closed_stdout_pipe_ends_the_list_quietly_with_success() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 0.3; exec \"$0\" features --list", env!("CARGO_BIN_EXE_simgap")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("simgap ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
 /// A temp folder with two JSONL conversations, a pipeline with `features` settings, and the folder.
 fn small_corpus(features_toml: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,201 @@
+//! Which rows the codebooks are fitted on: a bounded sample, each source's share set by `balance`, the rows chosen
+//! by a seeded hash of (source, conversation id). The choice is per batch: [`SampleKeys`] gathers the hashes of any
+//! part of the table and merges with the others' (pass 1); its [`SamplePlan`] then tells, for any batch alone, which
+//! of its rows the sample takes (pass 2), so the same seed picks the same rows however the table is cut.
+//!
+//! Consumes: batches of `features.parquet`, the seed, `sample_size` and `balance`. Produces: the per-source quotas
+//! and hash thresholds, and the sample's rows per facet in table order ([`FitSample`]).
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use ndarray::Array2;
+
+use super::columns::FeatureTable;
+use super::config::SampleBalance;
+use super::error::ClusterError;
+use crate::hashing::row_hash;
+
+/// The sampling hash of every row seen, per source (8 bytes a row).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SampleKeys {
+    hashes: BTreeMap<String, Vec<u64>>,
+}
+
+impl SampleKeys {
+    /// Adds the rows of one batch.
+    pub fn add_batch(&mut self, table: &FeatureTable, batch: &RecordBatch, seed: u64) -> Result<(), ClusterError> {
+        let (sources, ids) = table.identity(batch)?;
+        for i in 0..batch.num_rows() {
+            let source = sources.value(i);
+            let hash = row_hash(seed, source, ids.value(i));
+            match self.hashes.get_mut(source) {
+                Some(list) => list.push(hash),
+                None => {
+                    self.hashes.insert(source.to_owned(), vec![hash]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in the keys of another part of the table (in any order: the plan depends on the set of hashes).
+    pub fn merge(&mut self, other: SampleKeys) {
+        for (source, list) in other.hashes {
+            self.hashes.entry(source).or_default().extend(list);
+        }
+    }
+
+    /// Rows seen.
+    pub fn rows(&self) -> usize {
+        self.hashes.values().map(Vec::len).sum()
+    }
+
+    /// Rows seen per source.
+    pub fn source_rows(&self) -> BTreeMap<String, u64> {
+        self.hashes.iter().map(|(s, l)| (s.clone(), l.len() as u64)).collect()
+    }
+
+    /// The quotas and, per source, the largest hash its sample takes.
+    pub fn plan(mut self, sample_size: usize, balance: SampleBalance) -> SamplePlan {
+        let quotas = sample_quotas(&self.hashes, sample_size, balance);
+        let thresholds = self
+            .hashes
+            .iter_mut()
+            .map(|(source, list)| {
+                let quota = quotas[source];
+                list.sort_unstable();
+                (source.clone(), (quota > 0).then(|| list[quota - 1]))
+            })
+            .collect();
+        SamplePlan { quotas, thresholds }
+    }
+}
+
+/// Which rows the sample takes: a row of a source whose hash is at most the source's threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplePlan {
+    pub quotas: BTreeMap<String, usize>,
+    /// The largest hash each source's sample takes (None: the source gives no row).
+    thresholds: BTreeMap<String, Option<u64>>,
+}
+
+impl SamplePlan {
+    /// The rows of `batch` in the sample, in batch order.
+    pub fn select(&self, table: &FeatureTable, batch: &RecordBatch, seed: u64) -> Result<Vec<usize>, ClusterError> {
+        let (sources, ids) = table.identity(batch)?;
+        Ok((0..batch.num_rows())
+            .filter(|&i| {
+                let threshold = self.thresholds.get(sources.value(i)).copied().flatten();
+                threshold.is_some_and(|t| row_hash(seed, sources.value(i), ids.value(i)) <= t)
+            })
+            .collect())
+    }
+}
+
+/// The sample's rows of each facet, batch by batch, in table order.
+#[derive(Debug, Default)]
+pub struct FitSample {
+    parts: BTreeMap<String, Vec<Array2<f64>>>,
+}
+
+impl FitSample {
+    /// Adds the rows `keep` of `batch` for every facet of `facets`.
+    pub fn add_batch(
+        &mut self,
+        table: &FeatureTable,
+        batch: &RecordBatch,
+        keep: &[usize],
+        facets: &[String],
+    ) -> Result<(), ClusterError> {
+        for facet in facets {
+            let rows = table.matrix(batch, &table.by_facet[facet], keep)?;
+            self.parts.entry(facet.clone()).or_default().push(rows);
+        }
+        Ok(())
+    }
+
+    /// A facet's sample as one matrix.
+    pub fn facet(&self, facet: &str, columns: usize) -> Array2<f64> {
+        let parts: Vec<_> = self.parts.get(facet).into_iter().flatten().map(|m| m.view()).collect();
+        if parts.is_empty() {
+            return Array2::zeros((0, columns));
+        }
+        ndarray::concatenate(ndarray::Axis(0), &parts).expect("parts of one facet have the same columns")
+    }
+}
+
+/// Rows each source contributes to the fit sample.
+pub fn sample_quotas(
+    hashes: &BTreeMap<String, Vec<u64>>,
+    sample_size: usize,
+    balance: SampleBalance,
+) -> BTreeMap<String, usize> {
+    let total: usize = hashes.values().map(Vec::len).sum();
+    if total <= sample_size {
+        return hashes.iter().map(|(s, l)| (s.clone(), l.len())).collect();
+    }
+    match balance {
+        SampleBalance::Proportional => hashes
+            .iter()
+            .map(|(s, l)| (s.clone(), ((l.len() as f64 / total as f64) * sample_size as f64).floor() as usize))
+            .collect(),
+        SampleBalance::Equal => {
+            // Water-filling: small sources give all they have, the rest share what is left equally.
+            let mut quotas: BTreeMap<String, usize> = BTreeMap::new();
+            let mut sizes: Vec<(&String, usize)> = hashes.iter().map(|(s, l)| (s, l.len())).collect();
+            sizes.sort_by_key(|(s, n)| (*n, (*s).clone()));
+            let mut left = sample_size;
+            let mut remaining_sources = sizes.len();
+            for (source, size) in sizes {
+                let share = left / remaining_sources;
+                let quota = size.min(share);
+                quotas.insert(source.clone(), quota);
+                left -= quota;
+                remaining_sources -= 1;
+            }
+            quotas
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_quotas_water_fill() {
+        let hashes: BTreeMap<String, Vec<u64>> =
+            [("a", 10), ("b", 1000), ("c", 1000)].iter().map(|(s, n)| (s.to_string(), vec![0; *n])).collect();
+        let quotas = sample_quotas(&hashes, 310, SampleBalance::Equal);
+        assert_eq!((quotas["a"], quotas["b"], quotas["c"]), (10, 150, 150));
+        let proportional = sample_quotas(&hashes, 100, SampleBalance::Proportional);
+        assert_eq!((proportional["a"], proportional["b"]), (0, 49));
+        assert_eq!(sample_quotas(&hashes, 5000, SampleBalance::Equal)["b"], 1000, "small corpora are used whole");
+    }
+
+    #[test]
+    fn keys_merged_from_parts_in_any_order_plan_the_same_sample_as_the_whole() {
+        let hash = |i: u64| crate::hashing::mix64(i + 1);
+        let mut whole = SampleKeys::default();
+        for (source, n) in [("human", 500u64), ("sim-a", 120), ("sim-b", 40)] {
+            whole.hashes.insert(source.to_owned(), (0..n).map(|i| hash(i * 7 + n)).collect());
+        }
+        let mut parts = vec![SampleKeys::default(), SampleKeys::default(), SampleKeys::default()];
+        for (source, list) in &whole.hashes {
+            for (i, &h) in list.iter().enumerate() {
+                parts[i % 3].hashes.entry(source.clone()).or_default().push(h);
+            }
+        }
+        let mut merged = SampleKeys::default();
+        for part in parts.into_iter().rev() {
+            merged.merge(part);
+        }
+        assert_eq!(merged.rows(), whole.rows());
+        for balance in [SampleBalance::Equal, SampleBalance::Proportional] {
+            assert_eq!(merged.clone().plan(200, balance), whole.clone().plan(200, balance));
+        }
+        let plan = whole.plan(200, SampleBalance::Equal);
+        assert_eq!(plan.quotas.values().sum::<usize>(), 200);
+    }
+}

@@ -1,0 +1,167 @@
+//! `histograms_<facet>`: each compared source's cluster histogram on the headline facet beside the reference's.
+//!
+//! Consumes: [`ReportData`]. Produces: a [`Plot`].
+
+use std::collections::BTreeMap;
+
+use super::axis::{fmt, nice_ceil, percent};
+use super::labels::{NAME_CHARS, clean, file_safe};
+use super::lookup::{compared_sources, divergence_rows, unit_of};
+use super::palette::{AXIS, BAR, GRID, MUTED, REFERENCE_AREA};
+use super::plot::Plot;
+use crate::report::data::{ClusterRow, ReportData, left_out_note};
+use crate::report::scene::{
+    Align, INK, LABEL_SIZE, MARGIN, Scene, Swatch, TICK_SIZE, TITLE_SIZE, Text, finite_or, text_width,
+};
+
+/// Each compared source's cluster histogram on `facet` beside the reference's (an outline), one panel per source,
+/// clusters ordered by the reference's share.
+pub(super) fn histograms(data: &ReportData, facet: &str) -> Option<Plot> {
+    let reference = data.reference()?;
+    let rows: Vec<&ClusterRow> = data.clusters.iter().filter(|c| c.facet == facet).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let k = rows.iter().map(|r| r.k).max().unwrap_or(0);
+    let mut reference_share: BTreeMap<u64, f64> = BTreeMap::new();
+    for row in &rows {
+        let entry = reference_share.entry(row.cluster).or_insert(f64::NAN);
+        if row.source == reference || entry.is_nan() {
+            *entry = if row.source == reference { row.share } else { row.reference_share };
+        }
+    }
+    let mut clusters: Vec<u64> = reference_share.keys().copied().collect();
+    clusters.sort_by(|a, b| finite_or(reference_share[b], -1.0).total_cmp(&finite_or(reference_share[a], -1.0)));
+    let position: BTreeMap<u64, usize> = clusters.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut sources = compared_sources(data, facet);
+    for row in &rows {
+        if row.source != reference && !sources.contains(&row.source) {
+            sources.push(row.source.clone());
+        }
+    }
+    if sources.is_empty() {
+        return None;
+    }
+    let divergence = divergence_rows(data, facet);
+    let unit = unit_of(data);
+    let js = |source: &str| divergence.get(source).map_or(f64::NAN, |r| r.js.value);
+    sources.sort_by(|a, b| finite_or(js(a), f64::INFINITY).total_cmp(&finite_or(js(b), f64::INFINITY)));
+    let (shown, left_out) = data.shown_sources();
+    if left_out > 0 {
+        sources.retain(|s| shown.contains(s));
+    }
+    let mut shares = vec![vec![f64::NAN; clusters.len()]; sources.len()];
+    let source_index: BTreeMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    for row in &rows {
+        if let Some(&s) = source_index.get(row.source.as_str()) {
+            shares[s][position[&row.cluster]] = row.share;
+        }
+    }
+    let reference_shares: Vec<f64> = clusters.iter().map(|c| reference_share[c]).collect();
+    let top = shares.iter().flatten().chain(&reference_shares).copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let y_max = nice_ceil(top);
+
+    let n = sources.len();
+    let columns = match n {
+        1 | 2 => n,
+        3 | 4 => 2,
+        _ => 3,
+    };
+    let panel_rows = n.div_ceil(columns);
+    let panel_w = (clusters.len() as f64 * 8.0).clamp(220.0, 360.0);
+    let panel_h = 130.0;
+    let slot = panel_w / clusters.len() as f64;
+    let id_width = clusters.iter().map(|c| text_width(&c.to_string(), 9.0)).fold(0.0, f64::max);
+    let show_ids = slot >= id_width + 2.0;
+    let axis_w = text_width("100%", TICK_SIZE) + 8.0;
+    let cell_w = axis_w + panel_w + 18.0;
+    let cell_h = 22.0 + panel_h + if show_ids { 16.0 } else { 6.0 } + 10.0;
+    let title = format!("Cluster histograms, facet {}", clean(facet, 40));
+    let top_y = MARGIN + 30.0 + 24.0;
+    let width = (MARGIN * 2.0 + columns as f64 * cell_w).max(text_width(&title, TITLE_SIZE) + 2.0 * MARGIN);
+    let height = top_y + panel_rows as f64 * cell_h + 24.0 + MARGIN;
+    let mut scene = Scene::new(width, height);
+    scene.title(&title);
+    let reference_name = clean(reference, NAME_CHARS);
+    let legend = [
+        (Swatch::Fill(BAR), "simulator's share".to_owned()),
+        (Swatch::Area(REFERENCE_AREA, INK), format!("{reference_name}'s share (reference)")),
+    ];
+    scene.legend(MARGIN, MARGIN + 34.0, &legend, width - MARGIN);
+    for (s, source) in sources.iter().enumerate() {
+        let (col, row) = (s % columns, s / columns);
+        let x0 = MARGIN + col as f64 * cell_w + axis_w;
+        let y0 = top_y + row as f64 * cell_h + 22.0;
+        let (x1, y1) = (x0 + panel_w, y0 + panel_h);
+        let heading = format!("{}   JS {} {unit}", clean(source, NAME_CHARS), fmt(js(source), 3));
+        scene.text(Text::new(x0, y0 - 10.0, heading, LABEL_SIZE).bold());
+        let y_of = |v: f64| y1 - (v / y_max).clamp(0.0, 1.0) * panel_h;
+        for tick in [0.0, y_max / 2.0, y_max] {
+            let y = y_of(tick);
+            scene.line(vec![(x0, y), (x1, y)], GRID, 1.0);
+            scene.text(Text::new(x0 - 4.0, y, percent(tick, y_max), TICK_SIZE).align(Align::End));
+        }
+        for (i, &share) in reference_shares.iter().enumerate() {
+            if share.is_finite() && share > 0.0 {
+                scene.rect(
+                    x0 + i as f64 * slot,
+                    y_of(share),
+                    x0 + (i + 1) as f64 * slot,
+                    y1,
+                    Some(REFERENCE_AREA),
+                    None,
+                );
+            }
+        }
+        let own = &shares[s];
+        if own.iter().all(|v| !v.is_finite()) {
+            scene.text(
+                Text::new((x0 + x1) / 2.0, y0 + panel_h / 2.0, "no conversations on this facet", TICK_SIZE)
+                    .align(Align::Middle),
+            );
+        }
+        for (i, &share) in own.iter().enumerate() {
+            if share.is_finite() && share > 0.0 {
+                let left = x0 + i as f64 * slot + slot * 0.1;
+                let right = (x0 + (i + 1) as f64 * slot - slot * 0.1).max(left + 1.0);
+                scene.rect(left, y_of(share), right, y1, Some(BAR), None);
+            }
+        }
+        let mut step = Vec::with_capacity(2 * clusters.len() + 2);
+        for (i, &share) in reference_shares.iter().enumerate() {
+            let y = y_of(finite_or(share, 0.0));
+            step.push((x0 + i as f64 * slot, y));
+            step.push((x0 + (i + 1) as f64 * slot, y));
+        }
+        step.insert(0, (x0, y1));
+        step.push((x1, y1));
+        scene.line(step, INK, 1.5);
+        scene.line(vec![(x0, y1), (x1, y1)], AXIS, 1.0);
+        scene.line(vec![(x0, y0), (x0, y1)], AXIS, 1.0);
+        if show_ids {
+            for (i, c) in clusters.iter().enumerate() {
+                let x = x0 + (i as f64 + 0.5) * slot;
+                scene.text(Text::new(x, y1 + 8.0, c.to_string(), 9.0).align(Align::Middle).color(MUTED));
+            }
+        }
+    }
+    let note = if show_ids { "cluster ids, " } else { "clusters " };
+    scene.text(
+        Text::new(
+            MARGIN + axis_w,
+            height - MARGIN - 6.0,
+            format!("x: {note}ordered by {reference_name}'s share, largest first; y: share of conversations"),
+            TICK_SIZE,
+        )
+        .color(MUTED),
+    );
+    let caption = format!(
+        "Cluster histograms on facet {facet} (K = {k} k-means clusters): for each simulator (panels, closest to \
+         {reference} first), the share of its conversations in each cluster (bars) against {reference}'s share \
+         (grey area with a black outline), clusters ordered by {reference}'s share, largest first. Panel titles give \
+         the JS divergence from {reference} in {unit}; a bar above the outline is behaviour the simulator \
+         over-produces, a gap below it behaviour it misses.{}",
+        left_out_note(left_out, "clusters.parquet")
+    );
+    Some(Plot { name: format!("histograms_{}", file_safe(facet)), title, caption, scene })
+}

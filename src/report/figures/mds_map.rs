@@ -1,0 +1,145 @@
+//! `mds_map`: every source placed in the plane by classical MDS of the JS distance sqrt(JS / ln 2).
+//!
+//! Consumes: [`ReportData`]. Produces: a [`Plot`], and a warning when two dimensions hold little of the variance.
+
+use super::axis::{fmt, nice_step, percent_of, ticks_between};
+use super::labels::{NAME_CHARS, clean};
+use super::lookup::{k_of, pairwise_matrix, unit_of};
+use super::mds::classical_mds;
+use super::palette::{AXIS, GRID, MUTED, POINT, REFERENCE, REFERENCE_INK, WHITE_INK};
+use super::plot::Plot;
+use crate::report::data::ReportData;
+use crate::report::scene::{
+    Align, INK, LABEL_SIZE, MARGIN, Scene, TICK_SIZE, TITLE_SIZE, Text, place_label, text_width,
+};
+
+/// Every source placed in the plane by classical MDS of the JS distances on `facet`.
+pub(super) fn mds_map(data: &ReportData, facet: &str, warnings: &mut Vec<String>) -> Option<Plot> {
+    let (mut sources, matrix) = pairwise_matrix(data, facet)?;
+    let unit = unit_of(data);
+    let to_normalized = if unit == "bits" { 1.0 } else { std::f64::consts::LN_2 };
+    let mut distances: Vec<Vec<f64>> =
+        matrix.iter().map(|row| row.iter().map(|js| (js / to_normalized).clamp(0.0, 1.0).sqrt()).collect()).collect();
+    for (i, row) in distances.iter_mut().enumerate() {
+        row[i] = 0.0;
+    }
+    // Leave out the sources without a distance to some other, the one missing most first.
+    let mut left_out = Vec::new();
+    loop {
+        let missing: Vec<usize> = distances.iter().map(|row| row.iter().filter(|d| !d.is_finite()).count()).collect();
+        let Some((worst, &count)) = missing.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))) else {
+            break;
+        };
+        if count == 0 {
+            break;
+        }
+        left_out.push(sources.remove(worst));
+        distances.remove(worst);
+        for row in &mut distances {
+            row.remove(worst);
+        }
+    }
+    if !left_out.is_empty() {
+        warnings.push(format!(
+            "mds_map: left out {} (no JS distance to every other source on facet {facet})",
+            left_out.join(", ")
+        ));
+    }
+    if sources.is_empty() {
+        return None;
+    }
+    let embedding = classical_mds(&distances);
+    let n = sources.len();
+    let reference = data.reference();
+    let points = &embedding.points;
+    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for &(x, y) in points {
+        (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
+    }
+    let span = (x_hi - x_lo).max(y_hi - y_lo).max(1e-9);
+    let pad = 0.12 * span;
+    let (x_lo, x_hi, y_lo, y_hi) = (x_lo - pad, x_hi + pad, y_lo - pad, y_hi + pad);
+    let side = if n > 15 { 600.0 } else { 520.0 };
+    let scale = side / (x_hi - x_lo).max(y_hi - y_lo);
+    let (plot_w, plot_h) = ((x_hi - x_lo) * scale, (y_hi - y_lo) * scale);
+    let title = format!("MDS map of the sources by JS distance, facet {}", clean(facet, 40));
+    let x0 = MARGIN + 48.0;
+    let y0 = MARGIN + 40.0;
+    let width = (x0 + plot_w + MARGIN).max(text_width(&title, TITLE_SIZE) + 2.0 * MARGIN).max(x0 + 360.0);
+    let height = y0 + plot_h + 52.0 + MARGIN;
+    let mut scene = Scene::new(width, height);
+    scene.title(&title);
+    let px = |(x, y): (f64, f64)| (x0 + (x - x_lo) * scale, y0 + (y_hi - y) * scale);
+    let tick_step = nice_step((x_hi - x_lo).max(y_hi - y_lo) / 6.0);
+    for tick in ticks_between(x_lo, x_hi, tick_step) {
+        let (x, _) = px((tick, 0.0));
+        scene.line(vec![(x, y0), (x, y0 + plot_h)], GRID, 1.0);
+        scene.text(Text::new(x, y0 + plot_h + 9.0, fmt(tick, 2), TICK_SIZE).align(Align::Middle).color(MUTED));
+    }
+    for tick in ticks_between(y_lo, y_hi, tick_step) {
+        let (_, y) = px((0.0, tick));
+        scene.line(vec![(x0, y), (x0 + plot_w, y)], GRID, 1.0);
+        scene.text(Text::new(x0 - 5.0, y, fmt(tick, 2), TICK_SIZE).align(Align::End).color(MUTED));
+    }
+    scene.rect(x0, y0, x0 + plot_w, y0 + plot_h, None, Some(AXIS));
+    let [first, second] = embedding.explained;
+    scene.text(
+        Text::new(
+            x0 + plot_w / 2.0,
+            y0 + plot_h + 28.0,
+            format!("MDS dimension 1 ({} of variance)", percent_of(first)),
+            TICK_SIZE,
+        )
+        .align(Align::Middle),
+    );
+    scene.text(
+        Text::new(MARGIN + 2.0, y0 + plot_h / 2.0, format!("MDS dimension 2 ({})", percent_of(second)), TICK_SIZE)
+            .align(Align::Middle)
+            .vertical(),
+    );
+    let centres: Vec<(f64, f64)> = points.iter().map(|&p| px(p)).collect();
+    let is_reference: Vec<bool> = sources.iter().map(|s| Some(s.as_str()) == reference).collect();
+    let radius = |i: usize| if is_reference[i] { 7.0 } else { 5.0 };
+    for (i, &(x, y)) in centres.iter().enumerate() {
+        if is_reference[i] {
+            scene.circle(x, y, radius(i), REFERENCE, Some(INK));
+        } else {
+            scene.circle(x, y, radius(i), POINT, Some(WHITE_INK));
+        }
+    }
+    let label_size = if n > 15 { TICK_SIZE } else { LABEL_SIZE };
+    let mut taken: Vec<[f64; 4]> = centres
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| [x - radius(i), y - radius(i), x + radius(i), y + radius(i)])
+        .collect();
+    let bounds = [x0, y0, x0 + plot_w, y0 + plot_h];
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| !is_reference[i]);
+    for i in order {
+        let text = clean(&sources[i], NAME_CHARS);
+        let (w, h) = (text_width(&text, label_size), label_size);
+        let placed = place_label(centres[i], radius(i), w, h, &taken, bounds);
+        taken.push(placed.bounds);
+        let mut label = Text::new(placed.x, placed.y, text, label_size).align(placed.align);
+        if is_reference[i] {
+            label = label.bold().color(REFERENCE_INK);
+        }
+        scene.text(label);
+    }
+    let k = k_of(data, facet);
+    let caption = format!(
+        "Classical (Torgerson) multidimensional scaling of the {n} sources from their pairwise Jensen-Shannon \
+         distances {} on facet {facet} ({k}; a distance from 0, the same distribution, to 1, no cluster \
+         in common): points closer together behave more alike. The reference, {}, is red. The two dimensions carry \
+         {} of the variance of the double-centred squared distances ({} and {}); axes in JS-distance units, equal \
+         scale on both.{}",
+        if unit == "bits" { "sqrt(JS in bits)" } else { "sqrt(JS / ln 2)" },
+        reference.unwrap_or("the first source"),
+        percent_of(first + second),
+        percent_of(first),
+        percent_of(second),
+        if left_out.is_empty() { String::new() } else { format!(" Left out (no distances): {}.", left_out.join(", ")) }
+    );
+    Some(Plot { name: "mds_map".to_owned(), title, caption, scene })
+}

@@ -1,0 +1,121 @@
+//! The figures: the divergence tables drawn as SVG (inlined in the HTML report) and PNG, with plotters.
+//!
+//! Consumes: [`ReportData`]. Produces, in `OUT/figures/`, each as `NAME.svg` and `NAME.png`:
+//! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet),
+//! `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet with 95% intervals and the human split-half
+//! ceiling), `usi_components` (D1-D4, Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and
+//! `mds_map` (classical MDS of the JS distances).
+//!
+//! How: every figure is first laid out as a [`Scene`] ([`super::scene`]) in logical pixels (shapes and text, every
+//! position computed here; text widths from a fixed table of glyph advances, [`text_width`]), then drawn by
+//! plotters onto its SVG backend and, at [`super::scene::PNG_SCALE`] times the size, onto its bitmap backend. The
+//! layout never asks a font, so the SVG bytes depend on the data alone (plotters writes no timestamp) and the SVGs
+//! are written on any machine. PNG text needs a TrueType font, read at run time from `SIMGAP_FONT` or common system
+//! locations (`SIMGAP_FONT=none` turns the PNGs off); without one the PNGs are skipped with one warning. Text from
+//! data (source and facet names) is stripped of control characters and shortened ([`clean`]); plotters' SVG backend
+//! XML-escapes every text and attribute. Invariants: no NaN or infinity reaches a coordinate (missing values are
+//! drawn as "n/a" or left out); every file is written through a temporary name and renamed. Beyond
+//! [`super::data::SHOWN_SOURCES`] sources every figure but the MDS map shows the closest ones and says so. Cost:
+//! milliseconds per SVG, tens of milliseconds per PNG; memory: one PNG's pixels (a few tens of MB for the 30-source
+//! benchmark).
+
+mod axis;
+mod histograms;
+mod js_by_facet;
+mod labels;
+mod lookup;
+mod mds;
+mod mds_map;
+mod pairwise_heatmap;
+mod palette;
+mod plot;
+#[cfg(test)]
+mod tests;
+mod usi_components;
+
+use std::path::{Path, PathBuf};
+
+use crate::report::data::ReportData;
+use crate::report::scene::{Font, font};
+use histograms::histograms;
+use js_by_facet::js_by_facet;
+pub use labels::clean;
+use mds_map::mds_map;
+use pairwise_heatmap::pairwise_heatmap;
+use plot::Plot;
+use usi_components::usi_components;
+
+/// One figure as written.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem, e.g. `js_by_facet`.
+    pub name: String,
+    pub title: String,
+    /// What the figure shows, for the report.
+    pub caption: String,
+    /// The SVG text (inlined in the HTML report).
+    pub svg: String,
+    pub svg_path: PathBuf,
+    pub png_path: Option<PathBuf>,
+}
+
+/// Writes every figure into `dir`; returns them and any warnings.
+pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let mut plots = Vec::new();
+    if let Some(facet) = data.headline_facet() {
+        plots.extend(histograms(data, &facet));
+        plots.extend(pairwise_heatmap(data, &facet));
+        plots.extend(js_by_facet(data));
+        plots.extend(usi_components(data));
+        plots.extend(mds_map(data, &facet, &mut warnings));
+    } else {
+        plots.extend(usi_components(data));
+    }
+    remove_stale(dir, &plots);
+    let font = if plots.is_empty() { Font { path: None, note: None } } else { font() };
+    match (&font.path, &font.note) {
+        (None, Some(why)) => warnings.push(format!("PNG figures skipped (the SVGs are written): {why}")),
+        (Some(_), Some(note)) => warnings.push(note.clone()),
+        _ => {}
+    }
+    let mut figures = Vec::new();
+    for plot in plots {
+        let svg = plot.scene.svg()?;
+        let svg_path = dir.join(format!("{}.svg", plot.name));
+        crate::atomic::write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+        let png = dir.join(format!("{}.png", plot.name));
+        let png_path = match &font.path {
+            Some(_) => match plot.scene.write_png(&png) {
+                Ok(()) => Some(png),
+                Err(e) => {
+                    warnings.push(format!("{}: PNG not written: {e}", png.display()));
+                    let _ = std::fs::remove_file(&png);
+                    None
+                }
+            },
+            None => {
+                let _ = std::fs::remove_file(&png);
+                None
+            }
+        };
+        figures.push(Figure { name: plot.name, title: plot.title, caption: plot.caption, svg, svg_path, png_path });
+    }
+    Ok((figures, warnings))
+}
+
+/// Removes the figures a previous run wrote that this run does not draw (another headline facet's histograms, the
+/// USI figure of a run that had USI), so the folder never mixes runs.
+fn remove_stale(dir: &Path, plots: &[Plot]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, extension)) = name.rsplit_once('.') else { continue };
+        let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map"].contains(&stem)
+            || stem.starts_with("histograms_");
+        if ours && ["svg", "png"].contains(&extension) && !plots.iter().any(|p| p.name == stem) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}

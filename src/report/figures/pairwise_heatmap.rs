@@ -1,0 +1,104 @@
+//! `pairwise_js`: the heatmap of JS between every pair of sources on the headline facet.
+//!
+//! Consumes: [`ReportData`]. Produces: a [`Plot`].
+
+use super::axis::{fmt, js_axis_max, nice_ticks, tick_label, with_end};
+use super::labels::{NAME_CHARS, clean};
+use super::lookup::{k_of, pairwise_matrix, unit_of};
+use super::palette::{AXIS, NA, WHITE_INK, luminance, ramp};
+use super::plot::Plot;
+use crate::report::data::{ReportData, left_out_note};
+use crate::report::scene::{Align, INK, LABEL_SIZE, MARGIN, Scene, TICK_SIZE, TITLE_SIZE, Text, text_width};
+
+/// The pairwise JS matrix on `facet` as a heatmap.
+pub(super) fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
+    let (sources, matrix) = pairwise_matrix(data, facet)?;
+    let (shown, left_out) = data.shown_sources();
+    let keep: Vec<usize> = (0..sources.len()).filter(|&i| left_out == 0 || shown.contains(&sources[i])).collect();
+    let matrix: Vec<Vec<f64>> = keep.iter().map(|&i| keep.iter().map(|&j| matrix[i][j]).collect()).collect();
+    let sources: Vec<String> = keep.iter().map(|&i| sources[i].clone()).collect();
+    let n = sources.len();
+    let unit = unit_of(data);
+    let off_diagonal = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)));
+    let top = off_diagonal.clone().map(|(i, j)| matrix[i][j]).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let v_max = js_axis_max(top, unit);
+    let cell = (520.0 / n as f64).clamp(16.0, 56.0);
+    let label_size = if n <= 12 { LABEL_SIZE } else { TICK_SIZE.min(cell * 0.75) };
+    let labels: Vec<String> = sources.iter().map(|s| clean(s, NAME_CHARS)).collect();
+    let label_w = labels.iter().map(|l| text_width(l, label_size)).fold(0.0, f64::max) + 8.0;
+    let title = format!("Pairwise Jensen-Shannon divergence, facet {}", clean(facet, 40));
+    let x0 = MARGIN + label_w;
+    let y0 = MARGIN + 54.0;
+    let side = cell * n as f64;
+    let bar_x = x0 + side + 24.0;
+    let bar_h = side.clamp(120.0, 320.0);
+    let ticks = with_end(nice_ticks(0.0, v_max, 5), v_max, 14.0 * v_max / bar_h);
+    let tick_w = ticks.iter().map(|t| text_width(&fmt(*t, 3), TICK_SIZE)).fold(0.0, f64::max);
+    let legend_title = format!("JS ({unit})");
+    let width = (bar_x + 16.0 + 6.0 + tick_w.max(text_width(&legend_title, TICK_SIZE) - 22.0) + MARGIN)
+        .max(text_width(&title, TITLE_SIZE) + 2.0 * MARGIN);
+    let height = y0 + side + label_w + MARGIN;
+    let mut scene = Scene::new(width, height);
+    scene.title(&title);
+    let reference = data.reference();
+    let value_size = (cell * 0.28).clamp(8.0, 12.0);
+    let mut missing = false;
+    for (i, row) in matrix.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let (cx, cy) = (x0 + j as f64 * cell, y0 + i as f64 * cell);
+            let fill = if v.is_finite() { ramp(v / v_max) } else { NA };
+            missing |= !v.is_finite();
+            scene.rect(cx, cy, cx + cell, cy + cell, Some(fill), Some(WHITE_INK));
+            if n <= 12 {
+                let text = if v.is_finite() { fmt(v, 3) } else { "n/a".to_owned() };
+                let ink = if luminance(fill) < 0.5 { WHITE_INK } else { INK };
+                scene.text(
+                    Text::new(cx + cell / 2.0, cy + cell / 2.0, text, value_size).align(Align::Middle).color(ink),
+                );
+            }
+        }
+        let is_reference = Some(sources[i].as_str()) == reference;
+        let mut row_label =
+            Text::new(x0 - 6.0, y0 + (i as f64 + 0.5) * cell, labels[i].clone(), label_size).align(Align::End);
+        let mut column_label = Text::new(x0 + (i as f64 + 0.5) * cell, y0 + side + 6.0, labels[i].clone(), label_size)
+            .align(Align::End)
+            .vertical();
+        if is_reference {
+            row_label = row_label.bold();
+            column_label = column_label.bold();
+        }
+        scene.text(row_label);
+        scene.text(column_label);
+    }
+    scene.rect(x0, y0, x0 + side, y0 + side, None, Some(AXIS));
+    // The colour bar: drawn as thin strips, largest value on top.
+    scene.text(Text::new(bar_x, y0 - 16.0, legend_title, TICK_SIZE));
+    let strips = 64;
+    for s in 0..strips {
+        let (a, b) = (s as f64 / strips as f64, (s + 1) as f64 / strips as f64);
+        let (top_y, bottom_y) = (y0 + bar_h * (1.0 - b), y0 + bar_h * (1.0 - a));
+        scene.rect(bar_x, top_y, bar_x + 16.0, bottom_y + 0.5, Some(ramp((a + b) / 2.0)), None);
+    }
+    scene.rect(bar_x, y0, bar_x + 16.0, y0 + bar_h, None, Some(AXIS));
+    for tick in &ticks {
+        let y = y0 + bar_h * (1.0 - tick / v_max);
+        scene.line(vec![(bar_x + 16.0, y), (bar_x + 20.0, y)], AXIS, 1.0);
+        scene.text(Text::new(bar_x + 22.0, y, tick_label(*tick), TICK_SIZE));
+    }
+    if missing {
+        scene.rect(bar_x, y0 + bar_h + 14.0, bar_x + 16.0, y0 + bar_h + 26.0, Some(NA), Some(AXIS));
+        scene.text(Text::new(bar_x + 22.0, y0 + bar_h + 20.0, "n/a", TICK_SIZE));
+    }
+    let k = k_of(data, facet);
+    let caption = format!(
+        "Pairwise Jensen-Shannon divergence between {} {n} sources on facet {facet} ({k}), in {unit} (0: the same \
+         behaviour distribution; {}: no cluster in common); darker is farther{}. The reference, {}, is in bold.{}{}",
+        if left_out > 0 { "these" } else { "all" },
+        if unit == "bits" { "1" } else { "ln 2 = 0.693" },
+        if n <= 12 { ", and each cell gives the value" } else { "" },
+        reference.unwrap_or("the first source"),
+        if missing { " Grey cells: a source without conversations on this facet." } else { "" },
+        left_out_note(left_out, "pairwise.parquet")
+    );
+    Some(Plot { name: "pairwise_js".to_owned(), title, caption, scene })
+}

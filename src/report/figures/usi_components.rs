@@ -1,0 +1,114 @@
+//! `usi_components`: D1-D4, Eval, 100(1-ECE) and USI per simulator.
+//!
+//! Consumes: [`ReportData`]. Produces: a [`Plot`] (none when USI was not computed).
+
+use super::axis::fmt;
+use super::labels::{NAME_CHARS, clean};
+use super::palette::{AXIS, CEILING, ERROR_BAR, GRID, MUTED, STRIPE, USI_BAR};
+use super::plot::Plot;
+use crate::report::data::{ReportData, UsiRow, left_out_note};
+use crate::report::scene::{
+    Align, LABEL_SIZE, MARGIN, Rgb, Scene, Swatch, TICK_SIZE, TITLE_SIZE, Text, finite_or, legend_height, text_width,
+};
+
+/// The User-Sim Index and its terms per simulator, as grouped horizontal bars.
+pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
+    if data.usi.is_empty() {
+        return None;
+    }
+    type Term = (&'static str, Rgb, fn(&UsiRow) -> f64);
+    let all: [Term; 7] = [
+        ("D1 style", Rgb(66, 133, 190), |r| r.d[0]),
+        ("D2 information", Rgb(72, 166, 90), |r| r.d[1]),
+        ("D3 clarification", Rgb(240, 145, 50), |r| r.d[2]),
+        ("D4 error reaction", Rgb(150, 105, 190), |r| r.d[3]),
+        ("Eval", Rgb(160, 110, 90), |r| r.eval),
+        ("100(1-ECE)", Rgb(40, 180, 190), |r| 100.0 * (1.0 - r.ece)),
+        ("USI (red: 95% interval)", USI_BAR, |r| r.usi.value),
+    ];
+    let terms: Vec<&Term> = all.iter().filter(|(_, _, get)| data.usi.iter().any(|r| get(r).is_finite())).collect();
+    let (shown, left_out) = data.shown_sources();
+    let mut rows: Vec<&UsiRow> = data.usi.iter().filter(|r| left_out == 0 || shown.contains(&r.source)).collect();
+    rows.sort_by(|a, b| {
+        finite_or(b.usi.value, f64::NEG_INFINITY).total_cmp(&finite_or(a.usi.value, f64::NEG_INFINITY))
+    });
+    let reference = data.reference().unwrap_or("the reference");
+    let bar_h = if rows.len() > 12 { 5.0 } else { 7.0 };
+    let group_h = terms.len() as f64 * (bar_h + 1.0) + 12.0;
+    let labels: Vec<String> = rows.iter().map(|r| clean(&r.source, NAME_CHARS)).collect();
+    let label_w = labels.iter().map(|l| text_width(l, LABEL_SIZE)).fold(0.0, f64::max) + 12.0;
+    let plot_w = 520.0;
+    let title = format!("User-Sim Index and its terms (0-100, higher is closer to {})", clean(reference, NAME_CHARS));
+    let x0 = MARGIN + label_w;
+    let mut legend: Vec<(Swatch, String)> =
+        terms.iter().map(|(name, colour, _)| (Swatch::Fill(*colour), (*name).to_owned())).collect();
+    let has_ceiling = rows.iter().any(|r| r.human_ceiling_usi.is_finite());
+    if has_ceiling {
+        legend.push((Swatch::Dash(CEILING), "human ceiling (USI between human batches)".to_owned()));
+    }
+    let width = (x0 + plot_w + 60.0 + MARGIN).max(text_width(&title, TITLE_SIZE) + 2.0 * MARGIN);
+    let legend_h = legend_height(&legend, MARGIN, width - MARGIN);
+    let y0 = MARGIN + 34.0 + legend_h + 8.0;
+    let height = y0 + rows.len() as f64 * group_h + 40.0 + MARGIN;
+    let mut scene = Scene::new(width, height);
+    scene.title(&title);
+    scene.legend(MARGIN, MARGIN + 34.0, &legend, width - MARGIN);
+    let y1 = y0 + rows.len() as f64 * group_h;
+    let x_of = |v: f64| x0 + (v / 100.0).clamp(0.0, 1.0) * plot_w;
+    for tick in [0.0, 20.0, 40.0, 60.0, 80.0, 100.0] {
+        let x = x_of(tick);
+        scene.line(vec![(x, y0), (x, y1)], GRID, 1.0);
+        scene.text(Text::new(x, y1 + 9.0, fmt(tick, 0), TICK_SIZE).align(Align::Middle).color(MUTED));
+    }
+    for (g, row) in rows.iter().enumerate() {
+        let top = y0 + g as f64 * group_h + 6.0;
+        if g % 2 == 1 {
+            scene.rect(x0, top - 6.0, x0 + plot_w, top - 6.0 + group_h, Some(STRIPE), None);
+        }
+        scene.text(Text::new(x0 - 8.0, top + (group_h - 12.0) / 2.0, labels[g].clone(), LABEL_SIZE).align(Align::End));
+        for (t, (_, colour, get)) in terms.iter().enumerate() {
+            let y = top + t as f64 * (bar_h + 1.0);
+            let v = get(row);
+            if v.is_finite() {
+                scene.rect(x0, y, x_of(v).max(x0 + 1.0), y + bar_h, Some(*colour), None);
+            } else {
+                scene.text(Text::new(x0 + 3.0, y + bar_h / 2.0, "n/a", 8.0).color(MUTED));
+            }
+            if *colour == USI_BAR {
+                let (lo, hi) = (row.usi.lo, row.usi.hi);
+                let mid = y + bar_h / 2.0;
+                if lo.is_finite() && hi.is_finite() {
+                    scene.line(vec![(x_of(lo), mid), (x_of(hi), mid)], ERROR_BAR, 1.5);
+                    scene.line(vec![(x_of(lo), mid - 3.5), (x_of(lo), mid + 3.5)], ERROR_BAR, 1.5);
+                    scene.line(vec![(x_of(hi), mid - 3.5), (x_of(hi), mid + 3.5)], ERROR_BAR, 1.5);
+                }
+                let end = [v, hi].into_iter().filter(|x| x.is_finite()).map(x_of).fold(x0, f64::max);
+                scene.text(Text::new(end + 5.0, mid, fmt(v, 1), TICK_SIZE).bold());
+            }
+        }
+        if row.human_ceiling_usi.is_finite() {
+            let x = x_of(row.human_ceiling_usi);
+            scene.dashed(x, top - 3.0, top + group_h - 9.0, CEILING, 1.5);
+        }
+    }
+    scene.rect(x0, y0, x0 + plot_w, y1, None, Some(AXIS));
+    scene.text(Text::new(x0, y1 + 26.0, "score (0-100)", TICK_SIZE).color(MUTED));
+    let names: Vec<&str> = terms.iter().map(|t| t.0).collect();
+    let missing: Vec<&str> = all.iter().filter(|t| !names.contains(&t.0)).map(|t| t.0).collect();
+    let caption = format!(
+        "The User-Sim Index against {reference} and its terms per simulator (groups, highest USI first), all on a \
+         0-100 scale where 100 is indistinguishable from {reference}: D1-D4 are the Sorensen-Dice similarities of the \
+         aggregated feature means of communication style, information pattern, clarification and error reaction, \
+         Eval the agreement of post-conversation ratings, 100(1-ECE) the outcome calibration, and USI their mean, \
+         with its 95% interval for the true USI (red: the bootstrap spread widened upward by the bias bound of \
+         Dice's kink, docs/method.md) and value.{}{}{}",
+        if has_ceiling { " Dashed: the human ceiling, the USI between batches of human conversations." } else { "" },
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!(" Not computed on this data (so left out of USI): {}.", missing.join(", "))
+        },
+        left_out_note(left_out, "tables/usi.csv and usi.parquet")
+    );
+    Some(Plot { name: "usi_components".to_owned(), title, caption, scene })
+}
