@@ -103,7 +103,7 @@ impl ClusterParams {
         let started = Instant::now();
         let config = &self.config;
         let table = FeatureTable::open(&self.out_dir.join(crate::features::FEATURES_FILE))?;
-        let facets = self.facets_to_fit(&table)?;
+        let facets = facets_to_fit(config, &table)?;
 
         // Pass 1: the sampling hash of every row, then which rows the sample takes.
         let mut keys = SampleKeys::default();
@@ -119,17 +119,19 @@ impl ClusterParams {
 
         // Pass 2: the sample's feature rows, per facet.
         let mut sample = FitSample::default();
+        let mut first_row = 0u64;
         for batch in table.batches()? {
             let batch = batch?;
             let keep = plan.select(&table, &batch, config.seed)?;
-            sample.add_batch(&table, &batch, &keep, &facets)?;
+            sample.add_batch(&table, &batch, first_row, &keep, &facets)?;
+            first_row += batch.num_rows() as u64;
         }
 
         let mut warnings = Vec::new();
         let mut codebooks: Vec<Codebook> = Vec::new();
         for facet in &facets {
             let rows = sample.facet(facet, table.by_facet[facet].len());
-            match self.fit_codebook(&table, facet, rows)? {
+            match fit_codebook(config, &table, facet, rows)? {
                 Ok(codebook) => codebooks.push(codebook),
                 Err(warning) => warnings.push(warning),
             }
@@ -156,71 +158,6 @@ impl ClusterParams {
         })
     }
 
-    /// The facets to fit: `[cluster] facets`, each of which the table must have, or every facet of the table in
-    /// column order, then `all`.
-    fn facets_to_fit(&self, table: &FeatureTable) -> Result<Vec<String>, ClusterError> {
-        let Some(list) = &self.config.facets else {
-            return Ok(table.facets_in_order());
-        };
-        if let Some(facet) = list.iter().find(|f| !table.by_facet.contains_key(*f)) {
-            let known: Vec<&str> = table.by_facet.keys().map(String::as_str).collect();
-            return Err(ClusterError::Config(format!(
-                "[cluster] facets names {facet:?}, which the feature table does not have (it has {})",
-                known.join(", ")
-            )));
-        }
-        Ok(list.clone())
-    }
-
-    /// One facet's codebook from its sample rows, or (inner `Err`) the warning of a facet with no value to fit.
-    /// Rows without any value in the facet (no timestamps, no embedding) are not fitted and get no cluster; for
-    /// `all`, a column some rows lack is left out, so missingness never becomes a behaviour.
-    fn fit_codebook(
-        &self,
-        table: &FeatureTable,
-        facet: &str,
-        sample: Array2<f64>,
-    ) -> Result<Result<Codebook, String>, ClusterError> {
-        let config = &self.config;
-        let has_value: Vec<usize> =
-            (0..sample.nrows()).filter(|&i| sample.row(i).iter().any(|v| !v.is_nan())).collect();
-        let sample = sample.select(ndarray::Axis(0), &has_value);
-        let complete = |j: usize| {
-            if facet == ALL_FACET {
-                sample.column(j).iter().all(|v| !v.is_nan())
-            } else {
-                sample.column(j).iter().any(|v| !v.is_nan())
-            }
-        };
-        let (kept, dropped): (Vec<usize>, Vec<usize>) = (0..sample.ncols()).partition(|&j| complete(j));
-        if kept.is_empty() {
-            let message = format!("facet {facet}: no column has a value (timing without timestamps?)");
-            if config.facets.is_some() {
-                return Err(ClusterError::Config(message));
-            }
-            return Ok(Err(format!("{message}: no codebook")));
-        }
-        let names = &table.by_facet[facet];
-        let columns: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
-        let dropped_columns: Vec<String> = dropped.iter().map(|&j| names[j].clone()).collect();
-        let sample = sample.select(ndarray::Axis(1), &kept);
-        let settings = CodebookSettings {
-            kmeans: KMeansParams::new(config.k)
-                .restarts(config.restarts)
-                .max_iter(config.max_iter)
-                .tol(config.tol)
-                .seed(config.seed)
-                .minibatch(config.minibatch),
-            normalisation: normalisation_of(facet),
-            pca_variance: config.pca_variance,
-            precision: config.precision,
-        };
-        tracing::info!(facet, rows = sample.nrows(), columns = columns.len(), k = config.k, "fitting codebook");
-        Codebook::fit(facet, columns, dropped_columns, sample.view(), &settings)
-            .map(Ok)
-            .map_err(|source| ClusterError::KMeans { facet: facet.to_owned(), source })
-    }
-
     /// Pass 3: every row of the table labelled by every codebook, written to `path`.
     fn assign_all(
         &self,
@@ -240,6 +177,69 @@ impl ClusterParams {
         progress.finish_and_clear();
         writer.finish()
     }
+}
+
+/// The facets to fit: `[cluster] facets`, each of which the table must have, or every facet of the table in
+/// column order, then `all`.
+pub fn facets_to_fit(config: &ClusterConfig, table: &FeatureTable) -> Result<Vec<String>, ClusterError> {
+    let Some(list) = &config.facets else {
+        return Ok(table.facets_in_order());
+    };
+    if let Some(facet) = list.iter().find(|f| !table.by_facet.contains_key(*f)) {
+        let known: Vec<&str> = table.by_facet.keys().map(String::as_str).collect();
+        return Err(ClusterError::Config(format!(
+            "[cluster] facets names {facet:?}, which the feature table does not have (it has {})",
+            known.join(", ")
+        )));
+    }
+    Ok(list.clone())
+}
+
+/// One facet's codebook from its sample rows, or (inner `Err`) the warning of a facet with no value to fit.
+/// Rows without any value in the facet (no timestamps, no embedding) are not fitted and get no cluster; for
+/// `all`, a column some rows lack is left out, so missingness never becomes a behaviour.
+pub fn fit_codebook(
+    config: &ClusterConfig,
+    table: &FeatureTable,
+    facet: &str,
+    sample: Array2<f64>,
+) -> Result<Result<Codebook, String>, ClusterError> {
+    let has_value: Vec<usize> = (0..sample.nrows()).filter(|&i| sample.row(i).iter().any(|v| !v.is_nan())).collect();
+    let sample = sample.select(ndarray::Axis(0), &has_value);
+    let complete = |j: usize| {
+        if facet == ALL_FACET {
+            sample.column(j).iter().all(|v| !v.is_nan())
+        } else {
+            sample.column(j).iter().any(|v| !v.is_nan())
+        }
+    };
+    let (kept, dropped): (Vec<usize>, Vec<usize>) = (0..sample.ncols()).partition(|&j| complete(j));
+    if kept.is_empty() {
+        let message = format!("facet {facet}: no column has a value (timing without timestamps?)");
+        if config.facets.is_some() {
+            return Err(ClusterError::Config(message));
+        }
+        return Ok(Err(format!("{message}: no codebook")));
+    }
+    let names = &table.by_facet[facet];
+    let columns: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
+    let dropped_columns: Vec<String> = dropped.iter().map(|&j| names[j].clone()).collect();
+    let sample = sample.select(ndarray::Axis(1), &kept);
+    let settings = CodebookSettings {
+        kmeans: KMeansParams::new(config.k)
+            .restarts(config.restarts)
+            .max_iter(config.max_iter)
+            .tol(config.tol)
+            .seed(config.seed)
+            .minibatch(config.minibatch),
+        normalisation: normalisation_of(facet),
+        pca_variance: config.pca_variance,
+        precision: config.precision,
+    };
+    tracing::info!(facet, rows = sample.nrows(), columns = columns.len(), k = config.k, "fitting codebook");
+    Codebook::fit(facet, columns, dropped_columns, sample.view(), &settings)
+        .map(Ok)
+        .map_err(|source| ClusterError::KMeans { facet: facet.to_owned(), source })
 }
 
 /// Writes each codebook to `dir/<facet>.json` and removes the codebooks of facets not fitted this time, so the

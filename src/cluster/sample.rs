@@ -8,7 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::RecordBatch;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Builder, ListBuilder, RecordBatch, StringBuilder, UInt64Builder};
+use arrow::datatypes::{Float64Type, UInt64Type};
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
 use ndarray::Array2;
 
 use super::columns::FeatureTable;
@@ -16,8 +21,9 @@ use super::config::SampleBalance;
 use super::error::ClusterError;
 use crate::hashing::row_hash;
 
-/// The sampling hash of every row seen, per source (8 bytes a row).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The sampling hash of every row seen, per source (8 bytes a row). Serialises as JSON (`serde`), the form in which a
+/// shard hands it to the merge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SampleKeys {
     hashes: BTreeMap<String, Vec<u64>>,
 }
@@ -93,31 +99,107 @@ impl SamplePlan {
     }
 }
 
-/// The sample's rows of each facet, batch by batch, in table order.
+/// The sample's rows of each facet, batch by batch. Each batch's rows are keyed by the table row of the batch's
+/// first row, so parts merged in any order give the sample in table order, the order the fit sees.
 #[derive(Debug, Default)]
 pub struct FitSample {
-    parts: BTreeMap<String, Vec<Array2<f64>>>,
+    parts: BTreeMap<String, BTreeMap<u64, Array2<f64>>>,
 }
 
 impl FitSample {
-    /// Adds the rows `keep` of `batch` for every facet of `facets`.
+    /// Adds the rows `keep` of `batch`, whose first row is row `first_row` of the table, for every facet of `facets`.
     pub fn add_batch(
         &mut self,
         table: &FeatureTable,
         batch: &RecordBatch,
+        first_row: u64,
         keep: &[usize],
         facets: &[String],
     ) -> Result<(), ClusterError> {
         for facet in facets {
             let rows = table.matrix(batch, &table.by_facet[facet], keep)?;
-            self.parts.entry(facet.clone()).or_default().push(rows);
+            self.parts.entry(facet.clone()).or_default().insert(first_row, rows);
         }
         Ok(())
     }
 
-    /// A facet's sample as one matrix.
+    /// Takes in the sample of other batches of the same table (disjoint from these: a batch is added once).
+    pub fn merge(&mut self, other: FitSample) {
+        for (facet, parts) in other.parts {
+            let mine = self.parts.entry(facet).or_default();
+            for (first_row, rows) in parts {
+                let previous = mine.insert(first_row, rows);
+                assert!(previous.is_none(), "the batch at table row {first_row} was added to two merged samples");
+            }
+        }
+    }
+
+    /// The sample as Arrow IPC (a stream of one batch: `facet`, `first_row`, `values` per sample row; NaN kept), the
+    /// form in which a shard hands it to the merge.
+    pub fn to_ipc(&self) -> Result<Vec<u8>, arrow::error::ArrowError> {
+        let (mut facets, mut first_rows) = (StringBuilder::new(), UInt64Builder::new());
+        let mut values = ListBuilder::new(Float64Builder::new());
+        for (facet, parts) in &self.parts {
+            for (first_row, rows) in parts {
+                for row in rows.rows() {
+                    facets.append_value(facet);
+                    first_rows.append_value(*first_row);
+                    values.values().append_slice(row.as_slice().expect("a standard-layout matrix"));
+                    values.append(true);
+                }
+                if rows.nrows() == 0 {
+                    // An empty part still names its batch, so the merge knows it was added.
+                    facets.append_value(facet);
+                    first_rows.append_value(*first_row);
+                    values.append(false);
+                }
+            }
+        }
+        let columns: Vec<ArrayRef> =
+            vec![Arc::new(facets.finish()), Arc::new(first_rows.finish()), Arc::new(values.finish())];
+        let batch = RecordBatch::try_from_iter(["facet", "first_row", "values"].into_iter().zip(columns))?;
+        let mut bytes = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
+        writer.write(&batch)?;
+        writer.finish()?;
+        drop(writer);
+        Ok(bytes)
+    }
+
+    /// Reads what [`Self::to_ipc`] wrote; `columns` gives each facet's width (for parts without rows).
+    pub fn from_ipc(bytes: &[u8], columns: &BTreeMap<String, usize>) -> Result<Self, String> {
+        let reader = StreamReader::try_new(bytes, None).map_err(|e| format!("fit sample: {e}"))?;
+        let mut rows_of: BTreeMap<(String, u64), Vec<f64>> = BTreeMap::new();
+        let mut counts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| format!("fit sample: {e}"))?;
+            let facets = batch.column(0).as_string_opt::<i32>().ok_or("fit sample: facet is not text")?;
+            let first_rows = batch.column(1).as_primitive_opt::<UInt64Type>().ok_or("fit sample: first_row")?;
+            let values = batch.column(2).as_list_opt::<i32>().ok_or("fit sample: values is not a list")?;
+            for i in 0..batch.num_rows() {
+                let key = (facets.value(i).to_owned(), first_rows.value(i));
+                let entry = rows_of.entry(key.clone()).or_default();
+                if values.is_valid(i) {
+                    let row = values.value(i);
+                    let row = row.as_primitive_opt::<Float64Type>().ok_or("fit sample: values are not float64")?;
+                    entry.extend(row.values().iter());
+                    *counts.entry(key).or_default() += 1;
+                }
+            }
+        }
+        let mut sample = FitSample::default();
+        for ((facet, first_row), values) in rows_of {
+            let width = *columns.get(&facet).ok_or(format!("fit sample: unknown facet {facet}"))?;
+            let rows = counts.get(&(facet.clone(), first_row)).copied().unwrap_or(0);
+            let matrix = Array2::from_shape_vec((rows, width), values).map_err(|e| format!("fit sample: {e}"))?;
+            sample.parts.entry(facet).or_default().insert(first_row, matrix);
+        }
+        Ok(sample)
+    }
+
+    /// A facet's sample as one matrix, in table order.
     pub fn facet(&self, facet: &str, columns: usize) -> Array2<f64> {
-        let parts: Vec<_> = self.parts.get(facet).into_iter().flatten().map(|m| m.view()).collect();
+        let parts: Vec<_> = self.parts.get(facet).into_iter().flat_map(|p| p.values()).map(|m| m.view()).collect();
         if parts.is_empty() {
             return Array2::zeros((0, columns));
         }

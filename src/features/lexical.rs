@@ -5,9 +5,10 @@
 //! from a first pass over the corpus, then one [`project`] per conversation. Produces: `lexical_00` .. `lexical_NN`
 //! (the projection of the L2-normalised TF-IDF vector; about unit length). Terms are hashed (FNV-1a) into 2^20
 //! buckets; each bucket's projection signs come from a hash of (seed, bucket), so no matrix is stored and the same
-//! seed gives the same values on any machine. Weights: (1 + ln tf) * (ln((1 + n) / (1 + df)) + 1).
+//! seed gives the same values on any machine (signs from [`mix64`] of (seed, bucket)). Weights: (1 + ln tf) * (ln((1 + n) / (1 + df)) + 1).
 
 use super::text::Prepared;
+use crate::hashing::mix64;
 
 const BUCKETS: usize = 1 << 20;
 
@@ -19,13 +20,6 @@ fn fnv1a(bytes: impl IntoIterator<Item = u8>, seed: u64) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
-}
-
-/// SplitMix64 finaliser: spreads a hash's bits for the projection signs.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The sorted buckets of a conversation's terms with their counts.
@@ -53,7 +47,7 @@ pub fn term_counts(conversation: &Prepared<'_>) -> Vec<(u32, u32)> {
 }
 
 /// How many conversations contain each bucket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentFrequencies {
     counts: Vec<u32>,
     documents: u64,
@@ -79,6 +73,34 @@ impl DocumentFrequencies {
         }
         self.documents += other.documents;
         self
+    }
+
+    /// The counts as JSON, the form in which a shard hands them to the merge: the non-zero buckets only.
+    pub fn to_json(&self) -> String {
+        let (buckets, counts): (Vec<u32>, Vec<u32>) =
+            self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(b, c)| (b as u32, *c)).unzip();
+        serde_json::json!({ "documents": self.documents, "buckets": buckets, "counts": counts }).to_string()
+    }
+
+    /// Reads what [`Self::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sparse {
+            documents: u64,
+            buckets: Vec<u32>,
+            counts: Vec<u32>,
+        }
+        let sparse: Sparse = serde_json::from_str(text).map_err(|e| format!("document frequencies: {e}"))?;
+        if sparse.buckets.len() != sparse.counts.len() {
+            return Err("document frequencies: as many buckets as counts are needed".into());
+        }
+        let mut frequencies = Self { documents: sparse.documents, ..Self::default() };
+        for (bucket, count) in sparse.buckets.into_iter().zip(sparse.counts) {
+            let slot = frequencies.counts.get_mut(bucket as usize).ok_or(format!("bucket {bucket} out of range"))?;
+            *slot = count;
+        }
+        Ok(frequencies)
     }
 
     fn idf(&self, bucket: u32) -> f64 {
@@ -109,7 +131,7 @@ pub fn project(
     let projected = &mut out[start..];
     for (bucket, weight) in &weights {
         for (chunk, dims) in projected.chunks_mut(64).enumerate() {
-            let mut bits = mix(seed ^ (u64::from(*bucket) << 8) ^ chunk as u64);
+            let mut bits = mix64(seed ^ (u64::from(*bucket) << 8) ^ chunk as u64);
             if dims.len() < 64 {
                 bits &= (1u64 << dims.len()) - 1;
             }
@@ -129,6 +151,20 @@ pub fn project(
 mod tests {
     use super::*;
     use crate::features::testing::prepared;
+
+    #[test]
+    fn document_frequencies_survive_their_json_and_merge_as_sums() {
+        let mut a = DocumentFrequencies::default();
+        a.add(&[(3, 2), (1 << 19, 1)]);
+        a.add(&[(3, 1)]);
+        let mut b = DocumentFrequencies::default();
+        b.add(&[(7, 4)]);
+        assert_eq!(DocumentFrequencies::from_json(&a.to_json()).unwrap(), a);
+        let merged = a.clone().merge(&b);
+        assert_eq!((merged.counts[3], merged.counts[7], merged.documents), (2, 1, 3));
+        assert_eq!(merged, b.merge(&a), "merging is a sum: the order does not matter");
+        assert!(DocumentFrequencies::from_json(r#"{"documents":1,"buckets":[1048576],"counts":[1]}"#).is_err());
+    }
 
     #[test]
     fn counts_words_and_bigrams() {

@@ -20,6 +20,7 @@ pub mod context;
 pub mod cooperation;
 pub mod cues;
 pub mod embedding;
+pub mod engine;
 pub mod error;
 pub mod facet;
 pub mod information;
@@ -32,21 +33,20 @@ pub mod termination;
 pub mod text;
 pub mod timing;
 pub mod usi;
-mod writer;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::Location;
 use crate::ingest::rejects::{Reject, RejectsWriter};
-use cues::{CueLists, Cues};
+use cues::CueLists;
 use embedding::{EmbeddingConfig, Embeddings};
+use engine::FeatureEngine;
 use reader::ConversationBatches;
-use text::{Reading, prepare};
 
 pub use error::FeaturesError;
 pub use facet::{Column, Facet, columns, list};
@@ -193,7 +193,6 @@ impl FeaturesParams {
             Some(path) => CueLists::with_overrides(path)?,
             None => CueLists::built_in(),
         };
-        let cues = cue_lists.compile()?;
         let (embeddings, embedding_issues) = match (&self.embeddings, self.facets.contains(&Facet::Embedding)) {
             (Some(config), true) => {
                 let (embeddings, issues) = Embeddings::load(config, &config.path)?;
@@ -201,21 +200,22 @@ impl FeaturesParams {
             }
             _ => (None, Vec::new()),
         };
-        let columns = columns(&self.facets, self.lexical_dimensions, embeddings.as_ref().map_or(0, |e| e.dimensions));
+        let engine = FeatureEngine::new(
+            self.facets.clone(),
+            self.lexical_dimensions,
+            self.seed,
+            cue_lists.compile()?,
+            embeddings,
+        );
         let conversations_path = self.out_dir.join(crate::ingest::CONVERSATIONS_FILE);
         let read_error = |message: String| FeaturesError::Read { path: conversations_path.clone(), message };
-
-        let frequencies = if self.facets.contains(&Facet::Lexical) {
-            Some(self.document_frequencies(&conversations_path, &cues).map_err(read_error)?)
+        let engine = if engine.needs_frequencies() {
+            let frequencies = self.document_frequencies(&conversations_path, &engine).map_err(read_error)?;
+            engine.with_frequencies(frequencies)
         } else {
-            None
+            engine
         };
-
-        // Tokenise user turns, and read assistant messages, only when a facet needs it.
-        let reading = Reading {
-            words: self.facets.iter().any(|f| f.reads_words()).then_some(&cues.stopwords),
-            assistant_text: self.facets.iter().any(|f| f.reads_assistant_text()),
-        };
+        let columns = engine.columns().to_vec();
         let features_path = self.out_dir.join(FEATURES_FILE);
         let mut writer = writer::FeaturesWriter::create(&features_path, &columns)?;
         let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
@@ -224,64 +224,44 @@ impl FeaturesParams {
         let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
         let mut sources: BTreeMap<String, SourceMeans> = BTreeMap::new();
         let (mut read, mut written, mut skipped) = (0u64, 0u64, 0u64);
-        let inputs = RowInputs {
-            reading,
-            cues: &cues,
-            frequencies: frequencies.as_ref(),
-            embeddings: embeddings.as_ref(),
-            columns: columns.len(),
-        };
         // Three threads of work overlap: decoding the next batch (reader::for_each_batch), computing this one (all
         // cores, rayon), encoding the previous one (the writer's thread, one batch behind).
         let (to_writer, writer_inbox) =
-            std::sync::mpsc::sync_channel::<(reader::ConversationBatch, Vec<u32>, Vec<Vec<f64>>)>(1);
+            std::sync::mpsc::sync_channel::<(reader::ConversationBatch, engine::BatchFeatures)>(1);
         let (computed, writer) = std::thread::scope(|scope| {
             let writing = scope.spawn(move || -> Result<writer::FeaturesWriter, FeaturesError> {
-                for (batch, kept, values) in writer_inbox {
-                    writer.write(&batch, &kept, &values)?;
+                for (batch, features) in writer_inbox {
+                    writer.write(&batch, &features.kept, &features.values)?;
                 }
                 Ok(writer)
             });
             let computed = reader::for_each_batch(batches, read_error, |batch| {
+                let features = engine.compute(&batch).map_err(read_error)?;
                 let rows = batch.rows().map_err(read_error)?;
-                let computed: Vec<Option<Vec<f64>>> = rows.par_iter().map(|row| self.values_of(row, &inputs)).collect();
-                let mut kept = Vec::new();
-                let mut values = Vec::new();
-                for (index, (row, features)) in rows.iter().zip(computed).enumerate() {
-                    read += 1;
-                    let Some(features) = features else {
-                        skipped += 1;
-                        rejects.write(&Reject {
-                            file: crate::ingest::CONVERSATIONS_FILE,
-                            location: Location::Record(row.row_number),
-                            conversation_id: Some(row.conversation_id),
-                            source: Some(row.source),
-                            reason: "no user turn left after cleaning (meta messages and markup removed): no feature row",
-                            raw: b"",
-                        })?;
-                        continue;
-                    };
-                    if embeddings.is_some() && self.embedding_missing(&columns, &features) {
-                        rejects.write(&Reject {
-                            file: crate::ingest::CONVERSATIONS_FILE,
-                            location: Location::Record(row.row_number),
-                            conversation_id: Some(row.conversation_id),
-                            source: Some(row.source),
-                            reason: "no embedding for this conversation: its embedding columns are null",
-                            raw: b"",
-                        })?;
-                    }
+                for &(index, reason) in &features.notes {
+                    let row = &rows[index as usize];
+                    skipped += u64::from(reason == engine::NO_USER_TURN);
+                    rejects.write(&Reject {
+                        file: crate::ingest::CONVERSATIONS_FILE,
+                        location: Location::Record(row.row_number),
+                        conversation_id: Some(row.conversation_id),
+                        source: Some(row.source),
+                        reason,
+                        raw: b"",
+                    })?;
+                }
+                for (&index, values) in features.kept.iter().zip(&features.values) {
+                    let row = &rows[index as usize];
                     sources
                         .entry(row.source.to_owned())
                         .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
-                        .add(&features);
-                    kept.push(index as u32);
-                    values.push(features);
-                    written += 1;
+                        .add(values);
                 }
+                read += rows.len() as u64;
+                written += features.kept.len() as u64;
                 progress.inc(rows.len() as u64);
                 drop(rows);
-                to_writer.send((batch, kept, values)).map_err(|_| FeaturesError::Write {
+                to_writer.send((batch, features)).map_err(|_| FeaturesError::Write {
                     path: features_path.clone(),
                     message: "the writer stopped".into(),
                 })
@@ -298,7 +278,7 @@ impl FeaturesParams {
         progress.finish_and_clear();
         writer.finish()?;
         let mut issue_count = 0u64;
-        if let (Some(config), Some(embeddings)) = (&self.embeddings, &embeddings) {
+        if let (Some(config), Some(embeddings)) = (&self.embeddings, engine.embeddings()) {
             let file = config.path.display().to_string();
             for issue in embedding_issues.iter().chain(&embeddings.unmatched()) {
                 issue_count += 1;
@@ -329,72 +309,23 @@ impl FeaturesParams {
         })
     }
 
-    fn embedding_missing(&self, columns: &[Column], features: &[f64]) -> bool {
-        columns.iter().zip(features).any(|(c, v)| c.facet == Facet::Embedding && v.is_nan())
-    }
-
-    /// First pass of the `lexical` facet: in how many conversations each term bucket occurs.
-    /// The feature values of one conversation, facet by facet, in column order (None: no user turn is left after
-    /// cleaning).
-    fn values_of(&self, row: &reader::ConversationRow<'_>, inputs: &RowInputs<'_>) -> Option<Vec<f64>> {
-        let prepared = prepare(&row.messages, row.kind, inputs.reading)?;
-        let mut values = Vec::with_capacity(inputs.columns);
-        for &facet in &self.facets {
-            match facet.rules() {
-                Some((_, compute)) => compute(&prepared, inputs.cues, &mut values),
-                None if facet == Facet::Lexical => {
-                    let terms = lexical::term_counts(&prepared);
-                    let frequencies = inputs.frequencies.expect("computed when lexical is on");
-                    lexical::project(&terms, frequencies, self.lexical_dimensions, self.seed, &mut values);
-                }
-                None => {
-                    let embeddings = inputs.embeddings.expect("loaded when embedding is on");
-                    match embeddings.lookup(row.source, row.conversation_id) {
-                        Some(vector) => values.extend_from_slice(vector),
-                        None => values.extend(std::iter::repeat_n(f64::NAN, embeddings.dimensions)),
-                    }
-                }
-            }
-        }
-        Some(values)
-    }
-
+    /// First pass of the `lexical` facet: every batch's document frequencies, summed.
     fn document_frequencies(
         &self,
         path: &std::path::Path,
-        cues: &Cues,
+        engine: &FeatureEngine,
     ) -> Result<lexical::DocumentFrequencies, String> {
         let mut total = lexical::DocumentFrequencies::default();
         reader::for_each_batch(
             ConversationBatches::open(path)?,
             |e| e,
             |batch| {
-                let rows = batch.rows()?;
-                // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
-                let terms: Vec<Vec<(u32, u32)>> = rows
-                    .par_iter()
-                    .filter_map(|row| {
-                        let reading = Reading { words: Some(&cues.stopwords), assistant_text: false };
-                        prepare(&row.messages, row.kind, reading).map(|p| lexical::term_counts(&p))
-                    })
-                    .collect();
-                for conversation in &terms {
-                    total.add(conversation);
-                }
+                total = std::mem::take(&mut total).merge(&engine.frequencies_of(&batch)?);
                 Ok(())
             },
         )?;
         Ok(total)
     }
-}
-
-/// What computing one conversation's features reads besides the conversation.
-struct RowInputs<'a> {
-    reading: Reading<'a>,
-    cues: &'a Cues,
-    frequencies: Option<&'a lexical::DocumentFrequencies>,
-    embeddings: Option<&'a Embeddings>,
-    columns: usize,
 }
 
 /// A table of per-source means: feature, facet, one column per source. Lexical and embedding dimensions are left

@@ -1,0 +1,60 @@
+//! The demo's outputs are pinned: `tests/fixtures/demo_outputs.sha256` holds the SHA-256 of every table, Parquet
+//! file, rejects file and SVG figure that `simgap run pipelines/demo.toml` wrote before the engine seam and the
+//! house's reorganisation (commit 9cb3168), and this test fails when a change alters one byte of them. Codebooks (they
+//! record their fit time), the manifest, the HTML page and the PNGs (their text depends on the machine's fonts) are
+//! not pinned; the assignments they produce are.
+//!
+//! A change that means to change the numbers regenerates the file from its own run (`cd OUT/current && sha256sum`
+//! over the same files, see the list) and says why in its commit. The bytes hold on x86-64 processors with AVX2 and
+//! FMA, the kernels k-means and the matrix multiplies choose at run time there; elsewhere the test says so and
+//! checks nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{project_root, simgap, stderr};
+
+fn pinned() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(project_root().join("tests/fixtures/demo_outputs.sha256")).unwrap();
+    text.lines()
+        .map(|line| {
+            let (hash, file) = line.split_once("  ").expect("sha256sum lines: HASH, two spaces, FILE");
+            (file.to_owned(), hash.to_owned())
+        })
+        .collect()
+}
+
+fn kernels_of_the_pins() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[test]
+fn the_demo_outputs_equal_the_pinned_bytes() {
+    if !kernels_of_the_pins() {
+        eprintln!("skipped: the pinned bytes were made with the AVX2/FMA kernels, which this processor lacks");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let pipeline = project_root().join("pipelines/demo.toml");
+    let output = simgap(&["-q", "run", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pinned = pinned();
+    assert!(pinned.len() >= 30, "the pin list holds every table, Parquet file and SVG: {}", pinned.len());
+    let mut changed = Vec::new();
+    for (file, expected) in &pinned {
+        let actual = simgap::hashing::sha256_file(&out.join(file)).unwrap_or_else(|e| format!("unreadable: {e}"));
+        if &actual != expected {
+            changed.push(file.as_str());
+        }
+    }
+    assert!(changed.is_empty(), "outputs that differ from the pinned bytes: {changed:?}");
+}
