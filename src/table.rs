@@ -79,14 +79,14 @@ impl TableBuilder {
     }
 
     /// Writes the table to `path` (through `path.tmp`, renamed), with `metadata` as file key-values.
-    pub fn write(self, path: &std::path::Path, metadata: &[(&str, String)]) -> Result<(), String> {
+    pub fn write(self, path: &std::path::Path, metadata: &[(&str, String)]) -> Result<(), WriteError> {
+        let error = |e: &dyn std::fmt::Display| WriteError { path: path.to_owned(), message: e.to_string() };
         let schema = arrow::datatypes::Schema::new(self.fields).with_metadata(
             metadata.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<std::collections::HashMap<_, _>>(),
         );
-        let batch = arrow::array::RecordBatch::try_new(std::sync::Arc::new(schema), self.columns)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let batch =
+            arrow::array::RecordBatch::try_new(std::sync::Arc::new(schema), self.columns).map_err(|e| error(&e))?;
         let target = crate::atomic::AtomicPath::new(path);
-        let error = |e: &dyn std::fmt::Display| format!("writing {}: {e}", path.display());
         let file = std::fs::File::create(target.temp()).map_err(|e| error(&e))?;
         let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(None)))
             .map_err(|e| error(&e))?;
@@ -94,4 +94,12 @@ impl TableBuilder {
         writer.close().map_err(|e| error(&e))?;
         target.commit().map_err(|e| error(&e))
     }
+}
+
+/// A table that could not be written: the file, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {message}")]
+pub struct WriteError {
+    pub path: std::path::PathBuf,
+    pub message: String,
 }

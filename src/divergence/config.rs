@@ -144,10 +144,11 @@ impl DivergenceConfig {
 pub enum DivergenceError {
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
-    Read(String),
-    #[error("{0}")]
-    Write(String),
+    /// An input table that is missing, damaged or not what the earlier stage writes.
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Write(#[from] crate::table::WriteError),
     #[error("facet {facet}, source {source_name}: per-pair codebook")]
     KMeans {
         facet: String,

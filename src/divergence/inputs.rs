@@ -74,8 +74,11 @@ impl Assignments {
     pub fn read(out_dir: &Path, wanted: Option<&[String]>) -> Result<Self, DivergenceError> {
         let path = out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
         Self::read_checked(out_dir, &path, wanted).map_err(|(message, usage)| {
-            let message = format!("{}: {message}", path.display());
-            if usage { DivergenceError::Config(message) } else { DivergenceError::Read(message) }
+            if usage {
+                DivergenceError::Config(format!("{}: {message}", path.display()))
+            } else {
+                DivergenceError::Read { path: path.clone(), message }
+            }
         })
     }
 
@@ -209,9 +212,9 @@ impl ConversationExtras {
         stopwords: &rustc_hash::FxHashSet<String>,
         sample: usize,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DivergenceError> {
         let path = out_dir.join(crate::ingest::CONVERSATIONS_FILE);
-        let error = |message: String| format!("{}: {message}", path.display());
+        let error = |message: String| DivergenceError::Read { path: path.clone(), message };
         let rows = assignments.rows();
         let threshold =
             if sample >= rows { u64::MAX } else { ((sample as f64 / rows as f64) * u64::MAX as f64) as u64 };
@@ -233,8 +236,11 @@ impl ConversationExtras {
         let (identities, _) = batches(&path, Some(&["conversation_id", "source", "survey"])).map_err(error)?;
         for batch in identities {
             let batch = batch.map_err(|e| error(e.to_string()))?;
-            let (ids, sources, surveys) =
-                (text(&batch, "conversation_id")?, text(&batch, "source")?, text(&batch, "survey")?);
+            let (ids, sources, surveys) = (
+                text(&batch, "conversation_id").map_err(error)?,
+                text(&batch, "source").map_err(error)?,
+                text(&batch, "survey").map_err(error)?,
+            );
             for i in 0..batch.num_rows() {
                 let key = row_hash(0, sources.value(i), ids.value(i));
                 let this_row = file_row + i as u64;
@@ -345,9 +351,9 @@ impl FeatureInputs {
         extras: &ConversationExtras,
         keep_matrices: bool,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DivergenceError> {
         let path = out_dir.join(crate::features::FEATURES_FILE);
-        let error = |message: String| format!("{}: {message}", path.display());
+        let error = |message: String| DivergenceError::Read { path: path.clone(), message };
         let (reader, schema) = batches(&path, None).map_err(error)?;
         let by_facet: BTreeMap<String, Vec<String>> = crate::cluster::facet_columns(&schema).map_err(error)?;
         let usi_columns: Vec<&str> = usi::feature_columns().into_iter().map(|(name, _)| name).collect();
@@ -373,7 +379,8 @@ impl FeatureInputs {
         let mut row = 0usize;
         for batch in reader {
             let batch = batch.map_err(|e| error(e.to_string()))?;
-            let (ids, sources) = (text(&batch, "conversation_id")?, text(&batch, "source")?);
+            let (ids, sources) =
+                (text(&batch, "conversation_id").map_err(error)?, text(&batch, "source").map_err(error)?);
             let float = |name: &str| {
                 batch
                     .column_by_name(name)

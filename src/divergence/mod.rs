@@ -106,7 +106,6 @@ impl DivergenceParams {
         self.check()?;
         let started = Instant::now();
         let config = &self.config;
-        let read = DivergenceError::Read;
         let assignments = Assignments::read(&self.out_dir, config.facets.as_deref())?;
         let reference = self.reference(&assignments)?;
         let cues = match &self.lexicons {
@@ -118,12 +117,10 @@ impl DivergenceParams {
         tracing::info!(rows = assignments.rows(), facets = assignments.facets.len(), "reading conversations");
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "assignments read");
         let extras =
-            ConversationExtras::read(&self.out_dir, &assignments, &cues.stopwords, config.explain_sample, config.seed)
-                .map_err(read)?;
+            ConversationExtras::read(&self.out_dir, &assignments, &cues.stopwords, config.explain_sample, config.seed)?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "conversations read");
         let per_pair = config.codebook == CodebookMode::PerPair;
-        let features =
-            FeatureInputs::read(&self.out_dir, &assignments, &extras, per_pair, config.seed).map_err(read)?;
+        let features = FeatureInputs::read(&self.out_dir, &assignments, &extras, per_pair, config.seed)?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "inputs read");
         let mut warnings = Vec::new();
         if extras.bad_survey_count > 0 {
@@ -214,20 +211,18 @@ impl DivergenceParams {
             reference,
             compared: &compared,
         };
-        let write = DivergenceError::Write;
         let mut files = vec![
-            context.write_divergence(&items, &estimates).map_err(write)?,
-            context.write_pairwise().map_err(write)?,
-            context.write_mixtures().map_err(write)?,
-            context.write_clusters(&features.profiles, &extras.words).map_err(write)?,
+            context.write_divergence(&items, &estimates)?,
+            context.write_pairwise()?,
+            context.write_mixtures()?,
+            context.write_clusters(&features.profiles, &extras.words)?,
         ];
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergence tables written");
         let usi_available = features.usi.is_some();
         match &features.usi {
             Some(sides) => {
-                let written = context
-                    .write_usi(sides, &features.tasks, self.frozen_difficulty()?.as_ref(), &mut warnings)
-                    .map_err(write)?;
+                let written =
+                    context.write_usi(sides, &features.tasks, self.frozen_difficulty()?.as_ref(), &mut warnings)?;
                 files.extend(written);
             }
             None => warnings.push("features.parquet has no USI columns (facet usi): no USI tables".into()),

@@ -34,7 +34,7 @@ use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
 use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use crate::ingest::SourceKind;
-use crate::table::TableBuilder;
+use crate::table::{TableBuilder, WriteError};
 
 pub const DIVERGENCE_FILE: &str = "divergence.parquet";
 pub const PAIRWISE_FILE: &str = "pairwise.parquet";
@@ -131,7 +131,11 @@ impl Context<'_> {
         }
     }
 
-    pub fn write_divergence(&self, items: &[(usize, usize)], estimates: &[Estimate]) -> Result<PathBuf, String> {
+    pub fn write_divergence(
+        &self,
+        items: &[(usize, usize)],
+        estimates: &[Estimate],
+    ) -> Result<PathBuf, DivergenceError> {
         let (config, a) = (self.config, self.assignments);
         let unit = config.log_base;
         let normalized = |d: &Divergences| d.js / std::f64::consts::LN_2;
@@ -190,7 +194,7 @@ impl Context<'_> {
         Ok(path)
     }
 
-    pub fn write_pairwise(&self) -> Result<PathBuf, String> {
+    pub fn write_pairwise(&self) -> Result<PathBuf, DivergenceError> {
         let a = self.assignments;
         let (unit, smoothing) = (self.config.log_base, self.config.smoothing());
         let sources = a.sources.len();
@@ -251,7 +255,7 @@ impl Context<'_> {
         Ok(path)
     }
 
-    pub fn write_mixtures(&self) -> Result<PathBuf, String> {
+    pub fn write_mixtures(&self) -> Result<PathBuf, DivergenceError> {
         let a = self.assignments;
         let unit = self.config.log_base;
         let mut rows: Vec<(usize, &'static str, mixture::Mixture, Vec<usize>)> = Vec::new();
@@ -295,7 +299,11 @@ impl Context<'_> {
         Ok(path)
     }
 
-    pub fn write_clusters(&self, profiles: &[FeatureProfile], words: &[ClusterWords]) -> Result<PathBuf, String> {
+    pub fn write_clusters(
+        &self,
+        profiles: &[FeatureProfile],
+        words: &[ClusterWords],
+    ) -> Result<PathBuf, DivergenceError> {
         let a = self.assignments;
         let unit = self.config.log_base;
         struct Row {
@@ -375,7 +383,7 @@ impl Context<'_> {
         tasks: &Tasks,
         frozen: Option<&BTreeMap<String, f64>>,
         warnings: &mut Vec<String>,
-    ) -> Result<Vec<PathBuf>, String> {
+    ) -> Result<Vec<PathBuf>, DivergenceError> {
         let a = self.assignments;
         let config = self.config;
         let n_tasks = tasks.names.len();
@@ -501,10 +509,12 @@ impl Context<'_> {
         let difficulty_path = self.path(USI_DIFFICULTY_FILE);
         let known: BTreeMap<&str, f64> =
             tasks.names.iter().zip(&task_difficulty).filter_map(|(t, d)| d.map(|d| (t.as_str(), d))).collect();
-        let mut bytes = serde_json::to_vec_pretty(&known).map_err(|e| e.to_string())?;
+        let write_error = |e: &dyn std::fmt::Display| {
+            DivergenceError::Write(WriteError { path: difficulty_path.clone(), message: e.to_string() })
+        };
+        let mut bytes = serde_json::to_vec_pretty(&known).map_err(|e| write_error(&e))?;
         bytes.push(b'\n');
-        crate::atomic::write_atomic(&difficulty_path, &bytes)
-            .map_err(|e| format!("writing {}: {e}", difficulty_path.display()))?;
+        crate::atomic::write_atomic(&difficulty_path, &bytes).map_err(|e| write_error(&e))?;
         Ok(vec![usi_path, features_path, difficulty_path])
     }
 }
