@@ -37,12 +37,12 @@ pub struct Args {
     pub columns: Option<Vec<String>>,
     #[arg(long)]
     pub k: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_RESTARTS)]
     pub restarts: usize,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_MAX_ITER)]
     pub max_iter: usize,
     /// Relative tolerance (times the mean feature variance), as scikit-learn's.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_TOL)]
     pub tol: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -34,13 +34,19 @@ pub struct CodebookSettings {
     pub precision: Precision,
 }
 
+/// The per-pair protocol of arXiv 2605.07847, in one place: K, iterations, restarts and the PCA's share of variance.
+pub const PER_PAIR_K: usize = 500;
+pub const PER_PAIR_MAX_ITER: usize = 500;
+pub const PER_PAIR_RESTARTS: usize = 5;
+pub const PER_PAIR_PCA_VARIANCE: f64 = 0.9;
+
 impl CodebookSettings {
     /// The per-pair protocol of arXiv 2605.07847.
     pub fn per_pair_protocol(seed: u64) -> Self {
         Self {
-            kmeans: KMeansParams::new(500).restarts(5).max_iter(500).seed(seed),
+            kmeans: KMeansParams::new(PER_PAIR_K).restarts(PER_PAIR_RESTARTS).max_iter(PER_PAIR_MAX_ITER).seed(seed),
             normalisation: Normalisation::L2,
-            pca_variance: Some(0.9),
+            pca_variance: Some(PER_PAIR_PCA_VARIANCE),
             precision: Precision::F64,
         }
     }
@@ -188,7 +194,8 @@ impl Codebook {
 }
 
 /// The per-pair protocol: one codebook on a human and a simulator sample together; returns it with the labels of
-/// each side. K is capped at the rows available (the paper's 500 needs at least 500 conversations).
+/// each side. K is capped at the rows available (the paper's 500 needs at least 500 conversations), with a warning
+/// in the log; the divergence row's `k` says which K was used.
 pub fn fit_pair<'a>(
     facet: &str,
     columns: Vec<String>,
@@ -199,7 +206,16 @@ pub fn fit_pair<'a>(
     let mut settings = CodebookSettings::per_pair_protocol(seed);
     let both = concatenate(Axis(0), &[human, simulator])
         .map_err(|_| KMeansError::DimensionMismatch { expected: human.ncols(), got: simulator.ncols() })?;
-    settings.kmeans.k = settings.kmeans.k.min(both.nrows());
+    if both.nrows() < settings.kmeans.k {
+        tracing::warn!(
+            facet,
+            rows = both.nrows(),
+            "per-pair codebook: K = {} capped at the {} rows of the pair",
+            settings.kmeans.k,
+            both.nrows()
+        );
+        settings.kmeans.k = both.nrows();
+    }
     let codebook = Codebook::fit(facet, columns, Vec::new(), both.view(), &settings)?;
     let (human_labels, _) = codebook.assign(human)?;
     let (simulator_labels, _) = codebook.assign(simulator)?;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codebook::Precision;
 use super::error::ClusterError;
+use super::kmeans::KMeansParams;
 
 /// How the fit sample shares its rows among sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -60,21 +61,21 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// The k-means settings every codebook of the stage is fitted with.
+    pub fn kmeans_params(&self) -> KMeansParams {
+        KMeansParams::new(self.k)
+            .restarts(self.restarts)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+            .seed(self.seed)
+            .minibatch(self.minibatch)
+    }
+
     /// Every rule about the settings alone (checked before any stage of `simgap run` starts).
     pub fn check(&self) -> Result<(), ClusterError> {
         let c = self;
-        if c.k == 0 {
-            return Err(ClusterError::Config("[cluster] k must be at least 1".into()));
-        }
-        if c.restarts == 0 || c.max_iter == 0 {
-            return Err(ClusterError::Config("[cluster] restarts and max_iter must be at least 1".into()));
-        }
-        if !(c.tol.is_finite() && c.tol >= 0.0) {
-            return Err(ClusterError::Config(format!("[cluster] tol must be a non-negative number, not {}", c.tol)));
-        }
-        if c.minibatch == Some(0) {
-            return Err(ClusterError::Config("[cluster] minibatch must be at least 1".into()));
-        }
+        // k, restarts, max_iter, tol and minibatch follow the k-means engine's own rules.
+        self.kmeans_params().check_settings().map_err(|e| ClusterError::Config(format!("[cluster] {e}")))?;
         if c.sample_size < c.k {
             return Err(ClusterError::Config(format!(
                 "[cluster] sample_size {} is smaller than k {}",

@@ -43,7 +43,6 @@ pub use columns::{ALL_FACET, facet_columns};
 use columns::{FeatureTable, normalisation_of};
 pub use config::{ClusterConfig, SampleBalance};
 pub use error::ClusterError;
-use kmeans::KMeansParams;
 use sample::{FitSample, SampleKeys};
 
 pub const ASSIGNMENTS_FILE: &str = "assignments.parquet";
@@ -226,12 +225,7 @@ pub fn fit_codebook(
     let dropped_columns: Vec<String> = dropped.iter().map(|&j| names[j].clone()).collect();
     let sample = sample.select(ndarray::Axis(1), &kept);
     let settings = CodebookSettings {
-        kmeans: KMeansParams::new(config.k)
-            .restarts(config.restarts)
-            .max_iter(config.max_iter)
-            .tol(config.tol)
-            .seed(config.seed)
-            .minibatch(config.minibatch),
+        kmeans: config.kmeans_params(),
         normalisation: normalisation_of(facet),
         pca_variance: config.pca_variance,
         precision: config.precision,

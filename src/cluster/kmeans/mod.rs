@@ -31,7 +31,7 @@ mod seeding;
 
 pub use error::KMeansError;
 pub use model::{FitStats, KMeans};
-pub use params::KMeansParams;
+pub use params::{DEFAULT_MAX_ITER, DEFAULT_RESTARTS, DEFAULT_TOL, KMeansParams};
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,12 @@ use super::model::{FitStats, KMeans};
 use super::seeding::{SeedingData, kmeans_plus_plus};
 use crate::hashing::mix64;
 
+/// The engine's defaults, scikit-learn's: 1 restart, 300 iterations, tol 1e-4 (`simgap kmeans` shows them; the
+/// cluster stage's `[cluster]` sets its own restarts).
+pub const DEFAULT_RESTARTS: usize = 1;
+pub const DEFAULT_MAX_ITER: usize = 300;
+pub const DEFAULT_TOL: f64 = 1e-4;
+
 /// Settings of a k-means fit. Defaults follow scikit-learn's: 300 iterations, tol 1e-4, 1 restart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansParams {
@@ -35,7 +41,7 @@ pub struct KMeansParams {
 
 impl KMeansParams {
     pub fn new(k: usize) -> Self {
-        Self { k, restarts: 1, max_iter: 300, tol: 1e-4, seed: 0, minibatch: None }
+        Self { k, restarts: DEFAULT_RESTARTS, max_iter: DEFAULT_MAX_ITER, tol: DEFAULT_TOL, seed: 0, minibatch: None }
     }
 
     pub fn minibatch(mut self, batch: Option<usize>) -> Self {
