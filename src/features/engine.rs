@@ -74,7 +74,14 @@ impl FeatureEngine {
 
     /// The document frequencies of one batch: in how many of its conversations each term bucket occurs.
     pub fn frequencies_of(&self, batch: &ConversationBatch) -> Result<DocumentFrequencies, String> {
-        let rows = batch.rows()?;
+        let mut frequencies = DocumentFrequencies::default();
+        self.add_frequencies(&batch.rows()?, &mut frequencies);
+        Ok(frequencies)
+    }
+
+    /// Adds the document frequencies of `rows` to `frequencies` (one table for a whole pass, where a driver reads
+    /// every batch itself).
+    pub fn add_frequencies(&self, rows: &[ConversationRow<'_>], frequencies: &mut DocumentFrequencies) {
         // Terms in parallel; the 4 MiB table is updated by this thread alone (copies per worker cost more).
         let terms: Vec<Vec<(u32, u32)>> = rows
             .par_iter()
@@ -83,11 +90,9 @@ impl FeatureEngine {
                 prepare(&row.messages, row.kind, reading).map(|p| lexical::term_counts(&p))
             })
             .collect();
-        let mut frequencies = DocumentFrequencies::default();
         for conversation in &terms {
             frequencies.add(conversation);
         }
-        Ok(frequencies)
     }
 
     /// Sets the corpus's document frequencies (every batch's, merged).
@@ -98,10 +103,14 @@ impl FeatureEngine {
 
     /// The feature rows of one batch, its rows computed in parallel.
     pub fn compute(&self, batch: &ConversationBatch) -> Result<BatchFeatures, String> {
+        self.compute_rows(&batch.rows()?)
+    }
+
+    /// The feature rows of a batch's decoded rows ([`ConversationBatch::rows`]), for a driver that reads them too.
+    pub fn compute_rows(&self, rows: &[ConversationRow<'_>]) -> Result<BatchFeatures, String> {
         if self.needs_frequencies() && self.frequencies.is_none() {
             return Err("the lexical facet needs the corpus's document frequencies first (with_frequencies)".into());
         }
-        let rows = batch.rows()?;
         let reading = Reading {
             words: self.facets.iter().any(|f| f.reads_words()).then_some(&self.cues.stopwords),
             assistant_text: self.facets.iter().any(|f| f.reads_assistant_text()),

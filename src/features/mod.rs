@@ -236,8 +236,8 @@ impl FeaturesParams {
                 Ok(writer)
             });
             let computed = reader::for_each_batch(batches, read_error, |batch| {
-                let features = engine.compute(&batch).map_err(read_error)?;
                 let rows = batch.rows().map_err(read_error)?;
+                let features = engine.compute_rows(&rows).map_err(read_error)?;
                 for &(index, reason) in &features.notes {
                     let row = &rows[index as usize];
                     skipped += u64::from(reason == engine::NO_USER_TURN);
@@ -320,7 +320,7 @@ impl FeaturesParams {
             ConversationBatches::open(path)?,
             |e| e,
             |batch| {
-                total = std::mem::take(&mut total).merge(&engine.frequencies_of(&batch)?);
+                engine.add_frequencies(&batch.rows()?, &mut total);
                 Ok(())
             },
         )?;
