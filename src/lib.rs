@@ -6,13 +6,14 @@
 //! (-> paper tables, figures and an HTML page).
 //! [`pipeline`] turns a TOML pipeline file into stage parameters and decides which stages a rerun skips;
 //! [`synth`] generates a seeded demo and scale corpus.
-//! Low-level rooms that import no stage: [`atomic`] (write-then-rename), [`hashing`], [`manifest`] (the output
-//! folder's `manifest.json`), [`progress`], [`repeated`] (settings lists must not repeat), [`table`] (Parquet
-//! writer settings).
+//! Low-level rooms that import no stage: [`atomic`] (write-then-rename), [`exact_sum`] (order-free float sums),
+//! [`hashing`], [`manifest`] (the output folder's `manifest.json`), [`progress`], [`repeated`] (settings lists must
+//! not repeat), [`table`] (Parquet writer settings).
 
 pub mod atomic;
 pub mod cluster;
 pub mod divergence;
+pub mod exact_sum;
 pub mod features;
 pub mod hashing;
 pub mod ingest;

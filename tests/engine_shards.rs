@@ -1,9 +1,11 @@
-//! The features and cluster stages through their per-batch functions, as a distributed driver runs them: the table
-//! cut into shards of several sizes, each shard's partial results (lexical document frequencies; sampling keys and
-//! fit sample) computed alone and merged in an order other than the shards', the codebooks fitted on the merged
-//! sample, every shard's feature rows and assignments computed alone. `features.parquet`, the codebooks and
-//! `assignments.parquet` must equal, byte for byte, what `simgap features` and `simgap cluster` wrote (on the demo
-//! corpus, and on shi2019 where `../shared` is present).
+//! The features, cluster and divergence stages through their per-batch functions, as a distributed driver runs
+//! them: the table cut into shards of several sizes, each shard's partial results (lexical document frequencies;
+//! sampling keys and fit sample; the divergence tally of counts, exact sums, sampled words and per-conversation USI
+//! inputs) computed alone, sent through their serialised form and merged in an order other than the shards', the
+//! codebooks fitted on the merged sample, every shard's feature rows and assignments computed alone.
+//! `features.parquet`, the codebooks, `assignments.parquet` and every divergence table must equal, byte for byte,
+//! what `simgap features`, `simgap cluster` and `simgap divergence` wrote (on the demo corpus, and on shi2019 where
+//! `../shared` is present).
 
 mod common;
 
@@ -18,6 +20,8 @@ use simgap::cluster::codebook::Codebook;
 use simgap::cluster::columns::FeatureTable;
 use simgap::cluster::sample::{FitSample, SampleKeys};
 use simgap::cluster::{ClusterConfig, facets_to_fit, fit_codebook};
+use simgap::divergence::inputs::{self, RowContext};
+use simgap::divergence::tally::Tally;
 use simgap::features::cues::CueLists;
 use simgap::features::engine::FeatureEngine;
 use simgap::features::lexical::DocumentFrequencies;
@@ -158,25 +162,67 @@ fn features_by_shards(out: &Path, pipeline: &PipelineConfig, shardings: &[&[usiz
     }
 }
 
+/// Drives the divergence stage's tally over `out`'s tables in the shardings `sizes` and compares the tables it
+/// writes with what `simgap divergence` wrote in `out`.
+fn divergence_by_shards(out: &Path, pipeline: &PipelineConfig, shardings: &[&[usize]]) {
+    let params = pipeline.divergence_params(out.to_owned(), false);
+    let cues = params.cues().unwrap();
+    let plan = inputs::plan(out, &params.reading(&cues.stopwords)).unwrap();
+    let context = RowContext::read(out, &plan, &cues.stopwords).unwrap();
+    let rows = plan.rows;
+    for sizes in shardings {
+        let mut ranges = Vec::new();
+        let mut start = 0u64;
+        for &size in sizes.iter().cycle() {
+            if start >= rows {
+                break;
+            }
+            let end = (start + size as u64).min(rows);
+            ranges.push(start..end);
+            start = end;
+        }
+        let mut merged = Tally::new(&plan);
+        for i in merge_order(ranges.len()) {
+            let part = inputs::tally_rows(out, &plan, &context, ranges[i].clone()).unwrap();
+            merged.merge(&Tally::from_json(&part.to_json()).unwrap()).unwrap();
+        }
+        assert_eq!(merged.rows(), rows);
+        let tables = out.join(format!("divergence-{}", sizes[0]));
+        std::fs::create_dir_all(&tables).unwrap();
+        let mut by_shards = params.clone();
+        by_shards.out_dir = tables.clone();
+        let report = by_shards.write_from_tally(&plan, merged).unwrap();
+        assert!(report.files.len() >= 4, "{:?}", report.files);
+        for file in &report.files {
+            let name = file.file_name().unwrap();
+            assert!(
+                std::fs::read(file).unwrap() == std::fs::read(out.join(name)).unwrap(),
+                "{name:?} from shards {sizes:?} differs from simgap divergence's"
+            );
+        }
+    }
+}
+
 fn run_stages(pipeline: &Path) {
-    for stage in ["ingest", "features", "cluster"] {
+    for stage in ["ingest", "features", "cluster", "divergence"] {
         let output = simgap(&["-q", stage, pipeline.to_str().unwrap()]);
         assert!(matches!(output.status.code(), Some(0 | 3)), "simgap {stage}: {}", stderr(&output));
     }
 }
 
 #[test]
-fn features_and_cluster_by_shards_equal_the_stages_on_the_demo() {
+fn stages_by_shards_equal_the_cli_on_the_demo() {
     let (dir, pipeline) = demo_with("");
     run_stages(&pipeline);
     let config = PipelineConfig::load(&pipeline).unwrap();
     let shardings: &[&[usize]] = &[&[1400], &[97], &[1, 500, 333, 2]];
     features_by_shards(&dir.path().join("out"), &config, shardings);
     cluster_by_shards(&dir.path().join("out"), &config.cluster, shardings);
+    divergence_by_shards(&dir.path().join("out"), &config, shardings);
 }
 
 #[test]
-fn features_and_cluster_by_shards_equal_the_stages_on_shi2019() {
+fn stages_by_shards_equal_the_cli_on_shi2019() {
     let Some(shared) = shared_data() else { return };
     let text = std::fs::read_to_string(project_root().join("pipelines/shi2019.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -188,4 +234,5 @@ fn features_and_cluster_by_shards_equal_the_stages_on_shi2019() {
     let shardings: &[&[usize]] = &[&[100_000], &[250], &[7, 1000, 61]];
     features_by_shards(&dir.path().join("out"), &config, shardings);
     cluster_by_shards(&dir.path().join("out"), &config.cluster, shardings);
+    divergence_by_shards(&dir.path().join("out"), &config, shardings);
 }

@@ -7,7 +7,11 @@
 //! ([`ClusterWords`]); and a few example user turns. Labels (captured / missed / hallucinated) come from the
 //! histograms ([`label`]). Memory: K x columns sums per facet, and the words of the sampled conversations.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exact_sum::ExactSum;
 
 /// How many extreme features, words and example turns a cluster row lists.
 pub const TOP_FEATURES: usize = 5;
@@ -16,14 +20,15 @@ pub const EXAMPLES: usize = 3;
 /// Example turns are cut to this many characters.
 const EXAMPLE_CHARS: usize = 280;
 
-/// Per cluster sums of a facet's features, and the same over every conversation.
-#[derive(Debug, Clone)]
+/// Per cluster sums of a facet's features, and the same over every conversation. The sums are exact
+/// ([`ExactSum`]), so profiles added per shard merge to the same bits in any order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureProfile {
     pub columns: Vec<String>,
-    sums: Vec<Vec<f64>>,
+    sums: Vec<Vec<ExactSum>>,
     counts: Vec<Vec<u64>>,
-    total_sum: Vec<f64>,
-    total_squares: Vec<f64>,
+    total_sum: Vec<ExactSum>,
+    total_squares: Vec<ExactSum>,
     total_count: Vec<u64>,
 }
 
@@ -32,10 +37,10 @@ impl FeatureProfile {
         let d = columns.len();
         FeatureProfile {
             columns,
-            sums: vec![vec![0.0; d]; k],
+            sums: vec![vec![ExactSum::new(); d]; k],
             counts: vec![vec![0; d]; k],
-            total_sum: vec![0.0; d],
-            total_squares: vec![0.0; d],
+            total_sum: vec![ExactSum::new(); d],
+            total_squares: vec![ExactSum::new(); d],
             total_count: vec![0; d],
         }
     }
@@ -46,12 +51,37 @@ impl FeatureProfile {
             if v.is_nan() {
                 continue;
             }
-            self.sums[cluster][j] += v;
+            self.sums[cluster][j].add(v);
             self.counts[cluster][j] += 1;
-            self.total_sum[j] += v;
-            self.total_squares[j] += v * v;
+            self.total_sum[j].add(v);
+            self.total_squares[j].add(v * v);
             self.total_count[j] += 1;
         }
+    }
+
+    /// Adds another profile of the same facet and codebook.
+    pub fn merge(&mut self, other: &FeatureProfile) -> Result<(), String> {
+        if other.columns != self.columns || other.sums.len() != self.sums.len() {
+            return Err(format!(
+                "feature profiles of different codebooks ({} columns and {} clusters, {} and {})",
+                self.columns.len(),
+                self.sums.len(),
+                other.columns.len(),
+                other.sums.len()
+            ));
+        }
+        for (mine, theirs) in self.sums.iter_mut().flatten().zip(other.sums.iter().flatten()) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.counts.iter_mut().flatten().zip(other.counts.iter().flatten()) {
+            *mine += theirs;
+        }
+        for j in 0..self.columns.len() {
+            self.total_sum[j].merge(&other.total_sum[j]);
+            self.total_squares[j].merge(&other.total_squares[j]);
+            self.total_count[j] += other.total_count[j];
+        }
+        Ok(())
     }
 
     /// The cluster's most extreme features: (name, z) sorted by |z|, largest first.
@@ -60,9 +90,9 @@ impl FeatureProfile {
             .filter(|&j| self.counts[cluster][j] > 0 && self.total_count[j] > 1)
             .map(|j| {
                 let n = self.total_count[j] as f64;
-                let mean = self.total_sum[j] / n;
-                let variance = (self.total_squares[j] / n - mean * mean).max(0.0);
-                let member_mean = self.sums[cluster][j] / self.counts[cluster][j] as f64;
+                let mean = self.total_sum[j].value() / n;
+                let variance = (self.total_squares[j].value() / n - mean * mean).max(0.0);
+                let member_mean = self.sums[cluster][j].value() / self.counts[cluster][j] as f64;
                 let z = if variance > 0.0 { (member_mean - mean) / variance.sqrt() } else { 0.0 };
                 (self.columns[j].clone(), z)
             })
@@ -73,17 +103,36 @@ impl FeatureProfile {
     }
 }
 
-/// Word counts per cluster of the sampled conversations' user turns, and a few example turns.
-#[derive(Debug, Clone)]
+/// Word counts per cluster of the sampled conversations' user turns, and a few example turns; counts add and the
+/// examples with the smallest hashes win, so word tables merge in any order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterWords {
-    counts: Vec<HashMap<String, u64>>,
+    counts: Vec<BTreeMap<String, u64>>,
     /// (hash, turn): the turns with the smallest hashes are kept, so the choice does not depend on file order.
     examples: Vec<Vec<(u64, String)>>,
 }
 
 impl ClusterWords {
     pub fn new(k: usize) -> Self {
-        ClusterWords { counts: vec![HashMap::new(); k], examples: vec![Vec::new(); k] }
+        ClusterWords { counts: vec![BTreeMap::new(); k], examples: vec![Vec::new(); k] }
+    }
+
+    /// Adds another table of the same codebook.
+    pub fn merge(&mut self, other: &ClusterWords) -> Result<(), String> {
+        if other.counts.len() != self.counts.len() {
+            return Err(format!("word tables of {} and {} clusters", self.counts.len(), other.counts.len()));
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            for (word, count) in theirs {
+                *mine.entry(word.clone()).or_default() += count;
+            }
+        }
+        for (mine, theirs) in self.examples.iter_mut().zip(&other.examples) {
+            mine.extend(theirs.iter().cloned());
+            mine.sort();
+            mine.truncate(EXAMPLES);
+        }
+        Ok(())
     }
 
     pub fn add(&mut self, cluster: usize, words: &[&str], example: Option<(u64, &str)>) {

@@ -1,45 +1,47 @@
-//! What the divergence stage reads, in three streaming passes over the earlier stages' tables.
+//! What the divergence stage reads: the CLI's driver over the engine seam ([`super::tally`]), in three streaming
+//! passes over the earlier stages' tables, and what the tally finishes into.
 //!
-//! Consumes: `assignments.parquet` + `codebooks/*.json` (pass 1: clusters per row, histograms per facet and
-//! source), `conversations.parquet` (pass 2: identities and survey answers of every row, then the messages of a
-//! seeded sample of conversations alone, through a row selection, for the cluster words), `features.parquet` (pass 3: USI inputs, per-cluster feature sums, and the
-//! facet matrices the per-pair protocol refits on). Produces: [`Assignments`], [`ConversationExtras`],
-//! [`FeatureInputs`]. Rows are matched by a hash of (source, conversation id): features and assignments have the
-//! same rows in the same order (checked), conversations may have more (those the features stage skipped).
-//! Memory: 16 bytes plus 4 per facet per row, 9 per row for surveys, and the sampled conversations' words.
+//! Consumes: `assignments.parquet` + `codebooks/*.json` (the plan: facets and codebooks; pass 1: each row's
+//! identity), `conversations.parquet` (pass 2: the survey of every assigned row, then the messages of a seeded
+//! sample of conversations alone, through a row selection, for the cluster words), and `assignments.parquet` beside
+//! `features.parquet` (pass 3: both tables' batches of the same rows, tallied). Produces: [`Assignments`],
+//! [`ConversationExtras`], [`FeatureInputs`]. Rows are matched by a hash of (source, conversation id): features and
+//! assignments have the same rows in the same order (checked), conversations may have more (those the features
+//! stage skipped). Memory: 8 bytes per row plus each survey's text, the sampled conversations' words, and the
+//! tally's own (see [`super::tally`]).
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, UInt32Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 
 use super::config::DivergenceError;
 use super::explain::{ClusterWords, FeatureProfile};
 use super::histogram::Histogram;
-use super::survey::{self, Answers};
-use super::usi::{self, Side, Tasks, USI_FEATURES, UsiRow};
+use super::tally::{RowBatch, SampledTurns, Tally, TallyPlan};
+use super::usi::{Side, Tasks};
 use crate::cluster::codebook::Codebook;
 use crate::features::reader::ConversationBatches;
 use crate::features::text::{Reading, prepare};
-use crate::hashing::{mix64, row_hash};
+use crate::hashing::row_hash;
 use crate::ingest::SourceKind;
 
 /// No cluster: the conversation has no value in the facet.
 pub const NO_CLUSTER: u32 = u32::MAX;
 
-/// The table's batches (of every column, or of `columns` alone) and its schema (with the file's key-value metadata,
-/// which the reader's own schema lacks).
-fn batches(
-    path: &Path,
-    columns: Option<&[&str]>,
-) -> Result<(parquet::arrow::arrow_reader::ParquetRecordBatchReader, SchemaRef), String> {
+/// Rows per batch of every pass.
+const BATCH_ROWS: usize = 8192;
+
+/// The table's batches (of every column, or of `columns` alone), its schema (with the file's key-value metadata,
+/// which the reader's own schema lacks) and its number of rows.
+fn batches(path: &Path, columns: Option<&[&str]>) -> Result<(ParquetRecordBatchReader, SchemaRef, u64), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
     let schema = builder.schema().clone();
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     if let Some(names) = columns {
         let mut roots = Vec::new();
         for name in names {
@@ -48,152 +50,34 @@ fn batches(
         let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
         builder = builder.with_projection(mask);
     }
-    Ok((builder.with_batch_size(8192).build().map_err(|e| e.to_string())?, schema))
+    Ok((builder.with_batch_size(BATCH_ROWS).build().map_err(|e| e.to_string())?, schema, rows))
 }
 
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow::array::StringArray, String> {
     batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>()).ok_or(format!("no text column {name:?}"))
 }
 
-/// Pass 1: every row's source and clusters, and the histograms.
+/// Sources, facets and the cluster counts.
 pub struct Assignments {
     /// Sorted by name.
     pub sources: Vec<String>,
     pub kinds: Vec<SourceKind>,
     pub facets: Vec<String>,
     pub codebooks: Vec<Codebook>,
-    pub row_source: Vec<u32>,
-    pub row_key: Vec<u64>,
-    /// [facet][row], [`NO_CLUSTER`] where none.
-    pub clusters: Vec<Vec<u32>>,
+    /// Conversations assigned.
+    pub rows: usize,
     /// [facet][source].
     pub histograms: Vec<Vec<Histogram>>,
 }
 
 impl Assignments {
-    pub fn read(out_dir: &Path, wanted: Option<&[String]>) -> Result<Self, DivergenceError> {
-        let path = out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
-        Self::read_checked(out_dir, &path, wanted).map_err(|(message, usage)| {
-            if usage {
-                DivergenceError::Config(format!("{}: {message}", path.display()))
-            } else {
-                DivergenceError::Read { path: path.clone(), message }
-            }
-        })
-    }
-
-    /// Errors as (message, whether the settings are at fault).
-    fn read_checked(out_dir: &Path, path: &Path, wanted: Option<&[String]>) -> Result<Self, (String, bool)> {
-        let error = |message: String| (message, false);
-        let (reader, schema) = batches(path, None).map_err(error)?;
-        let present: Vec<String> =
-            schema.fields().iter().filter_map(|f| f.name().strip_prefix("cluster_").map(str::to_owned)).collect();
-        let facets: Vec<String> = match wanted {
-            Some(list) => {
-                for facet in list {
-                    if !present.contains(facet) {
-                        let message = format!(
-                            "[divergence] facets names {facet:?}, which has no cluster column (there are: {})",
-                            present.join(", ")
-                        );
-                        return Err((message, true));
-                    }
-                }
-                list.to_vec()
-            }
-            None => present,
-        };
-        let codebooks: Vec<Codebook> = facets
-            .iter()
-            .map(|f| Codebook::read(&out_dir.join(crate::cluster::CODEBOOKS_DIR).join(format!("{f}.json"))))
-            .collect::<Result<_, _>>()
-            .map_err(error)?;
-        let mut first_seen: Vec<(String, SourceKind)> = Vec::new();
-        let mut index_of: HashMap<String, u32> = HashMap::new();
-        let (mut row_source, mut row_key) = (Vec::new(), Vec::new());
-        let mut clusters: Vec<Vec<u32>> = vec![Vec::new(); facets.len()];
-        for batch in reader {
-            let batch = batch.map_err(|e| error(e.to_string()))?;
-            let (ids, sources, kinds) = (
-                text(&batch, "conversation_id").map_err(error)?,
-                text(&batch, "source").map_err(error)?,
-                text(&batch, "kind").map_err(error)?,
-            );
-            for i in 0..batch.num_rows() {
-                let source = sources.value(i);
-                let index = match index_of.get(source) {
-                    Some(&index) => index,
-                    None => {
-                        let kind = SourceKind::parse(kinds.value(i))
-                            .ok_or_else(|| error(format!("row {}: kind {:?}", row_key.len(), kinds.value(i))))?;
-                        first_seen.push((source.to_owned(), kind));
-                        index_of.insert(source.to_owned(), (first_seen.len() - 1) as u32);
-                        (first_seen.len() - 1) as u32
-                    }
-                };
-                row_source.push(index);
-                row_key.push(row_hash(0, source, ids.value(i)));
-            }
-            for (f, facet) in facets.iter().enumerate() {
-                let column = batch
-                    .column_by_name(&format!("cluster_{facet}"))
-                    .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-                    .ok_or_else(|| error(format!("cluster_{facet} is not uint32")))?;
-                let k = codebooks[f].centroids.len() as u32;
-                for i in 0..column.len() {
-                    let cluster = if column.is_null(i) { NO_CLUSTER } else { column.value(i) };
-                    if cluster != NO_CLUSTER && cluster >= k {
-                        return Err(error(format!(
-                            "row {}: cluster_{facet} = {cluster}, but its codebook has {k} clusters (codebooks and \
-                             assignments from different runs? rerun `simgap cluster`)",
-                            clusters[f].len()
-                        )));
-                    }
-                    clusters[f].push(cluster);
-                }
-            }
-        }
-        // Sources in name order, so tables do not depend on file order.
-        let mut order: Vec<usize> = (0..first_seen.len()).collect();
-        order.sort_by(|&a, &b| first_seen[a].0.cmp(&first_seen[b].0));
-        let mut rank = vec![0u32; order.len()];
-        for (new, &old) in order.iter().enumerate() {
-            rank[old] = new as u32;
-        }
-        row_source.iter_mut().for_each(|s| *s = rank[*s as usize]);
-        let sources: Vec<String> = order.iter().map(|&i| first_seen[i].0.clone()).collect();
-        let kinds: Vec<SourceKind> = order.iter().map(|&i| first_seen[i].1).collect();
-        let histograms = clusters
-            .iter()
-            .zip(&codebooks)
-            .map(|(column, codebook)| {
-                let mut per_source = vec![Histogram::zeros(codebook.centroids.len()); sources.len()];
-                for (&cluster, &source) in column.iter().zip(&row_source) {
-                    if cluster != NO_CLUSTER {
-                        per_source[source as usize].add(cluster as usize);
-                    }
-                }
-                per_source
-            })
-            .collect();
-        Ok(Assignments { sources, kinds, facets, codebooks, row_source, row_key, clusters, histograms })
-    }
-
     pub fn rows(&self) -> usize {
-        self.row_key.len()
+        self.rows
     }
 }
 
-/// The user-turn words of one sampled conversation and its first user turn.
-struct SampledTurns {
-    words: Vec<String>,
-    example: Option<String>,
-}
-
-/// Pass 2: surveys and cluster words.
+/// Survey problems and cluster words.
 pub struct ConversationExtras {
-    /// Per assignment row.
-    pub surveys: Vec<Option<Answers>>,
     pub unknown_questions: u64,
     pub unreadable_answers: u64,
     /// Surveys that are not a JSON object: (conversation id, problem), the first few.
@@ -204,134 +88,7 @@ pub struct ConversationExtras {
     pub sampled: u64,
 }
 
-impl ConversationExtras {
-    /// `sample` conversations (about) are read for words, chosen by a seeded hash.
-    pub fn read(
-        out_dir: &Path,
-        assignments: &Assignments,
-        stopwords: &rustc_hash::FxHashSet<String>,
-        sample: usize,
-        seed: u64,
-    ) -> Result<Self, DivergenceError> {
-        let path = out_dir.join(crate::ingest::CONVERSATIONS_FILE);
-        let error = |message: String| DivergenceError::Read { path: path.clone(), message };
-        let rows = assignments.rows();
-        let threshold =
-            if sample >= rows { u64::MAX } else { ((sample as f64 / rows as f64) * u64::MAX as f64) as u64 };
-        let mut extras = ConversationExtras {
-            surveys: vec![None; rows],
-            unknown_questions: 0,
-            unreadable_answers: 0,
-            bad_surveys: Vec::new(),
-            bad_survey_count: 0,
-            words: assignments.codebooks.iter().map(|c| ClusterWords::new(c.centroids.len())).collect(),
-            sampled: 0,
-        };
-        // Identities and surveys of every row: match them to the assignments in order, parse the surveys, and pick
-        // the sample by a seeded hash of the row's key.
-        let mut next = 0usize;
-        let mut sampled_rows: Vec<u64> = Vec::new(); // rows of the conversations table
-        let mut sampled_assignments: Vec<(usize, u64)> = Vec::new(); // (assignment row, sampling hash)
-        let mut file_row = 0u64;
-        let (identities, _) = batches(&path, Some(&["conversation_id", "source", "survey"])).map_err(error)?;
-        for batch in identities {
-            let batch = batch.map_err(|e| error(e.to_string()))?;
-            let (ids, sources, surveys) = (
-                text(&batch, "conversation_id").map_err(error)?,
-                text(&batch, "source").map_err(error)?,
-                text(&batch, "survey").map_err(error)?,
-            );
-            for i in 0..batch.num_rows() {
-                let key = row_hash(0, sources.value(i), ids.value(i));
-                let this_row = file_row + i as u64;
-                if !(next < rows && assignments.row_key[next] == key) {
-                    continue; // a conversation the features stage skipped (no user turn)
-                }
-                let row = next;
-                next += 1;
-                let hash = mix64(key ^ seed);
-                if hash <= threshold {
-                    sampled_rows.push(this_row);
-                    sampled_assignments.push((row, hash));
-                }
-                if surveys.is_null(i) {
-                    continue;
-                }
-                match survey::parse(surveys.value(i)) {
-                    Ok((answers, issues)) => {
-                        extras.surveys[row] = Some(answers);
-                        extras.unknown_questions += u64::from(issues.unknown_questions);
-                        extras.unreadable_answers += u64::from(issues.unreadable_answers);
-                    }
-                    Err(problem) => {
-                        extras.bad_survey_count += 1;
-                        if extras.bad_surveys.len() < 20 {
-                            extras.bad_surveys.push((ids.value(i).to_owned(), problem));
-                        }
-                    }
-                }
-            }
-            file_row += batch.num_rows() as u64;
-        }
-        // The sampled conversations' messages alone (the decoder skips the other rows), row groups in parallel (the
-        // pages must be decompressed whole: that is most of the cost), tokenised as they are read.
-        let reading = Reading { words: Some(stopwords), assistant_text: false };
-        let groups: Vec<(usize, &[u64])> = ConversationBatches::row_groups(&path)
-            .map_err(error)?
-            .into_iter()
-            .enumerate()
-            .filter_map(|(group, (first, rows))| {
-                let from = sampled_rows.partition_point(|&row| row < first);
-                let to = sampled_rows.partition_point(|&row| row < first + rows);
-                (from < to).then(|| (group, &sampled_rows[from..to]))
-            })
-            .collect();
-        let read_group = |&(group, rows): &(usize, &[u64])| -> Result<Vec<Option<SampledTurns>>, String> {
-            let mut turns = Vec::with_capacity(rows.len());
-            for batch in ConversationBatches::open_group_rows(&path, &[], group, rows)? {
-                let batch = batch?;
-                turns.extend(batch.rows()?.iter().map(|conversation| {
-                    let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
-                    let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
-                    let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
-                    Some(SampledTurns { words, example })
-                }));
-            }
-            Ok(turns)
-        };
-        // As many groups at a time as there are threads, so only their words are held at once.
-        let mut pending = sampled_assignments.iter();
-        for wave in groups.chunks(rayon::current_num_threads().max(1)) {
-            let per_group: Vec<Vec<Option<SampledTurns>>> =
-                wave.par_iter().map(read_group).collect::<Result<_, String>>().map_err(error)?;
-            for turns in per_group.into_iter().flatten() {
-                let &(row, hash) = pending.next().ok_or_else(|| error("more sampled rows than chosen".into()))?;
-                let Some(turns) = turns else { continue };
-                extras.sampled += 1;
-                let words: Vec<&str> = turns.words.iter().map(String::as_str).collect();
-                let example = turns.example.as_deref().map(|text| (hash, text));
-                for (f, words_of_facet) in extras.words.iter_mut().enumerate() {
-                    let cluster = assignments.clusters[f][row];
-                    if cluster != NO_CLUSTER {
-                        words_of_facet.add(cluster as usize, &words, example);
-                    }
-                }
-            }
-        }
-        if pending.next().is_some() {
-            return Err(error("fewer sampled rows read than chosen: the table changed while it was read".into()));
-        }
-        if next != rows {
-            return Err(error(format!(
-                "only {next} of the {rows} assigned conversations were found in order: the tables come from \
-                 different runs; rerun the pipeline"
-            )));
-        }
-        Ok(extras)
-    }
-}
-
-/// Pass 3: USI sides, per-cluster feature profiles, and (per-pair protocol) each source's facet matrices.
+/// USI sides, per-cluster feature profiles, and (per-pair protocol) each source's facet matrices.
 pub struct FeatureInputs {
     /// Per source; None when the table has no USI columns.
     pub usi: Option<Vec<Side>>,
@@ -344,111 +101,295 @@ pub struct FeatureInputs {
     pub matrix_columns: Vec<Vec<String>>,
 }
 
-impl FeatureInputs {
+/// What to read.
+pub struct ReadSettings<'a> {
+    /// `[divergence] facets`; None for every facet the assignments have.
+    pub facets: Option<&'a [String]>,
+    /// Words the cluster words leave out.
+    pub stopwords: &'a rustc_hash::FxHashSet<String>,
+    /// About this many conversations are read for the cluster words.
+    pub explain_sample: usize,
+    pub per_pair: bool,
+    pub seed: u64,
+}
+
+/// Reads the earlier stages' tables in `out_dir` into one tally and finishes it.
+pub fn read(
+    out_dir: &Path,
+    settings: &ReadSettings<'_>,
+) -> Result<(Assignments, ConversationExtras, FeatureInputs), DivergenceError> {
+    let plan = plan(out_dir, settings)?;
+    let context = RowContext::read(out_dir, &plan, settings.stopwords)?;
+    let tally = tally_rows(out_dir, &plan, &context, 0..context.surveys.len() as u64)?;
+    Ok(tally.finish(&plan))
+}
+
+/// The plan every part of the run shares: facets and codebooks from `out_dir`, the features' schema and rows.
+pub fn plan(out_dir: &Path, settings: &ReadSettings<'_>) -> Result<TallyPlan, DivergenceError> {
+    let features_path = out_dir.join(crate::features::FEATURES_FILE);
+    let read_error = |message: String| DivergenceError::Read { path: features_path.clone(), message };
+    let (facets, codebooks) = plan_facets(out_dir, &out_dir.join(crate::cluster::ASSIGNMENTS_FILE), settings.facets)?;
+    let (_, schema, rows) = batches(&features_path, Some(&[])).map_err(read_error)?;
+    TallyPlan::new(facets, codebooks, &schema, rows, settings.explain_sample, settings.per_pair, settings.seed)
+        .map_err(read_error)
+}
+
+/// What the tally needs of the conversations table, by assigned row: each row's survey, and the sampled rows'
+/// user turns (passes 1 and 2).
+pub struct RowContext {
+    pub surveys: Vec<Option<Box<str>>>,
+    /// (assigned row, turns), in row order.
+    pub turns: Vec<(u64, SampledTurns)>,
+}
+
+impl RowContext {
     pub fn read(
         out_dir: &Path,
-        assignments: &Assignments,
-        extras: &ConversationExtras,
-        keep_matrices: bool,
-        seed: u64,
+        plan: &TallyPlan,
+        stopwords: &rustc_hash::FxHashSet<String>,
     ) -> Result<Self, DivergenceError> {
-        let path = out_dir.join(crate::features::FEATURES_FILE);
-        let error = |message: String| DivergenceError::Read { path: path.clone(), message };
-        let (reader, schema) = batches(&path, None).map_err(error)?;
-        let by_facet: BTreeMap<String, Vec<String>> = crate::cluster::facet_columns(&schema).map_err(error)?;
-        let usi_columns: Vec<&str> = usi::feature_columns().into_iter().map(|(name, _)| name).collect();
-        let has_usi = usi_columns.iter().all(|c| schema.field_with_name(c).is_ok());
-        let mut sides: Vec<Side> = assignments
-            .sources
-            .iter()
-            .zip(&assignments.kinds)
-            .map(|(s, k)| Side::new(s, *k == SourceKind::Simulator))
-            .collect();
-        let mut tasks = Tasks::default();
-        let mut profiles: Vec<FeatureProfile> =
-            assignments.codebooks.iter().map(|c| FeatureProfile::new(c.columns.clone(), c.centroids.len())).collect();
-        // The per-pair protocol clusters every column of the facet, as the shared codebook's fit did.
-        let matrix_columns: Vec<Vec<String>> = assignments
-            .facets
-            .iter()
-            .zip(&assignments.codebooks)
-            .map(|(facet, codebook)| by_facet.get(facet).cloned().unwrap_or_else(|| codebook.columns.clone()))
-            .collect();
-        let mut matrices: Option<Vec<Vec<Vec<f64>>>> =
-            keep_matrices.then(|| vec![vec![Vec::new(); assignments.sources.len()]; assignments.facets.len()]);
-        let mut row = 0usize;
-        for batch in reader {
-            let batch = batch.map_err(|e| error(e.to_string()))?;
-            let (ids, sources) =
-                (text(&batch, "conversation_id").map_err(error)?, text(&batch, "source").map_err(error)?);
-            let float = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_primitive_opt::<Float64Type>())
-                    .ok_or_else(|| error(format!("column {name:?} is not float64")))
-            };
-            let usi_arrays =
-                if has_usi { Some(usi_columns.iter().map(|c| float(c)).collect::<Result<Vec<_>, _>>()?) } else { None };
-            let profile_arrays: Vec<Vec<_>> = profiles
-                .iter()
-                .map(|p| p.columns.iter().map(|c| float(c)).collect::<Result<Vec<_>, _>>())
-                .collect::<Result<_, _>>()?;
-            let matrix_arrays: Vec<Vec<_>> = if keep_matrices {
-                matrix_columns
-                    .iter()
-                    .map(|cols| cols.iter().map(|c| float(c)).collect::<Result<Vec<_>, _>>())
-                    .collect::<Result<_, _>>()?
-            } else {
-                Vec::new()
-            };
-            let task_ids = batch.column_by_name("task_id").and_then(|c| c.as_string_opt::<i32>());
-            let runs = batch.column_by_name("run").and_then(|c| c.as_primitive_opt::<Int64Type>());
-            let outcomes = batch.column_by_name("outcome").and_then(|c| c.as_primitive_opt::<Float64Type>());
-            let value = |array: &arrow::array::Float64Array, i: usize| {
-                if array.is_null(i) { f64::NAN } else { array.value(i) }
-            };
-            for i in 0..batch.num_rows() {
-                if row >= assignments.rows() || assignments.row_key[row] != row_hash(0, sources.value(i), ids.value(i))
-                {
-                    return Err(error(format!(
-                        "row {row} ({:?}) is not the assignments' row {row}: the tables come from different runs; \
-                         rerun `simgap cluster`",
-                        ids.value(i)
-                    )));
-                }
-                let source = assignments.row_source[row] as usize;
-                if let Some(arrays) = &usi_arrays {
-                    let features: [f64; USI_FEATURES] = std::array::from_fn(|j| value(arrays[j], i));
-                    let usi_row = UsiRow {
-                        task: task_ids.filter(|t| !t.is_null(i)).map(|t| t.value(i)),
-                        run: runs.filter(|r| !r.is_null(i)).map(|r| r.value(i)),
-                        outcome: outcomes.filter(|o| !o.is_null(i)).map(|o| o.value(i)),
-                        features,
-                        survey: extras.surveys[row],
-                        fill_hash: mix64(assignments.row_key[row] ^ seed),
-                    };
-                    sides[source].add(&usi_row, &mut tasks);
-                }
-                for (f, profile) in profiles.iter_mut().enumerate() {
-                    let cluster = assignments.clusters[f][row];
-                    if cluster != NO_CLUSTER {
-                        profile.add(cluster as usize, profile_arrays[f].iter().map(|a| value(a, i)));
-                    }
-                }
-                if let Some(matrices) = matrices.as_mut() {
-                    for (f, arrays) in matrix_arrays.iter().enumerate() {
-                        matrices[f][source].extend(arrays.iter().map(|a| value(a, i)));
-                    }
-                }
-                row += 1;
+        let assignments_path = out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
+        let conversations_path = out_dir.join(crate::ingest::CONVERSATIONS_FILE);
+        let keys = row_keys(&assignments_path, plan.rows)
+            .map_err(|message| DivergenceError::Read { path: assignments_path.clone(), message })?;
+        let (surveys, sampled_rows) = surveys_and_sample(&conversations_path, &keys, plan)?;
+        let turns = sampled_turns(&conversations_path, &sampled_rows, stopwords)
+            .map_err(|message| DivergenceError::Read { path: conversations_path.clone(), message })?;
+        Ok(RowContext { surveys, turns })
+    }
+}
+
+/// The facets to compare (the settings' or every cluster column of the assignments) and their codebooks.
+fn plan_facets(
+    out_dir: &Path,
+    path: &Path,
+    wanted: Option<&[String]>,
+) -> Result<(Vec<String>, Vec<Codebook>), DivergenceError> {
+    let read_error = |message: String| DivergenceError::Read { path: path.to_path_buf(), message };
+    let (_, schema, _) = batches(path, Some(&[])).map_err(read_error)?;
+    let present: Vec<String> =
+        schema.fields().iter().filter_map(|f| f.name().strip_prefix("cluster_").map(str::to_owned)).collect();
+    let facets: Vec<String> = match wanted {
+        Some(list) => {
+            if let Some(facet) = list.iter().find(|f| !present.contains(f)) {
+                return Err(DivergenceError::Config(format!(
+                    "{}: [divergence] facets names {facet:?}, which has no cluster column (there are: {})",
+                    path.display(),
+                    present.join(", ")
+                )));
+            }
+            list.to_vec()
+        }
+        None => present,
+    };
+    let codebooks = facets
+        .iter()
+        .map(|f| Codebook::read(&out_dir.join(crate::cluster::CODEBOOKS_DIR).join(format!("{f}.json"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    Ok((facets, codebooks))
+}
+
+/// Pass 1: each assigned row's identity hash; the table must have the features' `rows` rows.
+fn row_keys(path: &Path, rows: u64) -> Result<Vec<u64>, String> {
+    let (reader, _, assigned) = batches(path, Some(&["conversation_id", "source"]))?;
+    if assigned != rows {
+        return Err(format!("{assigned} rows, but the features have {rows}: rerun `simgap cluster`"));
+    }
+    let mut keys = Vec::with_capacity(rows as usize);
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let (ids, sources) = (text(&batch, "conversation_id")?, text(&batch, "source")?);
+        keys.extend((0..batch.num_rows()).map(|i| row_hash(0, sources.value(i), ids.value(i))));
+    }
+    Ok(keys)
+}
+
+/// Pass 2a: the survey of every assigned row, and the rows of the conversations table the plan samples for words
+/// (as (conversations row, assigned row), in order).
+fn surveys_and_sample(
+    path: &Path,
+    keys: &[u64],
+    plan: &TallyPlan,
+) -> Result<(Vec<Option<Box<str>>>, Vec<(u64, u64)>), DivergenceError> {
+    let error = |message: String| DivergenceError::Read { path: path.to_path_buf(), message };
+    let rows = keys.len();
+    let mut surveys: Vec<Option<Box<str>>> = vec![None; rows];
+    let mut sampled = Vec::new();
+    let mut next = 0usize;
+    let mut file_row = 0u64;
+    let (identities, _, _) = batches(path, Some(&["conversation_id", "source", "survey"])).map_err(error)?;
+    for batch in identities {
+        let batch = batch.map_err(|e| error(e.to_string()))?;
+        let (ids, sources, survey_texts) = (
+            text(&batch, "conversation_id").map_err(error)?,
+            text(&batch, "source").map_err(error)?,
+            text(&batch, "survey").map_err(error)?,
+        );
+        for i in 0..batch.num_rows() {
+            let (source, id) = (sources.value(i), ids.value(i));
+            if !(next < rows && keys[next] == row_hash(0, source, id)) {
+                continue; // a conversation the features stage skipped (no user turn)
+            }
+            if plan.word_sample(source, id).is_some() {
+                sampled.push((file_row + i as u64, next as u64));
+            }
+            if !survey_texts.is_null(i) {
+                surveys[next] = Some(survey_texts.value(i).into());
+            }
+            next += 1;
+        }
+        file_row += batch.num_rows() as u64;
+    }
+    if next != rows {
+        return Err(error(format!(
+            "only {next} of the {rows} assigned conversations were found in order: the tables come from \
+             different runs; rerun the pipeline"
+        )));
+    }
+    Ok((surveys, sampled))
+}
+
+/// Pass 2b: the sampled conversations' messages alone (the decoder skips the other rows), row groups in parallel
+/// (the pages must be decompressed whole: that is most of the cost), tokenised as they are read; as (assigned row,
+/// turns) for the conversations with a user turn.
+fn sampled_turns(
+    path: &Path,
+    sampled: &[(u64, u64)],
+    stopwords: &rustc_hash::FxHashSet<String>,
+) -> Result<Vec<(u64, SampledTurns)>, String> {
+    let reading = Reading { words: Some(stopwords), assistant_text: false };
+    let file_rows: Vec<u64> = sampled.iter().map(|&(file_row, _)| file_row).collect();
+    let groups: Vec<(usize, &[u64])> = ConversationBatches::row_groups(path)?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(group, (first, rows))| {
+            let from = file_rows.partition_point(|&row| row < first);
+            let to = file_rows.partition_point(|&row| row < first + rows);
+            (from < to).then(|| (group, &file_rows[from..to]))
+        })
+        .collect();
+    let read_group = |&(group, rows): &(usize, &[u64])| -> Result<Vec<Option<SampledTurns>>, String> {
+        let mut turns = Vec::with_capacity(rows.len());
+        for batch in ConversationBatches::open_group_rows(path, &[], group, rows)? {
+            let batch = batch?;
+            turns.extend(batch.rows()?.iter().map(|conversation| {
+                let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
+                let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
+                let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
+                Some(SampledTurns { words, example })
+            }));
+        }
+        Ok(turns)
+    };
+    // As many groups at a time as there are threads, so only their words are held at once.
+    let mut pending = sampled.iter();
+    let mut out = Vec::new();
+    for wave in groups.chunks(rayon::current_num_threads().max(1)) {
+        let per_group: Vec<Vec<Option<SampledTurns>>> = wave.par_iter().map(read_group).collect::<Result<_, _>>()?;
+        for turns in per_group.into_iter().flatten() {
+            let &(_, row) = pending.next().ok_or("more sampled rows than chosen")?;
+            if let Some(turns) = turns {
+                out.push((row, turns));
             }
         }
-        if row != assignments.rows() {
-            return Err(error(format!(
-                "{row} rows, but the assignments have {}: rerun `simgap cluster`",
-                assignments.rows()
-            )));
+    }
+    if pending.next().is_some() {
+        return Err("fewer sampled rows read than chosen: the table changed while it was read".into());
+    }
+    Ok(out)
+}
+
+/// Pass 3: the assignments' and features' batches of the same rows, tallied: the rows in `range` alone.
+pub fn tally_rows(
+    out_dir: &Path,
+    plan: &TallyPlan,
+    context: &RowContext,
+    range: std::ops::Range<u64>,
+) -> Result<Tally, DivergenceError> {
+    let assignments_path = &out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
+    let features_path = &out_dir.join(crate::features::FEATURES_FILE);
+    let assignments_error = |message: String| DivergenceError::Read { path: assignments_path.to_path_buf(), message };
+    let features_error = |message: String| DivergenceError::Read { path: features_path.to_path_buf(), message };
+    let (assigned, _, _) = batches(assignments_path, None).map_err(assignments_error)?;
+    let (featured, _, _) = batches(features_path, None).map_err(features_error)?;
+    let mut assigned = Aligned::new(assigned);
+    let mut featured = Aligned::new(featured);
+    let mut tally = Tally::new(plan);
+    let mut turns = context.turns.iter().skip_while(|(row, _)| *row < range.start).peekable();
+    let mut first_row = 0u64;
+    while first_row < range.end {
+        let a = assigned.next(BATCH_ROWS).map_err(assignments_error)?;
+        let f = featured.next(a.as_ref().map_or(BATCH_ROWS, RecordBatch::num_rows)).map_err(features_error)?;
+        let (a, f) = match (a, f) {
+            (None, None) => break,
+            (Some(a), Some(f)) if f.num_rows() < a.num_rows() => {
+                assigned.unread(a.slice(f.num_rows(), a.num_rows() - f.num_rows())).map_err(assignments_error)?;
+                (a.slice(0, f.num_rows()), f)
+            }
+            (Some(a), Some(f)) if a.num_rows() == f.num_rows() => (a, f),
+            _ => {
+                return Err(features_error(format!(
+                    "the features and the assignments have different numbers of rows (from row {first_row}): \
+                     rerun `simgap cluster`"
+                )));
+            }
+        };
+        // The part of the batch inside the range.
+        let (from, to) = (range.start.max(first_row), range.end.min(first_row + a.num_rows() as u64));
+        if from < to {
+            let (offset, n) = ((from - first_row) as usize, (to - from) as usize);
+            let (a, f) = (a.slice(offset, n), f.slice(offset, n));
+            let surveys: Vec<Option<&str>> =
+                context.surveys[from as usize..to as usize].iter().map(|s| s.as_deref()).collect();
+            let mut batch_turns = Vec::new();
+            while let Some((row, sampled)) = turns.next_if(|(row, _)| *row < to) {
+                batch_turns.push(((row - from) as usize, sampled));
+            }
+            let rows =
+                RowBatch { first_row: from, assignments: &a, features: &f, surveys: &surveys, turns: &batch_turns };
+            tally.add_batch(plan, &rows).map_err(features_error)?;
         }
-        Ok(FeatureInputs { usi: has_usi.then_some(sides), tasks, profiles, matrices, matrix_columns })
+        first_row += a.num_rows() as u64;
+    }
+    Ok(tally)
+}
+
+/// A reader whose batches are cut to the sizes asked for, so two tables' readers give batches of the same rows.
+struct Aligned {
+    reader: ParquetRecordBatchReader,
+    pending: Option<RecordBatch>,
+}
+
+impl Aligned {
+    fn new(reader: ParquetRecordBatchReader) -> Self {
+        Aligned { reader, pending: None }
+    }
+
+    /// The next at most `rows` rows; None at the end.
+    fn next(&mut self, rows: usize) -> Result<Option<RecordBatch>, String> {
+        let batch = match self.pending.take() {
+            Some(batch) => batch,
+            None => match self.reader.next() {
+                Some(batch) => batch.map_err(|e| e.to_string())?,
+                None => return Ok(None),
+            },
+        };
+        if batch.num_rows() > rows {
+            self.pending = Some(batch.slice(rows, batch.num_rows() - rows));
+            return Ok(Some(batch.slice(0, rows)));
+        }
+        Ok(Some(batch))
+    }
+
+    /// Puts rows back in front of the next ones.
+    fn unread(&mut self, rows: RecordBatch) -> Result<(), String> {
+        self.pending = Some(match self.pending.take() {
+            Some(later) => {
+                arrow::compute::concat_batches(&rows.schema(), [&rows, &later]).map_err(|e| e.to_string())?
+            }
+            None => rows,
+        });
+        Ok(())
     }
 }

@@ -35,6 +35,7 @@ pub mod resample;
 pub mod sample_size;
 pub mod survey;
 pub mod tables;
+pub mod tally;
 pub mod usi;
 pub mod usi_interval;
 
@@ -47,7 +48,7 @@ use serde::Serialize;
 pub use comparison::{Estimate, Resampling, estimate, interval, reference_replicates};
 pub use config::{CodebookMode, DivergenceConfig, DivergenceError, LogBase};
 use histogram::Histogram;
-use inputs::{Assignments, ConversationExtras, FeatureInputs};
+use inputs::Assignments;
 pub use sample_size::VALIDATED_PER_CLUSTER;
 use sample_size::{Sizes, sample_size_summary};
 
@@ -102,26 +103,59 @@ impl DivergenceParams {
         self.config.check()
     }
 
+    /// Reads the earlier stages' tables in OUT (one tally of every row) and writes the divergence tables.
     pub fn run(&self) -> Result<DivergenceReport, DivergenceError> {
         self.check()?;
         let started = Instant::now();
-        let config = &self.config;
-        let assignments = Assignments::read(&self.out_dir, config.facets.as_deref())?;
-        let reference = self.reference(&assignments)?;
-        let cues = match &self.lexicons {
+        let cues = self.cues()?;
+        let (assignments, extras, features) = inputs::read(&self.out_dir, &self.reading(&cues.stopwords))?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), rows = assignments.rows(), "inputs read");
+        self.write_tables(&assignments, &extras, &features, started)
+    }
+
+    /// The cue lists, whose stopwords the cluster words leave out.
+    pub fn cues(&self) -> Result<crate::features::cues::Cues, DivergenceError> {
+        match &self.lexicons {
             Some(path) => crate::features::cues::CueLists::with_overrides(path),
             None => Ok(crate::features::cues::CueLists::built_in()),
         }
         .and_then(|lists| lists.compile())
-        .map_err(|e| DivergenceError::Config(e.to_string()))?;
-        tracing::info!(rows = assignments.rows(), facets = assignments.facets.len(), "reading conversations");
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "assignments read");
-        let extras =
-            ConversationExtras::read(&self.out_dir, &assignments, &cues.stopwords, config.explain_sample, config.seed)?;
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "conversations read");
+        .map_err(|e| DivergenceError::Config(e.to_string()))
+    }
+
+    /// What the stage's settings ask of the reading.
+    pub fn reading<'a>(&'a self, stopwords: &'a rustc_hash::FxHashSet<String>) -> inputs::ReadSettings<'a> {
+        inputs::ReadSettings {
+            facets: self.config.facets.as_deref(),
+            stopwords,
+            explain_sample: self.config.explain_sample,
+            per_pair: self.config.codebook == CodebookMode::PerPair,
+            seed: self.config.seed,
+        }
+    }
+
+    /// The tables of a merged tally: what [`Self::run`] writes, from any driver's partial results.
+    pub fn write_from_tally(
+        &self,
+        plan: &tally::TallyPlan,
+        tally: tally::Tally,
+    ) -> Result<DivergenceReport, DivergenceError> {
+        let started = Instant::now();
+        let (assignments, extras, features) = tally.finish(plan);
+        self.write_tables(&assignments, &extras, &features, started)
+    }
+
+    /// The statistics and every table, from what was read.
+    fn write_tables(
+        &self,
+        assignments: &Assignments,
+        extras: &inputs::ConversationExtras,
+        features: &inputs::FeatureInputs,
+        started: Instant,
+    ) -> Result<DivergenceReport, DivergenceError> {
+        let config = &self.config;
         let per_pair = config.codebook == CodebookMode::PerPair;
-        let features = FeatureInputs::read(&self.out_dir, &assignments, &extras, per_pair, config.seed)?;
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "inputs read");
+        let reference = self.reference(assignments)?;
         let mut warnings = Vec::new();
         if extras.bad_survey_count > 0 {
             warnings.push(format!(
@@ -153,7 +187,7 @@ impl DivergenceParams {
             ));
         }
         let histograms = if per_pair {
-            tables::per_pair_histograms(&assignments, &features, reference, &compared, config.seed)?
+            tables::per_pair_histograms(assignments, features, reference, &compared, config.seed)?
         } else {
             compared
                 .iter()
@@ -202,15 +236,9 @@ impl DivergenceParams {
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergences estimated");
         let sizes: Vec<Sizes> =
             estimates.iter().map(|e| Sizes { n_reference: e.n_reference, n_source: e.n_source, k: e.k }).collect();
-        warnings.extend(sample_size_summary(&items, &sizes, &assignments, &compared, reference));
+        warnings.extend(sample_size_summary(&items, &sizes, assignments, &compared, reference));
 
-        let context = tables::Context {
-            out_dir: &self.out_dir,
-            config,
-            assignments: &assignments,
-            reference,
-            compared: &compared,
-        };
+        let context = tables::Context { out_dir: &self.out_dir, config, assignments, reference, compared: &compared };
         let mut files = vec![
             context.write_divergence(&items, &estimates)?,
             context.write_pairwise()?,
