@@ -20,7 +20,7 @@ use simgap::cluster::codebook::Codebook;
 use simgap::cluster::columns::FeatureTable;
 use simgap::cluster::sample::{FitSample, SampleKeys};
 use simgap::cluster::{ClusterConfig, facets_to_fit, fit_codebook};
-use simgap::divergence::inputs::{self, RowContext};
+use simgap::divergence::reading::{self, RowContext};
 use simgap::divergence::tally::Tally;
 use simgap::features::cues::CueLists;
 use simgap::features::engine::FeatureEngine;
@@ -167,7 +167,7 @@ fn features_by_shards(out: &Path, pipeline: &PipelineConfig, shardings: &[&[usiz
 fn divergence_by_shards(out: &Path, pipeline: &PipelineConfig, shardings: &[&[usize]]) {
     let params = pipeline.divergence_params(out.to_owned(), false);
     let cues = params.cues().unwrap();
-    let plan = inputs::plan(out, &params.reading(&cues.stopwords)).unwrap();
+    let plan = reading::plan(out, &params.reading(&cues.stopwords)).unwrap();
     let context = RowContext::read(out, &plan, &cues.stopwords).unwrap();
     let rows = plan.rows;
     for sizes in shardings {
@@ -183,7 +183,7 @@ fn divergence_by_shards(out: &Path, pipeline: &PipelineConfig, shardings: &[&[us
         }
         let mut merged = Tally::new(&plan);
         for i in merge_order(ranges.len()) {
-            let part = inputs::tally_rows(out, &plan, &context, ranges[i].clone()).unwrap();
+            let part = reading::tally_rows(out, &plan, &context, ranges[i].clone()).unwrap();
             merged.merge(&Tally::from_json(&part.to_json()).unwrap()).unwrap();
         }
         assert_eq!(merged.rows(), rows);

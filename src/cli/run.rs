@@ -67,9 +67,22 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let out = Some(&generation);
 
     let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session)?;
-    // A reference the inputs do not declare (sources named by the records) is checked as soon as the sources are
-    // known, before the features stage.
-    if let (Some(reference), Some(sources)) = (&config.divergence.reference, &sources)
+    check_against_ingested(&config, accepted, sources.as_deref())?;
+
+    later_stages(&config, out, global, &mut session)?;
+    session.finish(&config)?;
+    Ok(outcome)
+}
+
+/// The settings that need the ingested data: the reference among the sources, and k against the conversations
+/// accepted; checked before the features stage (which can take long). A corpus with no accepted conversation fails
+/// later, as bad data.
+fn check_against_ingested(
+    config: &PipelineConfig,
+    accepted: Option<u64>,
+    sources: Option<&[String]>,
+) -> anyhow::Result<()> {
+    if let (Some(reference), Some(sources)) = (&config.divergence.reference, sources)
         && !sources.is_empty()
         && !sources.contains(reference)
     {
@@ -79,8 +92,6 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    // k against the data as soon as its size is known, before the features stage (which can take long). A corpus
-    // with no accepted conversation fails later, as bad data.
     if let Some(accepted) = accepted.filter(|&n| n > 0 && n < config.cluster.k as u64) {
         return Err(simgap::cluster::ClusterError::Config(format!(
             "[cluster] k = {} is more than the {accepted} conversations accepted: lower k (at most a quarter of the \
@@ -89,29 +100,38 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
+    Ok(())
+}
 
+/// Features, cluster, divergence and report, each run or skipped as the session's plan says.
+fn later_stages(
+    config: &PipelineConfig,
+    out: Option<&PathBuf>,
+    global: &GlobalArgs,
+    session: &mut Session,
+) -> anyhow::Result<()> {
     let mut reads = BTreeMap::from([(CONVERSATIONS_FILE.to_owned(), session.output_hash(CONVERSATIONS_FILE)?)]);
     external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
     let embeddings = config.features.embeddings.as_ref().map(|e| e.path.as_path());
     external_read(&mut reads, "[features.embeddings] path", embeddings);
-    let plan = session.plan(Stage::Features, &config, reads)?;
+    let plan = session.plan(Stage::Features, config, reads)?;
     if plan.skip {
-        session.skipped(&plan, &config)?;
+        session.skipped(&plan, config)?;
     } else {
-        let report = super::features::features_stage(&config, out, global)?;
-        session.ran(&plan, &config, &[report.features_file, report.rejects_file], None)?;
+        let report = super::features::features_stage(config, out, global)?;
+        session.ran(&plan, config, &[report.features_file, report.rejects_file], None)?;
     }
 
     let features_file = simgap::features::FEATURES_FILE;
     let reads = BTreeMap::from([(features_file.to_owned(), session.output_hash(features_file)?)]);
-    let plan = session.plan(Stage::Cluster, &config, reads)?;
+    let plan = session.plan(Stage::Cluster, config, reads)?;
     if plan.skip {
-        session.skipped(&plan, &config)?;
+        session.skipped(&plan, config)?;
     } else {
-        let report = super::cluster::cluster_stage(&config, out, global)?;
+        let report = super::cluster::cluster_stage(config, out, global)?;
         let mut outputs = vec![report.assignments_file];
         outputs.extend(report.facets.into_iter().map(|f| f.codebook));
-        session.ran(&plan, &config, &outputs, None)?;
+        session.ran(&plan, config, &outputs, None)?;
     }
 
     let mut reads = session.outputs_of(Stage::Cluster);
@@ -120,27 +140,26 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     }
     external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
     external_read(&mut reads, "[divergence] usi_difficulty", config.divergence.usi_difficulty.as_deref());
-    let plan = session.plan(Stage::Divergence, &config, reads)?;
+    let plan = session.plan(Stage::Divergence, config, reads)?;
     if plan.skip {
-        session.skipped(&plan, &config)?;
+        session.skipped(&plan, config)?;
     } else {
-        let report = super::divergence::divergence_stage(&config, out, global)?;
-        session.ran(&plan, &config, &report.files, None)?;
+        let report = super::divergence::divergence_stage(config, out, global)?;
+        session.ran(&plan, config, &report.files, None)?;
     }
 
-    let plan = session.plan(Stage::Report, &config, session.outputs_of(Stage::Divergence))?;
+    let plan = session.plan(Stage::Report, config, session.outputs_of(Stage::Divergence))?;
     if plan.skip {
-        session.skipped(&plan, &config)?;
+        session.skipped(&plan, config)?;
     } else {
-        let summary = super::report::report_stage(&config, out, global)?;
+        let summary = super::report::report_stage(config, out, global)?;
         let mut outputs = summary.tables;
         outputs.extend(summary.figures);
         outputs.push(summary.report);
-        session.ran(&plan, &config, &outputs, None)?;
+        session.ran(&plan, config, &outputs, None)?;
     }
 
-    session.finish(&config)?;
-    Ok(outcome)
+    Ok(())
 }
 
 /// Ingest through the per-file cache (every file with --strict), or skipped when no input file and no setting

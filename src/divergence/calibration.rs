@@ -76,24 +76,8 @@ pub fn calibrate(
             (plug, jack, tv(&a.probabilities(), &b.probabilities()))
         })
         .collect();
-    // Per draw from the posterior worlds: the corrected values and the world's truth.
-    let alphas = (concentration(p), concentration(q));
-    let posterior: Vec<([(f64, f64); 7], [f64; 7])> = (0..draws)
-        .into_par_iter()
-        .map(|d| {
-            let mut rng = sampler.stream("calibration-posterior", d);
-            let (shares_p, shares_q) = (draw_shares(p, alphas.0, &mut rng), draw_shares(q, alphas.1, &mut rng));
-            (sampler.corrected((&shares_p, &shares_q), &mut rng).1, true_values(&shares_p, &shares_q))
-        })
-        .collect();
-    // Per draw from the world at the estimate: its corrected values (its truth is one for every draw).
-    let matched = world_at_estimate((&world_p, &world_q), corrected[JS].unclipped).map(|(shares_p, shares_q)| {
-        let draws: Vec<[(f64, f64); 7]> = (0..draws)
-            .into_par_iter()
-            .map(|d| sampler.corrected((&shares_p, &shares_q), &mut sampler.stream("calibration-matched", d)).1)
-            .collect();
-        (draws, true_values(&shares_p, &shares_q))
-    });
+    let posterior = posterior_draws((p, q), &sampler, draws);
+    let matched = matched_draws((&world_p, &world_q), corrected[JS].unclipped, &sampler, draws);
     let tv_bound = 0.5
         * world_p
             .iter()
@@ -102,42 +86,83 @@ pub fn calibrate(
             .sum::<f64>();
     std::array::from_fn(|m| {
         let own = corrected[m];
-        let range = Divergences::RANGES[m];
         if m == TV {
-            // The bias at the observed shares: what the plug-in adds where they differ clearly, part of it where
-            // they agree (a smoothed world would add a kink at every cluster and overcorrect large TV).
-            let Some((bias, spread)) = bias_and_spread(simulated.iter().map(|s| s.2), plug_in[m]) else {
-                return own;
-            };
-            let se = own.se.max(spread);
-            let value = plug_in[m] - bias;
-            return bounded(value, (plug_in[m] - tv_bound - Z_95 * se, plug_in[m] + Z_95 * se), se, range);
+            return tv_corrected(own, plug_in[m], simulated.iter().map(|s| s.2), tv_bound);
         }
         if !own.unclipped.is_finite() || !own.se.is_finite() {
             return own;
         }
-        // The bias-aware interval and the basic interval of the simulated errors (skewed errors), in each world; the
-        // jackknife's own +-2.576 SE interval. The union is reported.
-        let smoothed_errors = simulated.iter().map(|s| (s.1[m].0 - truth[m], s.1[m].1));
-        let posterior_errors = posterior.iter().map(|s| (s.0[m].0 - s.1[m], s.0[m].1));
-        let wide = INTERVAL_MULTIPLIER * own.se;
-        let (mut lo, mut hi) = (own.unclipped - wide, own.unclipped + wide);
-        let (mut se, mut any) = (own.se, false);
+        let smoothed_errors = simulated.iter().map(|s| (s.1[m].0 - truth[m], s.1[m].1)).collect();
+        let posterior_errors = posterior.iter().map(|s| (s.0[m].0 - s.1[m], s.0[m].1)).collect();
         let matched_errors =
-            matched.iter().flat_map(|(draws, truth)| draws.iter().map(|d| (d[m].0 - truth[m], d[m].1)));
-        for errors in
-            [smoothed_errors.collect::<Vec<(f64, f64)>>(), posterior_errors.collect(), matched_errors.collect()]
-        {
-            let Some((low, high, world_se)) = error_interval(errors, own.se) else {
-                continue;
-            };
-            (lo, hi, se, any) = (lo.min(own.unclipped - high), hi.max(own.unclipped - low), se.max(world_se), true);
-        }
-        if !any {
-            return own;
-        }
-        bounded(own.unclipped, (lo, hi), se, range)
+            matched.iter().flat_map(|(draws, truth)| draws.iter().map(|d| (d[m].0 - truth[m], d[m].1))).collect();
+        union_of_worlds(own, [smoothed_errors, posterior_errors, matched_errors], Divergences::RANGES[m])
     })
+}
+
+/// Per draw from the posterior worlds (shares drawn around each side's counts): the corrected values and the
+/// world's truth.
+fn posterior_draws(
+    (p, q): (&Histogram, &Histogram),
+    sampler: &Sampler<'_>,
+    draws: usize,
+) -> Vec<([(f64, f64); 7], [f64; 7])> {
+    let alphas = (concentration(p), concentration(q));
+    (0..draws)
+        .into_par_iter()
+        .map(|d| {
+            let mut rng = sampler.stream("calibration-posterior", d);
+            let (shares_p, shares_q) = (draw_shares(p, alphas.0, &mut rng), draw_shares(q, alphas.1, &mut rng));
+            (sampler.corrected((&shares_p, &shares_q), &mut rng).1, true_values(&shares_p, &shares_q))
+        })
+        .collect()
+}
+
+/// Per draw from the world at the estimate: its corrected values, and its truth (one for every draw); None where
+/// there is no such world.
+#[allow(clippy::type_complexity)]
+fn matched_draws(
+    world: (&[f64], &[f64]),
+    corrected_js: f64,
+    sampler: &Sampler<'_>,
+    draws: usize,
+) -> Option<(Vec<[(f64, f64); 7]>, [f64; 7])> {
+    world_at_estimate(world, corrected_js).map(|(shares_p, shares_q)| {
+        let draws: Vec<[(f64, f64); 7]> = (0..draws)
+            .into_par_iter()
+            .map(|d| sampler.corrected((&shares_p, &shares_q), &mut sampler.stream("calibration-matched", d)).1)
+            .collect();
+        (draws, true_values(&shares_p, &shares_q))
+    })
+}
+
+/// TV: the plug-in minus its bias at the observed shares (what the plug-in adds where they differ clearly, part of
+/// it where they agree: a smoothed world would add a kink at every cluster and overcorrect large TV), with the
+/// interval from the plug-in's bias bound.
+fn tv_corrected(own: Corrected, plug_in: f64, simulated: impl Iterator<Item = f64>, tv_bound: f64) -> Corrected {
+    let Some((bias, spread)) = bias_and_spread(simulated, plug_in) else {
+        return own;
+    };
+    let se = own.se.max(spread);
+    bounded(plug_in - bias, (plug_in - tv_bound - Z_95 * se, plug_in + Z_95 * se), se, Divergences::RANGES[TV])
+}
+
+/// The union of the jackknife's own +-2.576 SE interval and, in each world, the bias-aware and the basic interval
+/// of the simulated errors (skewed errors); `own` where no world has enough draws.
+fn union_of_worlds(own: Corrected, worlds: [Vec<(f64, f64)>; 3], range: (f64, f64)) -> Corrected {
+    let wide = INTERVAL_MULTIPLIER * own.se;
+    let (mut lo, mut hi) = (own.unclipped - wide, own.unclipped + wide);
+    let (mut se, mut any) = (own.se, false);
+    for errors in worlds {
+        let Some((low, high, world_se)) = error_interval(errors, own.se) else {
+            continue;
+        };
+        (lo, hi, se, any) = (lo.min(own.unclipped - high), hi.max(own.unclipped - low), se.max(world_se), true);
+    }
+    if !any {
+        return own;
+    }
+    bounded(own.unclipped, (lo, hi), se, range)
 }
 
 /// What every simulated sample of one comparison shares: the observed sizes, the cell terms and the random streams'

@@ -82,7 +82,7 @@ pub fn estimate(
     settings: &Resampling,
     labels: [&str; 3],
 ) -> Estimate {
-    let [facet, reference_name, source_name] = labels;
+    let [_, reference_name, source_name] = labels;
     let (n_reference, n_source) = (reference.total(), source.total());
     let k = reference.k();
     // A side without conversations in the facet (timing without timestamps) has no distribution: no value.
@@ -97,71 +97,15 @@ pub fn estimate(
         let key = (settings.seed, &labels[..]);
         calibrate((reference, source), &terms, jack, settings.calibration_draws, key)
     };
-    let reference_replicates = replicates;
-    let replicates: Vec<Divergences> = if empty {
-        Vec::new()
+    let (lo, hi) = if empty {
+        ([f64::NAN; 7], [f64::NAN; 7])
     } else {
-        reference_replicates
-            .par_iter()
-            .enumerate()
-            .map(|(b, p)| {
-                let label = b.to_string();
-                let mut rng = stream(settings.seed, &["bootstrap", facet, reference_name, source_name, &label]);
-                let q = bootstrap(source, &mut rng);
-                Divergences::between(p, &q, settings.smoothing)
-            })
-            .collect()
+        bootstrap_spread(source, replicates, &point, settings, labels)
     };
-    // Each measure's interval over the replicates.
-    let (mut lo, mut hi) = ([f64::NAN; 7], [f64::NAN; 7]);
-    for (m, estimate) in point.values().into_iter().enumerate() {
-        let mut values: Vec<f64> = replicates.iter().map(|d| d.values()[m]).collect();
-        (lo[m], hi[m]) = interval(&mut values, estimate);
-    }
-
-    // The ceiling: the reference split in two, the smaller part the source's size (at most half).
-    let half = n_source.min(n_reference / 2);
-    let splits: Vec<(f64, f64)> = if half == 0 || empty {
-        Vec::new()
-    } else {
-        (0..settings.ceiling_splits)
-            .into_par_iter()
-            .map(|i| {
-                let label = i.to_string();
-                let mut rng = stream(settings.seed, &["ceiling", facet, reference_name, source_name, &label]);
-                let (part, rest) = subsample(reference, half, &mut rng);
-                let terms = CellTerms { k, smoothing: Smoothing::None, with_mauve: false };
-                let (plug_in, corrected) = jackknife_all(&rest, &part, &terms);
-                (plug_in[2], corrected[2].unclipped)
-            })
-            .collect()
-    };
-    let summary = |mut values: Vec<f64>| -> [f64; 3] {
-        values.retain(|v| !v.is_nan());
-        if values.is_empty() {
-            return [f64::NAN; 3];
-        }
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        [mean, quantile(&mut values, 0.025), quantile(&mut values, 0.975)]
-    };
-    let ceiling_js = summary(splits.iter().map(|s| s.0).collect());
-    let ceiling_js_corrected = summary(splits.iter().map(|s| s.1).collect());
-
-    // Permutation test: pool both, relabel at random, recompute JS.
-    let p_value = (!empty && settings.permutations > 0).then(|| {
-        let mut pooled = reference.clone();
-        pooled.merge(source);
-        let at_least: usize = (0..settings.permutations)
-            .into_par_iter()
-            .filter(|i| {
-                let label = i.to_string();
-                let mut rng = stream(settings.seed, &["permutation", facet, reference_name, source_name, &label]);
-                let (a, b) = subsample(&pooled, n_reference, &mut rng);
-                measures::js(&a.probabilities(), &b.probabilities()) >= point.js - 1e-12
-            })
-            .count();
-        (1 + at_least) as f64 / (1 + settings.permutations) as f64
-    });
+    let (ceiling_js, ceiling_js_corrected) =
+        if empty { ([f64::NAN; 3], [f64::NAN; 3]) } else { human_ceiling(reference, n_source, settings, labels) };
+    let p_value = (!empty && settings.permutations > 0)
+        .then(|| permutation_p_value(reference, source, point.js, settings, labels));
     let warning = [sample_size_warning(reference_name, n_reference, k), sample_size_warning(source_name, n_source, k)]
         .into_iter()
         .flatten()
@@ -179,6 +123,89 @@ pub fn estimate(
         k,
         warning: (!warning.is_empty()).then(|| warning.join("; ")),
     }
+}
+
+/// Each measure's bootstrap percentile interval: the reference's replicates against the source resampled.
+fn bootstrap_spread(
+    source: &Histogram,
+    reference_replicates: &[Histogram],
+    point: &Divergences,
+    settings: &Resampling,
+    [facet, reference_name, source_name]: [&str; 3],
+) -> ([f64; 7], [f64; 7]) {
+    let replicates: Vec<Divergences> = reference_replicates
+        .par_iter()
+        .enumerate()
+        .map(|(b, p)| {
+            let label = b.to_string();
+            let mut rng = stream(settings.seed, &["bootstrap", facet, reference_name, source_name, &label]);
+            let q = bootstrap(source, &mut rng);
+            Divergences::between(p, &q, settings.smoothing)
+        })
+        .collect();
+    let (mut lo, mut hi) = ([f64::NAN; 7], [f64::NAN; 7]);
+    for (m, estimate) in point.values().into_iter().enumerate() {
+        let mut values: Vec<f64> = replicates.iter().map(|d| d.values()[m]).collect();
+        (lo[m], hi[m]) = interval(&mut values, estimate);
+    }
+    (lo, hi)
+}
+
+/// The human ceiling: the reference split in two, the smaller part the source's size (at most half); the JS between
+/// the parts, plug-in and corrected, each as [mean, 2.5%, 97.5%] over the splits.
+fn human_ceiling(
+    reference: &Histogram,
+    n_source: u64,
+    settings: &Resampling,
+    [facet, reference_name, source_name]: [&str; 3],
+) -> ([f64; 3], [f64; 3]) {
+    let half = n_source.min(reference.total() / 2);
+    let splits: Vec<(f64, f64)> = if half == 0 {
+        Vec::new()
+    } else {
+        (0..settings.ceiling_splits)
+            .into_par_iter()
+            .map(|i| {
+                let label = i.to_string();
+                let mut rng = stream(settings.seed, &["ceiling", facet, reference_name, source_name, &label]);
+                let (part, rest) = subsample(reference, half, &mut rng);
+                let terms = CellTerms { k: reference.k(), smoothing: Smoothing::None, with_mauve: false };
+                let (plug_in, corrected) = jackknife_all(&rest, &part, &terms);
+                (plug_in[2], corrected[2].unclipped)
+            })
+            .collect()
+    };
+    let summary = |mut values: Vec<f64>| -> [f64; 3] {
+        values.retain(|v| !v.is_nan());
+        if values.is_empty() {
+            return [f64::NAN; 3];
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        [mean, quantile(&mut values, 0.025), quantile(&mut values, 0.975)]
+    };
+    (summary(splits.iter().map(|s| s.0).collect()), summary(splits.iter().map(|s| s.1).collect()))
+}
+
+/// Permutation test: pool both, relabel at random, recompute JS; the share at least as large as `js`.
+fn permutation_p_value(
+    reference: &Histogram,
+    source: &Histogram,
+    js: f64,
+    settings: &Resampling,
+    [facet, reference_name, source_name]: [&str; 3],
+) -> f64 {
+    let mut pooled = reference.clone();
+    pooled.merge(source);
+    let at_least: usize = (0..settings.permutations)
+        .into_par_iter()
+        .filter(|i| {
+            let label = i.to_string();
+            let mut rng = stream(settings.seed, &["permutation", facet, reference_name, source_name, &label]);
+            let (a, b) = subsample(&pooled, reference.total(), &mut rng);
+            measures::js(&a.probabilities(), &b.probabilities()) >= js - 1e-12
+        })
+        .count();
+    (1 + at_least) as f64 / (1 + settings.permutations) as f64
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod logarithm;
 pub mod measures;
 pub mod mixture;
 pub mod posterior_world;
+pub mod reading;
 pub mod resample;
 pub mod sample_size;
 pub mod survey;
@@ -38,6 +39,7 @@ pub mod tables;
 pub mod tally;
 pub mod usi;
 pub mod usi_interval;
+pub mod usi_tables;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -108,7 +110,7 @@ impl DivergenceParams {
         self.check()?;
         let started = Instant::now();
         let cues = self.cues()?;
-        let (assignments, extras, features) = inputs::read(&self.out_dir, &self.reading(&cues.stopwords))?;
+        let (assignments, extras, features) = reading::read(&self.out_dir, &self.reading(&cues.stopwords))?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), rows = assignments.rows(), "inputs read");
         self.write_tables(&assignments, &extras, &features, started)
     }
@@ -124,8 +126,8 @@ impl DivergenceParams {
     }
 
     /// What the stage's settings ask of the reading.
-    pub fn reading<'a>(&'a self, stopwords: &'a rustc_hash::FxHashSet<String>) -> inputs::ReadSettings<'a> {
-        inputs::ReadSettings {
+    pub fn reading<'a>(&'a self, stopwords: &'a rustc_hash::FxHashSet<String>) -> reading::ReadSettings<'a> {
+        reading::ReadSettings {
             facets: self.config.facets.as_deref(),
             stopwords,
             explain_sample: self.config.explain_sample,
@@ -154,22 +156,8 @@ impl DivergenceParams {
         started: Instant,
     ) -> Result<DivergenceReport, DivergenceError> {
         let config = &self.config;
-        let per_pair = config.codebook == CodebookMode::PerPair;
         let reference = self.reference(assignments)?;
-        let mut warnings = Vec::new();
-        if extras.bad_survey_count > 0 {
-            warnings.push(format!(
-                "{} surveys are not JSON objects and were left out (first: {:?})",
-                extras.bad_survey_count,
-                extras.bad_surveys.first()
-            ));
-        }
-        if extras.unreadable_answers > 0 {
-            warnings.push(format!(
-                "{} survey answers match no label of their question and count as skipped",
-                extras.unreadable_answers
-            ));
-        }
+        let mut warnings = survey_warnings(extras);
 
         let settings = Resampling {
             smoothing: config.smoothing(),
@@ -186,53 +174,7 @@ impl DivergenceParams {
                 assignments.sources[reference]
             ));
         }
-        let histograms = if per_pair {
-            tables::per_pair_histograms(assignments, features, reference, &compared, config.seed)?
-        } else {
-            compared
-                .iter()
-                .map(|&s| {
-                    (0..assignments.facets.len())
-                        .map(|f| (assignments.histograms[f][reference].clone(), assignments.histograms[f][s].clone()))
-                        .collect()
-                })
-                .collect()
-        };
-        let progress =
-            crate::progress::count_bar(self.progress, (compared.len() * assignments.facets.len()) as u64, "divergence");
-        let items: Vec<(usize, usize)> =
-            (0..compared.len()).flat_map(|c| (0..assignments.facets.len()).map(move |f| (c, f))).collect();
-        let reference_name = assignments.sources[reference].as_str();
-        // On shared codebooks every comparison of a facet resamples the same reference histogram: once per facet.
-        let shared_replicates: Vec<Vec<Histogram>> = if per_pair {
-            Vec::new()
-        } else {
-            (0..assignments.facets.len())
-                .map(|f| {
-                    let labels = [assignments.facets[f].as_str(), reference_name];
-                    reference_replicates(&assignments.histograms[f][reference], &settings, labels)
-                })
-                .collect()
-        };
-        let estimates: Vec<Estimate> = items
-            .par_iter()
-            .map(|&(c, f)| {
-                let (p, q) = &histograms[c][f];
-                let labels =
-                    [assignments.facets[f].as_str(), reference_name, assignments.sources[compared[c]].as_str()];
-                let own;
-                let replicates = if per_pair {
-                    own = reference_replicates(p, &settings, [labels[0], labels[2]]);
-                    &own
-                } else {
-                    &shared_replicates[f]
-                };
-                let result = estimate(p, q, replicates, &settings, labels);
-                progress.inc(1);
-                result
-            })
-            .collect();
-        progress.finish_and_clear();
+        let (items, estimates) = self.estimate_all(assignments, features, reference, &compared, &settings)?;
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergences estimated");
         let sizes: Vec<Sizes> =
             estimates.iter().map(|e| Sizes { n_reference: e.n_reference, n_source: e.n_source, k: e.k }).collect();
@@ -281,6 +223,68 @@ impl DivergenceParams {
         })
     }
 
+    /// Every (compared source, facet) comparison's statistics, in parallel; as (items, estimates) with items
+    /// (index into `compared`, facet).
+    #[allow(clippy::type_complexity)]
+    fn estimate_all(
+        &self,
+        assignments: &Assignments,
+        features: &inputs::FeatureInputs,
+        reference: usize,
+        compared: &[usize],
+        settings: &Resampling,
+    ) -> Result<(Vec<(usize, usize)>, Vec<Estimate>), DivergenceError> {
+        let per_pair = self.config.codebook == CodebookMode::PerPair;
+        let histograms = if per_pair {
+            tables::per_pair_histograms(assignments, features, reference, compared, self.config.seed)?
+        } else {
+            compared
+                .iter()
+                .map(|&s| {
+                    (0..assignments.facets.len())
+                        .map(|f| (assignments.histograms[f][reference].clone(), assignments.histograms[f][s].clone()))
+                        .collect()
+                })
+                .collect()
+        };
+        let progress =
+            crate::progress::count_bar(self.progress, (compared.len() * assignments.facets.len()) as u64, "divergence");
+        let items: Vec<(usize, usize)> =
+            (0..compared.len()).flat_map(|c| (0..assignments.facets.len()).map(move |f| (c, f))).collect();
+        let reference_name = assignments.sources[reference].as_str();
+        // On shared codebooks every comparison of a facet resamples the same reference histogram: once per facet.
+        let shared_replicates: Vec<Vec<Histogram>> = if per_pair {
+            Vec::new()
+        } else {
+            (0..assignments.facets.len())
+                .map(|f| {
+                    let labels = [assignments.facets[f].as_str(), reference_name];
+                    reference_replicates(&assignments.histograms[f][reference], settings, labels)
+                })
+                .collect()
+        };
+        let estimates: Vec<Estimate> = items
+            .par_iter()
+            .map(|&(c, f)| {
+                let (p, q) = &histograms[c][f];
+                let labels =
+                    [assignments.facets[f].as_str(), reference_name, assignments.sources[compared[c]].as_str()];
+                let own;
+                let replicates = if per_pair {
+                    own = reference_replicates(p, settings, [labels[0], labels[2]]);
+                    &own
+                } else {
+                    &shared_replicates[f]
+                };
+                let result = estimate(p, q, replicates, settings, labels);
+                progress.inc(1);
+                result
+            })
+            .collect();
+        progress.finish_and_clear();
+        Ok((items, estimates))
+    }
+
     /// The reference source: as configured, else the only human source.
     fn reference(&self, assignments: &Assignments) -> Result<usize, DivergenceError> {
         let sources = &assignments.sources;
@@ -327,4 +331,23 @@ impl DivergenceParams {
         }
         Ok(Some(map))
     }
+}
+
+/// Warnings about surveys that could not be read.
+fn survey_warnings(extras: &inputs::ConversationExtras) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if extras.bad_survey_count > 0 {
+        warnings.push(format!(
+            "{} surveys are not JSON objects and were left out (first: {:?})",
+            extras.bad_survey_count,
+            extras.bad_surveys.first()
+        ));
+    }
+    if extras.unreadable_answers > 0 {
+        warnings.push(format!(
+            "{} survey answers match no label of their question and count as skipped",
+            extras.unreadable_answers
+        ));
+    }
+    warnings
 }

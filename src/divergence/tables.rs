@@ -6,14 +6,14 @@
 //!   bias-corrected estimate `_corrected` with the 95% interval `_corrected_lo` / `_corrected_hi` (the jackknife,
 //!   [`super::jackknife`]; `estimator` names both), `js_normalized` (JS / ln 2, both ways), `js_distance`, the human
 //!   split-half ceiling (`human_ceiling_js`, plug-in, and `human_ceiling_js_corrected`, unclipped, so about 0 and
-//!   possibly below, each with its 2.5 / 97.5 percentiles over the splits), `js_above_ceiling` (corrected JS minus the corrected ceiling, with the corrected
-//!   JS's interval shifted by it), `p_value`, `warning`.
+//!   possibly below, each with its 2.5 / 97.5 percentiles over the splits), `js_above_ceiling` (corrected JS minus
+//!   the corrected ceiling, with the corrected JS's interval shifted by it), `p_value`, `warning`.
 //! - `pairwise.parquet`: per facet and ordered pair of sources (diagonal included): JS, KL both ways, TV, each
 //!   plug-in and jackknife-corrected with its 95% interval.
 //! - `mixtures.parquet`: per facet, the best single simulator, the best pair and the best full mixture.
 //! - `clusters.parquet`: per (facet, cluster, source): count, share, the reference's share, label, JS term, the
 //!   cluster's extreme features (z-scores), top words and example user turns.
-//! - `usi.parquet`, `usi_features.parquet`, `usi_difficulty.json`.
+//! - `usi.parquet`, `usi_features.parquet`, `usi_difficulty.json` ([`super::usi_tables`]).
 //!   KL and JS are in the unit of `log_base`; MAUVE, MAUVE* and the frontier integral as mauve-text reports them.
 
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::calibration::calibrate;
 use super::cell_sums::CellTerms;
-use super::comparison::{Estimate, interval};
+use super::comparison::Estimate;
 use super::config::{DivergenceConfig, DivergenceError};
 use super::explain::{ClusterWords, FeatureProfile, label};
 use super::histogram::Histogram;
@@ -32,9 +32,8 @@ use super::inputs::{Assignments, FeatureInputs};
 use super::jackknife::{Corrected, jackknife_all};
 use super::measures::{Contributions, Divergences, js, kl};
 use super::mixture;
-use super::usi::{Comparison, Side, TaskScope, Tasks, batch_ceiling, difficulty, feature_columns, mean_std};
 use crate::ingest::SourceKind;
-use crate::table::{TableBuilder, WriteError};
+use crate::table::TableBuilder;
 
 pub const DIVERGENCE_FILE: &str = "divergence.parquet";
 pub const PAIRWISE_FILE: &str = "pairwise.parquet";
@@ -110,7 +109,7 @@ pub struct Context<'a> {
     pub compared: &'a [usize],
 }
 
-fn metadata(config: &DivergenceConfig) -> Vec<(&'static str, String)> {
+pub(super) fn metadata(config: &DivergenceConfig) -> Vec<(&'static str, String)> {
     vec![
         ("simgap.smoothing", config.smoothing().to_string()),
         ("simgap.unit", config.log_base.unit().to_owned()),
@@ -120,11 +119,11 @@ fn metadata(config: &DivergenceConfig) -> Vec<(&'static str, String)> {
 }
 
 impl Context<'_> {
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.out_dir.join(name)
     }
 
-    fn kind(&self, source: usize) -> &'static str {
+    pub(super) fn kind(&self, source: usize) -> &'static str {
         match self.assignments.kinds[source] {
             SourceKind::Human => "human",
             SourceKind::Simulator => "simulator",
@@ -374,147 +373,5 @@ impl Context<'_> {
             .text_list("example_turns", rows.iter().map(|r| words[r.facet].examples(r.cluster)))
             .write(&path, &metadata(self.config))?;
         Ok(path)
-    }
-
-    /// `usi.parquet`, `usi_features.parquet` and `usi_difficulty.json`.
-    pub fn write_usi(
-        &self,
-        sides: &[Side],
-        tasks: &Tasks,
-        frozen: Option<&BTreeMap<String, f64>>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Vec<PathBuf>, DivergenceError> {
-        let a = self.assignments;
-        let config = self.config;
-        let n_tasks = tasks.names.len();
-        let reference = &sides[self.reference];
-        let task_difficulty: Vec<Option<f64>> = match frozen {
-            Some(map) => tasks.names.iter().map(|t| map.get(t).copied()).collect(),
-            None => {
-                let pool: Vec<&Side> = self.compared.iter().map(|&s| &sides[s]).filter(|s| s.simulator).collect();
-                difficulty(&pool, n_tasks)
-            }
-        };
-        if n_tasks > 0 && task_difficulty.iter().all(Option::is_none) && reference.has_outcomes {
-            warnings.push(format!(
-                "no task has {} pooled simulator runs: no ECE (give a frozen difficulty file with usi_difficulty)",
-                super::usi::MIN_DIFFICULTY_RUNS
-            ));
-        }
-        let batches = reference.batches();
-        let (ceiling_mean, ceiling_std) = batch_ceiling(&batches, &task_difficulty, n_tasks, config.usi_tasks);
-
-        struct Row {
-            source: usize,
-            score: super::usi::Score,
-            lo: f64,
-            hi: f64,
-            /// The interval for the true USI ([`super::usi_interval::interval_for_truth`]).
-            truth: (f64, f64),
-            batch: (f64, f64),
-        }
-        let rows: Vec<Row> = self
-            .compared
-            .iter()
-            .map(|&s| {
-                let comparison = Comparison::new(reference, &sides[s], &task_difficulty, n_tasks, config.usi_tasks);
-                let score = comparison.point(n_tasks);
-                let replicates: Vec<super::usi::Score> = (0..config.usi_bootstrap)
-                    .into_par_iter()
-                    .map(|b| comparison.replicate(config.seed, b, n_tasks))
-                    .collect();
-                let mut values: Vec<f64> = replicates.iter().map(|r| r.usi).filter(|v| !v.is_nan()).collect();
-                let (lo, hi) = interval(&mut values, score.usi);
-                let truth =
-                    super::usi_interval::interval_for_truth(&score, &replicates).unwrap_or((f64::NAN, f64::NAN));
-                let per_batch: Vec<f64> = batches
-                    .iter()
-                    .map(|batch| {
-                        Comparison::new(batch, &sides[s], &task_difficulty, n_tasks, config.usi_tasks)
-                            .point(n_tasks)
-                            .usi
-                    })
-                    .collect();
-                Row { source: s, score, lo, hi, truth, batch: mean_std(&per_batch) }
-            })
-            .collect();
-        for row in rows.iter().filter(|r| r.score.shared_tasks == Some(0) && config.usi_tasks == TaskScope::Shared) {
-            warnings.push(format!(
-                "usi: {} ran none of the tasks of {}: no D1-D4 (where the two name tasks differently, set [divergence] \
-                 usi_tasks = \"all\" to compare every conversation)",
-                a.sources[row.source], a.sources[self.reference]
-            ));
-        }
-        let scope_note = |r: &Row| match (config.usi_tasks, r.score.shared_tasks) {
-            (TaskScope::All, Some(_)) => "; D1-D4 over every conversation (usi_tasks = all)",
-            _ => "",
-        };
-        let note = |r: &Row| {
-            let mut missing = Vec::new();
-            if r.score.eval.is_none() {
-                missing.push("no Eval (surveys and task ids on both sides needed)");
-            }
-            if r.score.ece.is_none() {
-                missing.push("no ECE (outcomes, task ids and task difficulties needed)");
-            }
-            format!(
-                "mean of {} terms{}{}{}",
-                r.score.terms,
-                if missing.is_empty() { "" } else { ": " },
-                missing.join("; "),
-                scope_note(r)
-            )
-        };
-        let usi_path = self.path(super::tables::USI_FILE);
-        TableBuilder::new()
-            .text("source", rows.iter().map(|r| a.sources[r.source].as_str()))
-            .text("reference", rows.iter().map(|_| a.sources[self.reference].as_str()))
-            .text("kind", rows.iter().map(|r| self.kind(r.source)))
-            .unsigned("n_reference", rows.iter().map(|_| reference.conversations))
-            .unsigned("n_source", rows.iter().map(|r| sides[r.source].conversations))
-            .float("shared_tasks", rows.iter().map(|r| r.score.shared_tasks.map_or(f64::NAN, |t| t as f64)))
-            .float("d1", rows.iter().map(|r| r.score.d[0]))
-            .float("d2", rows.iter().map(|r| r.score.d[1]))
-            .float("d3", rows.iter().map(|r| r.score.d[2]))
-            .float("d4", rows.iter().map(|r| r.score.d[3]))
-            .float("eval", rows.iter().map(|r| r.score.eval.unwrap_or(f64::NAN)))
-            .float("ece", rows.iter().map(|r| r.score.ece.unwrap_or(f64::NAN)))
-            .float("usi", rows.iter().map(|r| r.score.usi))
-            .float("usi_lo", rows.iter().map(|r| r.lo))
-            .float("usi_hi", rows.iter().map(|r| r.hi))
-            .float("usi_interval_lo", rows.iter().map(|r| r.truth.0))
-            .float("usi_interval_hi", rows.iter().map(|r| r.truth.1))
-            .unsigned("usi_terms", rows.iter().map(|r| r.score.terms as u64))
-            .float("usi_batch_mean", rows.iter().map(|r| r.batch.0))
-            .float("usi_batch_std", rows.iter().map(|r| r.batch.1))
-            .float("human_ceiling_usi", rows.iter().map(|_| ceiling_mean))
-            .float("human_ceiling_usi_std", rows.iter().map(|_| ceiling_std))
-            .text("note", rows.iter().map(note))
-            .write(&usi_path, &metadata(config))?;
-
-        let columns = feature_columns();
-        let feature_rows: Vec<(&Row, usize)> =
-            rows.iter().flat_map(|r| (0..columns.len()).map(move |j| (r, j))).collect();
-        let features_path = self.path(USI_FEATURES_FILE);
-        TableBuilder::new()
-            .text("source", feature_rows.iter().map(|(r, _)| a.sources[r.source].as_str()))
-            .text("reference", feature_rows.iter().map(|_| a.sources[self.reference].as_str()))
-            .text("feature", feature_rows.iter().map(|(_, j)| columns[*j].0))
-            .text("dimension", feature_rows.iter().map(|(_, j)| format!("D{}", columns[*j].1 + 1)))
-            .float("reference_mean", feature_rows.iter().map(|(r, j)| r.score.features[*j].reference_mean))
-            .float("source_mean", feature_rows.iter().map(|(r, j)| r.score.features[*j].source_mean))
-            .float("dice", feature_rows.iter().map(|(r, j)| r.score.features[*j].dice))
-            .write(&features_path, &metadata(config))?;
-
-        let difficulty_path = self.path(USI_DIFFICULTY_FILE);
-        let known: BTreeMap<&str, f64> =
-            tasks.names.iter().zip(&task_difficulty).filter_map(|(t, d)| d.map(|d| (t.as_str(), d))).collect();
-        let write_error = |e: &dyn std::fmt::Display| {
-            DivergenceError::Write(WriteError { path: difficulty_path.clone(), message: e.to_string() })
-        };
-        let mut bytes = serde_json::to_vec_pretty(&known).map_err(|e| write_error(&e))?;
-        bytes.push(b'\n');
-        crate::atomic::write_atomic(&difficulty_path, &bytes).map_err(|e| write_error(&e))?;
-        Ok(vec![usi_path, features_path, difficulty_path])
     }
 }

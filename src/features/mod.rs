@@ -36,7 +36,7 @@ pub mod usi;
 pub mod writer;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::ingest::Location;
 use crate::ingest::rejects::{Reject, RejectsWriter};
 use cues::CueLists;
-use embedding::{EmbeddingConfig, Embeddings};
+use embedding::{EmbeddingConfig, EmbeddingIssue, Embeddings};
 use engine::FeatureEngine;
 use reader::ConversationBatches;
 
@@ -189,6 +189,34 @@ impl FeaturesParams {
     pub fn run(&self) -> Result<FeaturesReport, FeaturesError> {
         self.check()?;
         let started = Instant::now();
+        let conversations_path = self.out_dir.join(crate::ingest::CONVERSATIONS_FILE);
+        let (engine, embedding_issues) = self.engine(&conversations_path)?;
+        let columns = engine.columns().to_vec();
+        let features_path = self.out_dir.join(FEATURES_FILE);
+        let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
+        let mut rejects = RejectsWriter::create(&rejects_path)?;
+        let mut counts = self.compute_and_write(&engine, &conversations_path, &features_path, &mut rejects)?;
+        let issue_count = self.write_embedding_issues(&engine, &embedding_issues, &mut rejects)?;
+        rejects.finish()?;
+        for means in counts.sources.values_mut() {
+            means.finish();
+        }
+        Ok(FeaturesReport {
+            columns,
+            conversations_read: counts.read,
+            rows_written: counts.written,
+            skipped_no_user_turn: counts.skipped,
+            embedding_issues: issue_count,
+            sources: counts.sources,
+            seconds: started.elapsed().as_secs_f64(),
+            features_file: features_path,
+            rejects_file: rejects_path,
+        })
+    }
+
+    /// The engine: the cue lists, the embeddings (and what loading them found wrong) and, where a facet needs them,
+    /// the document frequencies of a first pass over the conversations.
+    fn engine(&self, conversations_path: &Path) -> Result<(FeatureEngine, Vec<EmbeddingIssue>), FeaturesError> {
         let cue_lists = match &self.lexicons {
             Some(path) => CueLists::with_overrides(path)?,
             None => CueLists::built_in(),
@@ -207,25 +235,30 @@ impl FeaturesParams {
             cue_lists.compile()?,
             embeddings,
         );
-        let conversations_path = self.out_dir.join(crate::ingest::CONVERSATIONS_FILE);
-        let read_error = |message: String| FeaturesError::Read { path: conversations_path.clone(), message };
-        let engine = if engine.needs_frequencies() {
-            let frequencies = self.document_frequencies(&conversations_path, &engine).map_err(read_error)?;
-            engine.with_frequencies(frequencies)
-        } else {
-            engine
-        };
-        let columns = engine.columns().to_vec();
-        let features_path = self.out_dir.join(FEATURES_FILE);
-        let mut writer = writer::FeaturesWriter::create(&features_path, &columns)?;
-        let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
-        let mut rejects = RejectsWriter::create(&rejects_path)?;
-        let batches = ConversationBatches::open(&conversations_path).map_err(read_error)?;
+        if !engine.needs_frequencies() {
+            return Ok((engine, embedding_issues));
+        }
+        let frequencies = self
+            .document_frequencies(conversations_path, &engine)
+            .map_err(|message| FeaturesError::Read { path: conversations_path.to_owned(), message })?;
+        Ok((engine.with_frequencies(frequencies), embedding_issues))
+    }
+
+    /// Every batch of conversations computed and written, skipped rows to the rejects. Three threads of work
+    /// overlap: decoding the next batch (reader::for_each_batch), computing this one (all cores, rayon), encoding the
+    /// previous one (the writer's thread, one batch behind).
+    fn compute_and_write(
+        &self,
+        engine: &FeatureEngine,
+        conversations_path: &Path,
+        features_path: &Path,
+        rejects: &mut RejectsWriter,
+    ) -> Result<RunCounts, FeaturesError> {
+        let read_error = |message: String| FeaturesError::Read { path: conversations_path.to_owned(), message };
+        let mut writer = writer::FeaturesWriter::create(features_path, engine.columns())?;
+        let batches = ConversationBatches::open(conversations_path).map_err(read_error)?;
         let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
-        let mut sources: BTreeMap<String, SourceMeans> = BTreeMap::new();
-        let (mut read, mut written, mut skipped) = (0u64, 0u64, 0u64);
-        // Three threads of work overlap: decoding the next batch (reader::for_each_batch), computing this one (all
-        // cores, rayon), encoding the previous one (the writer's thread, one batch behind).
+        let mut counts = RunCounts::default();
         let (to_writer, writer_inbox) =
             std::sync::mpsc::sync_channel::<(reader::ConversationBatch, engine::BatchFeatures)>(1);
         let (computed, writer) = std::thread::scope(|scope| {
@@ -238,37 +271,20 @@ impl FeaturesParams {
             let computed = reader::for_each_batch(batches, read_error, |batch| {
                 let rows = batch.rows().map_err(read_error)?;
                 let features = engine.compute_rows(&rows).map_err(read_error)?;
-                for &(index, reason) in &features.notes {
-                    let row = &rows[index as usize];
-                    skipped += u64::from(reason == engine::NO_USER_TURN);
-                    rejects.write(&Reject {
-                        file: crate::ingest::CONVERSATIONS_FILE,
-                        location: Location::Record(row.row_number),
-                        conversation_id: Some(row.conversation_id),
-                        source: Some(row.source),
-                        reason,
-                        raw: b"",
-                    })?;
-                }
-                for (&index, values) in features.kept.iter().zip(&features.values) {
-                    let row = &rows[index as usize];
-                    sources
-                        .entry(row.source.to_owned())
-                        .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
-                        .add(values);
-                }
-                read += rows.len() as u64;
-                written += features.kept.len() as u64;
+                counts.record(&rows, &features, rejects)?;
                 progress.inc(rows.len() as u64);
                 drop(rows);
                 to_writer.send((batch, features)).map_err(|_| FeaturesError::Write {
-                    path: features_path.clone(),
+                    path: features_path.to_owned(),
                     message: "the writer stopped".into(),
                 })
             });
             drop(to_writer);
             let writer = writing.join().unwrap_or_else(|_| {
-                Err(FeaturesError::Write { path: features_path.clone(), message: "the writer thread panicked".into() })
+                Err(FeaturesError::Write {
+                    path: features_path.to_owned(),
+                    message: "the writer thread panicked".into(),
+                })
             });
             (computed, writer)
         });
@@ -277,36 +293,31 @@ impl FeaturesParams {
         computed?;
         progress.finish_and_clear();
         writer.finish()?;
-        let mut issue_count = 0u64;
-        if let (Some(config), Some(embeddings)) = (&self.embeddings, engine.embeddings()) {
-            let file = config.path.display().to_string();
-            for issue in embedding_issues.iter().chain(&embeddings.unmatched()) {
-                issue_count += 1;
-                rejects.write(&Reject {
-                    file: &file,
-                    location: issue.row.map_or(Location::File, Location::Record),
-                    conversation_id: issue.conversation_id.as_deref(),
-                    source: issue.source.as_deref(),
-                    reason: &issue.reason,
-                    raw: b"",
-                })?;
-            }
+        Ok(counts)
+    }
+
+    /// The embeddings' problems (rows that matched no conversation, unreadable vectors) written as rejects; how many.
+    fn write_embedding_issues(
+        &self,
+        engine: &FeatureEngine,
+        loading: &[EmbeddingIssue],
+        rejects: &mut RejectsWriter,
+    ) -> Result<u64, FeaturesError> {
+        let (Some(config), Some(embeddings)) = (&self.embeddings, engine.embeddings()) else { return Ok(0) };
+        let file = config.path.display().to_string();
+        let mut count = 0u64;
+        for issue in loading.iter().chain(&embeddings.unmatched()) {
+            count += 1;
+            rejects.write(&Reject {
+                file: &file,
+                location: issue.row.map_or(Location::File, Location::Record),
+                conversation_id: issue.conversation_id.as_deref(),
+                source: issue.source.as_deref(),
+                reason: &issue.reason,
+                raw: b"",
+            })?;
         }
-        rejects.finish()?;
-        for means in sources.values_mut() {
-            means.finish();
-        }
-        Ok(FeaturesReport {
-            columns,
-            conversations_read: read,
-            rows_written: written,
-            skipped_no_user_turn: skipped,
-            embedding_issues: issue_count,
-            sources,
-            seconds: started.elapsed().as_secs_f64(),
-            features_file: features_path,
-            rejects_file: rejects_path,
-        })
+        Ok(count)
     }
 
     /// First pass of the `lexical` facet: every batch's document frequencies, summed.
@@ -361,6 +372,48 @@ pub fn summary(report: &FeaturesReport) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// What the run read, wrote and skipped, and each source's feature means.
+#[derive(Default)]
+struct RunCounts {
+    sources: BTreeMap<String, SourceMeans>,
+    read: u64,
+    written: u64,
+    skipped: u64,
+}
+
+impl RunCounts {
+    /// One computed batch: its skipped rows to the rejects, its kept rows into their source's means.
+    fn record(
+        &mut self,
+        rows: &[reader::ConversationRow<'_>],
+        features: &engine::BatchFeatures,
+        rejects: &mut RejectsWriter,
+    ) -> Result<(), FeaturesError> {
+        for &(index, reason) in &features.notes {
+            let row = &rows[index as usize];
+            self.skipped += u64::from(reason == engine::NO_USER_TURN);
+            rejects.write(&Reject {
+                file: crate::ingest::CONVERSATIONS_FILE,
+                location: Location::Record(row.row_number),
+                conversation_id: Some(row.conversation_id),
+                source: Some(row.source),
+                reason,
+                raw: b"",
+            })?;
+        }
+        for (&index, values) in features.kept.iter().zip(&features.values) {
+            let row = &rows[index as usize];
+            self.sources
+                .entry(row.source.to_owned())
+                .or_insert_with(|| SourceMeans { kind: row.kind.as_str().to_owned(), ..SourceMeans::default() })
+                .add(values);
+        }
+        self.read += rows.len() as u64;
+        self.written += features.kept.len() as u64;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

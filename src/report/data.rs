@@ -7,13 +7,10 @@
 //! they are read whole.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
+use super::columns::Columns;
+use super::error::ReadError;
 use crate::divergence::tables::{
     CLUSTERS_FILE, DIVERGENCE_FILE, MIXTURES_FILE, PAIRWISE_FILE, USI_FEATURES_FILE, USI_FILE,
 };
@@ -225,143 +222,9 @@ impl ReportData {
     }
 
     /// Reads every table in `out_dir`.
-    pub fn read(out_dir: &Path) -> Result<Self, String> {
-        let divergence = Columns::read(&out_dir.join(DIVERGENCE_FILE))?;
-        let bounded = |c: &Columns, name: &str, i: usize| -> Result<Bounded, String> {
-            Ok(Bounded {
-                value: c.float(name, i)?,
-                lo: c.float(&format!("{name}_lo"), i)?,
-                hi: c.float(&format!("{name}_hi"), i)?,
-            })
-        };
-        // `NAME_corrected` with `NAME_corrected_lo` / `_hi`.
-        let corrected = |c: &Columns, name: &str, i: usize| bounded(c, &format!("{name}_corrected"), i);
-        let divergence = (0..divergence.rows)
-            .map(|i| {
-                let c = &divergence;
-                Ok(DivergenceRow {
-                    facet: c.text(FACET, i)?,
-                    reference: c.text("reference", i)?,
-                    source: c.text("source", i)?,
-                    kind: c.text("kind", i)?,
-                    n_reference: c.float("n_reference", i)? as u64,
-                    n_source: c.float("n_source", i)? as u64,
-                    k: c.float("k", i)? as u64,
-                    smoothing: c.text("smoothing", i)?,
-                    unit: c.text("unit", i)?,
-                    kl_forward: bounded(c, "kl_forward", i)?,
-                    kl_backward: bounded(c, "kl_backward", i)?,
-                    js: bounded(c, "js", i)?,
-                    js_normalized: bounded(c, "js_normalized", i)?,
-                    tv: bounded(c, "tv", i)?,
-                    mauve: bounded(c, "mauve", i)?,
-                    mauve_star: bounded(c, "mauve_star", i)?,
-                    frontier_integral: bounded(c, "frontier_integral", i)?,
-                    human_ceiling_js: bounded(c, "human_ceiling_js", i)?,
-                    corrected: CorrectedRow {
-                        kl_forward: corrected(c, "kl_forward", i)?,
-                        kl_backward: corrected(c, "kl_backward", i)?,
-                        js: corrected(c, "js", i)?,
-                        tv: corrected(c, "tv", i)?,
-                        mauve: corrected(c, "mauve", i)?,
-                        mauve_star: corrected(c, "mauve_star", i)?,
-                        frontier_integral: corrected(c, "frontier_integral", i)?,
-                    },
-                    human_ceiling_js_corrected: corrected(c, "human_ceiling_js", i)?,
-                    js_above_ceiling: bounded(c, "js_above_ceiling", i)?,
-                    p_value: c.float("p_value", i)?,
-                    warning: c.optional_text("warning", i)?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let pairwise = Columns::read(&out_dir.join(PAIRWISE_FILE))?;
-        let pairwise = (0..pairwise.rows)
-            .map(|i| {
-                let c = &pairwise;
-                Ok(PairRow {
-                    facet: c.text(FACET, i)?,
-                    source_a: c.text("source_a", i)?,
-                    source_b: c.text("source_b", i)?,
-                    js: c.float("js", i)?,
-                    kl_a_b: c.float("kl_a_b", i)?,
-                    kl_b_a: c.float("kl_b_a", i)?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let mixtures = Columns::read(&out_dir.join(MIXTURES_FILE))?;
-        let mixtures = (0..mixtures.rows)
-            .map(|i| {
-                let c = &mixtures;
-                Ok(MixtureRow {
-                    facet: c.text(FACET, i)?,
-                    mixture: c.text("mixture", i)?,
-                    sources: c.text_list("sources", i)?,
-                    weights: c.float_list("weights", i)?,
-                    js: c.float("js", i)?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let clusters = Columns::read(&out_dir.join(CLUSTERS_FILE))?;
-        let clusters = (0..clusters.rows)
-            .map(|i| {
-                let c = &clusters;
-                Ok(ClusterRow {
-                    facet: c.text(FACET, i)?,
-                    k: c.float("k", i)? as u64,
-                    cluster: c.float("cluster", i)? as u64,
-                    source: c.text("source", i)?,
-                    kind: c.text("kind", i)?,
-                    count: c.float("count", i)? as u64,
-                    share: c.float("share", i)?,
-                    reference_share: c.float("reference_share", i)?,
-                    label: c.optional_text("label", i)?,
-                    js_term: c.float("js_term", i)?,
-                    extreme_features: c.text_list("extreme_features", i)?,
-                    extreme_z: c.float_list("extreme_z", i)?,
-                    top_words: c.text_list("top_words", i)?,
-                    example_turns: c.text_list("example_turns", i)?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
+    pub fn read(out_dir: &Path) -> Result<Self, ReadError> {
         let (usi, usi_features) = if out_dir.join(USI_FILE).is_file() {
-            let usi = Columns::read(&out_dir.join(USI_FILE))?;
-            let usi_rows = (0..usi.rows)
-                .map(|i| {
-                    let c = &usi;
-                    Ok(UsiRow {
-                        source: c.text("source", i)?,
-                        reference: c.text("reference", i)?,
-                        n_reference: c.float("n_reference", i)? as u64,
-                        n_source: c.float("n_source", i)? as u64,
-                        d: [c.float("d1", i)?, c.float("d2", i)?, c.float("d3", i)?, c.float("d4", i)?],
-                        eval: c.float("eval", i)?,
-                        ece: c.float("ece", i)?,
-                        usi: Bounded {
-                            value: c.float("usi", i)?,
-                            lo: c.float("usi_interval_lo", i)?,
-                            hi: c.float("usi_interval_hi", i)?,
-                        },
-                        usi_terms: c.float("usi_terms", i)? as u64,
-                        human_ceiling_usi: c.float("human_ceiling_usi", i)?,
-                        note: c.text("note", i)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            let features = Columns::read(&out_dir.join(USI_FEATURES_FILE))?;
-            let feature_rows = (0..features.rows)
-                .map(|i| {
-                    let c = &features;
-                    Ok(UsiFeatureRow {
-                        source: c.text("source", i)?,
-                        feature: c.text("feature", i)?,
-                        dimension: c.text("dimension", i)?,
-                        reference_mean: c.float("reference_mean", i)?,
-                        source_mean: c.float("source_mean", i)?,
-                        dice: c.float("dice", i)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            (usi_rows, feature_rows)
+            (read_usi(&out_dir.join(USI_FILE))?, read_usi_features(&out_dir.join(USI_FEATURES_FILE))?)
         } else {
             (Vec::new(), Vec::new())
         };
@@ -369,82 +232,200 @@ impl ReportData {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or(serde_json::Value::Null);
-        Ok(ReportData { divergence, pairwise, mixtures, clusters, usi, usi_features, manifest })
+        Ok(ReportData {
+            divergence: read_divergence(&out_dir.join(DIVERGENCE_FILE))?,
+            pairwise: read_pairwise(&out_dir.join(PAIRWISE_FILE))?,
+            mixtures: read_mixtures(&out_dir.join(MIXTURES_FILE))?,
+            clusters: read_clusters(&out_dir.join(CLUSTERS_FILE))?,
+            usi,
+            usi_features,
+            manifest,
+        })
     }
+}
+
+/// A value with its interval: `NAME`, `NAME_lo`, `NAME_hi`.
+fn bounded(c: &Columns, name: &str, i: usize) -> Result<Bounded, ReadError> {
+    Ok(Bounded {
+        value: c.float(name, i)?,
+        lo: c.float(&format!("{name}_lo"), i)?,
+        hi: c.float(&format!("{name}_hi"), i)?,
+    })
+}
+
+/// `NAME_corrected` with `NAME_corrected_lo` / `_hi`.
+fn corrected(c: &Columns, name: &str, i: usize) -> Result<Bounded, ReadError> {
+    bounded(c, &format!("{name}_corrected"), i)
+}
+
+/// `divergence.parquet`, one row per (facet, compared source).
+fn read_divergence(path: &Path) -> Result<Vec<DivergenceRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(DivergenceRow {
+                facet: c.text(FACET, i)?,
+                reference: c.text("reference", i)?,
+                source: c.text("source", i)?,
+                kind: c.text("kind", i)?,
+                n_reference: c.float("n_reference", i)? as u64,
+                n_source: c.float("n_source", i)? as u64,
+                k: c.float("k", i)? as u64,
+                smoothing: c.text("smoothing", i)?,
+                unit: c.text("unit", i)?,
+                kl_forward: bounded(c, "kl_forward", i)?,
+                kl_backward: bounded(c, "kl_backward", i)?,
+                js: bounded(c, "js", i)?,
+                js_normalized: bounded(c, "js_normalized", i)?,
+                tv: bounded(c, "tv", i)?,
+                mauve: bounded(c, "mauve", i)?,
+                mauve_star: bounded(c, "mauve_star", i)?,
+                frontier_integral: bounded(c, "frontier_integral", i)?,
+                human_ceiling_js: bounded(c, "human_ceiling_js", i)?,
+                corrected: CorrectedRow {
+                    kl_forward: corrected(c, "kl_forward", i)?,
+                    kl_backward: corrected(c, "kl_backward", i)?,
+                    js: corrected(c, "js", i)?,
+                    tv: corrected(c, "tv", i)?,
+                    mauve: corrected(c, "mauve", i)?,
+                    mauve_star: corrected(c, "mauve_star", i)?,
+                    frontier_integral: corrected(c, "frontier_integral", i)?,
+                },
+                human_ceiling_js_corrected: corrected(c, "human_ceiling_js", i)?,
+                js_above_ceiling: bounded(c, "js_above_ceiling", i)?,
+                p_value: c.float("p_value", i)?,
+                warning: c.optional_text("warning", i)?,
+            })
+        })
+        .collect()
+}
+
+/// `pairwise.parquet`.
+fn read_pairwise(path: &Path) -> Result<Vec<PairRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(PairRow {
+                facet: c.text(FACET, i)?,
+                source_a: c.text("source_a", i)?,
+                source_b: c.text("source_b", i)?,
+                js: c.float("js", i)?,
+                kl_a_b: c.float("kl_a_b", i)?,
+                kl_b_a: c.float("kl_b_a", i)?,
+            })
+        })
+        .collect()
+}
+
+/// `mixtures.parquet`.
+fn read_mixtures(path: &Path) -> Result<Vec<MixtureRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(MixtureRow {
+                facet: c.text(FACET, i)?,
+                mixture: c.text("mixture", i)?,
+                sources: c.text_list("sources", i)?,
+                weights: c.float_list("weights", i)?,
+                js: c.float("js", i)?,
+            })
+        })
+        .collect()
+}
+
+/// `clusters.parquet`, one row per (facet, cluster, source).
+fn read_clusters(path: &Path) -> Result<Vec<ClusterRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(ClusterRow {
+                facet: c.text(FACET, i)?,
+                k: c.float("k", i)? as u64,
+                cluster: c.float("cluster", i)? as u64,
+                source: c.text("source", i)?,
+                kind: c.text("kind", i)?,
+                count: c.float("count", i)? as u64,
+                share: c.float("share", i)?,
+                reference_share: c.float("reference_share", i)?,
+                label: c.optional_text("label", i)?,
+                js_term: c.float("js_term", i)?,
+                extreme_features: c.text_list("extreme_features", i)?,
+                extreme_z: c.float_list("extreme_z", i)?,
+                top_words: c.text_list("top_words", i)?,
+                example_turns: c.text_list("example_turns", i)?,
+            })
+        })
+        .collect()
+}
+
+/// `usi.parquet`, one row per compared source.
+fn read_usi(path: &Path) -> Result<Vec<UsiRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(UsiRow {
+                source: c.text("source", i)?,
+                reference: c.text("reference", i)?,
+                n_reference: c.float("n_reference", i)? as u64,
+                n_source: c.float("n_source", i)? as u64,
+                d: [c.float("d1", i)?, c.float("d2", i)?, c.float("d3", i)?, c.float("d4", i)?],
+                eval: c.float("eval", i)?,
+                ece: c.float("ece", i)?,
+                usi: Bounded {
+                    value: c.float("usi", i)?,
+                    lo: c.float("usi_interval_lo", i)?,
+                    hi: c.float("usi_interval_hi", i)?,
+                },
+                usi_terms: c.float("usi_terms", i)? as u64,
+                human_ceiling_usi: c.float("human_ceiling_usi", i)?,
+                note: c.text("note", i)?,
+            })
+        })
+        .collect()
+}
+
+/// `usi_features.parquet`, one row per (source, feature).
+fn read_usi_features(path: &Path) -> Result<Vec<UsiFeatureRow>, ReadError> {
+    let table = Columns::read(path)?;
+    (0..table.rows)
+        .map(|i| {
+            let c = &table;
+            Ok(UsiFeatureRow {
+                source: c.text("source", i)?,
+                feature: c.text("feature", i)?,
+                dimension: c.text("dimension", i)?,
+                reference_mean: c.float("reference_mean", i)?,
+                source_mean: c.float("source_mean", i)?,
+                dice: c.float("dice", i)?,
+            })
+        })
+        .collect()
 }
 
 const FACET: &str = "facet";
 
-/// A table's columns by name, with typed access per row; numeric columns converted to f64 once.
-struct Columns {
-    path: String,
-    rows: usize,
-    batches: Vec<RecordBatch>,
-    numbers: BTreeMap<String, Vec<f64>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Columns {
-    fn read(path: &Path) -> Result<Self, String> {
-        let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| format!("{name}: {e} (run `simgap divergence` first)"))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(|e| format!("{name}: {e}"))?;
-        let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| format!("{name}: {e}"))?;
-        let batch = match batches.as_slice() {
-            [] => RecordBatch::new_empty(std::sync::Arc::new(arrow::datatypes::Schema::empty())),
-            [one] => one.clone(),
-            many => arrow::compute::concat_batches(&many[0].schema(), many).map_err(|e| format!("{name}: {e}"))?,
-        };
-        let mut numbers = BTreeMap::new();
-        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-            if field.data_type().is_numeric() {
-                let cast = arrow::compute::cast(column, &DataType::Float64).map_err(|e| format!("{name}: {e}"))?;
-                let floats = cast.as_primitive::<Float64Type>();
-                let values = (0..floats.len()).map(|i| if floats.is_null(i) { f64::NAN } else { floats.value(i) });
-                numbers.insert(field.name().clone(), values.collect());
-            }
-        }
-        Ok(Columns { path: name, rows: batch.num_rows(), batches: vec![batch], numbers })
-    }
-
-    fn column(&self, name: &str) -> Result<&dyn Array, String> {
-        self.batches[0].column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| {
-            format!("{}: no column {name:?} (written by an older simgap? rerun `simgap divergence`)", self.path)
-        })
-    }
-
-    fn text(&self, name: &str, row: usize) -> Result<String, String> {
-        Ok(self.optional_text(name, row)?.unwrap_or_default())
-    }
-
-    fn optional_text(&self, name: &str, row: usize) -> Result<Option<String>, String> {
-        let column = self.column(name)?;
-        let strings = column.as_string_opt::<i32>().ok_or_else(|| format!("{}: {name} is not text", self.path))?;
-        Ok((!strings.is_null(row)).then(|| strings.value(row).to_owned()))
-    }
-
-    fn float(&self, name: &str, row: usize) -> Result<f64, String> {
-        let values = self.numbers.get(name).ok_or_else(|| format!("{}: no numeric column {name:?}", self.path))?;
-        Ok(values[row])
-    }
-
-    fn list(&self, name: &str, row: usize) -> Result<arrow::array::ArrayRef, String> {
-        let column = self.column(name)?;
-        let list = column.as_list_opt::<i32>().ok_or_else(|| format!("{}: {name} is not a list", self.path))?;
-        Ok(list.value(row))
-    }
-
-    fn text_list(&self, name: &str, row: usize) -> Result<Vec<String>, String> {
-        let values = self.list(name, row)?;
-        let strings = values.as_string_opt::<i32>().ok_or_else(|| format!("{}: {name} is not text", self.path))?;
-        Ok((0..strings.len()).map(|i| strings.value(i).to_owned()).collect())
-    }
-
-    fn float_list(&self, name: &str, row: usize) -> Result<Vec<f64>, String> {
-        let values = self.list(name, row)?;
-        let floats =
-            values.as_primitive_opt::<Float64Type>().ok_or_else(|| format!("{}: {name} is not float64", self.path))?;
-        Ok((0..floats.len()).map(|i| floats.value(i)).collect())
+    #[test]
+    fn a_table_that_is_not_there_or_lacks_a_column_is_named_with_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join(PAIRWISE_FILE);
+        let error = read_pairwise(&missing).unwrap_err();
+        assert_eq!(error.path, missing);
+        assert!(error.column.is_none() && error.problem.contains("simgap divergence"), "{error}");
+        crate::table::TableBuilder::new()
+            .text("facet", ["all"])
+            .text("source_a", ["human"])
+            .write(&missing, &[])
+            .unwrap();
+        let error = read_pairwise(&missing).unwrap_err();
+        assert_eq!(error.column.as_deref(), Some("source_b"), "{error}");
     }
 }

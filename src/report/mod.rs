@@ -2,15 +2,19 @@
 //!
 //! Consumes: the divergence stage's tables in OUT (see [`data`]) and `OUT/manifest.json`. Produces:
 //! `OUT/tables/` (Markdown, LaTeX with booktabs, and CSV of the main divergence table, the per-facet table, the
-//! pairwise matrix, the USI table and the mixtures; see [`tables`]), `OUT/figures/` (SVG and PNG; see [`figures`])
-//! and `OUT/report.html` (one self-contained page: tables, inlined figures, cluster explanations, manifest and
-//! warnings; every piece of transcript text HTML-escaped; see [`html`]). Every file is written through a temporary
-//! name and renamed. Cost: milliseconds to a few seconds (the figures); memory: the tables, which are small.
+//! pairwise matrix, the USI table and the mixtures; built in [`table_builders`], written by [`tables`]),
+//! `OUT/figures/` (SVG and PNG; see [`figures`]) and `OUT/report.html` (one self-contained page: tables, inlined
+//! figures, cluster explanations, manifest and warnings; every piece of transcript text HTML-escaped; see [`html`]).
+//! Every file is written through a temporary name and renamed. Cost: milliseconds to a few seconds (the figures);
+//! memory: the tables, which are small.
 
+mod columns;
 pub mod data;
+pub mod error;
 pub mod figures;
 pub mod html;
 pub mod scene;
+pub mod table_builders;
 pub mod tables;
 
 use std::path::PathBuf;
@@ -19,26 +23,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use data::ReportData;
+pub use error::{ReadError, ReportError};
 
 pub const TABLES_DIR: &str = "tables";
 pub const FIGURES_DIR: &str = "figures";
 pub const REPORT_FILE: &str = "report.html";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("{0}")]
-    Config(String),
-    #[error("{0}")]
-    Read(String),
-    #[error("{0}")]
-    Write(String),
-}
-
-impl ReportError {
-    pub fn is_usage(&self) -> bool {
-        matches!(self, ReportError::Config(_))
-    }
-}
 
 /// What the report stage needs.
 #[derive(Debug, Clone)]
@@ -73,22 +62,21 @@ impl ReportParams {
     pub fn run(&self) -> Result<ReportSummary, ReportError> {
         self.check()?;
         let started = Instant::now();
-        let data = ReportData::read(&self.out_dir).map_err(ReportError::Read)?;
+        let data = ReportData::read(&self.out_dir)?;
         let tables_dir = self.out_dir.join(TABLES_DIR);
         let figures_dir = self.out_dir.join(FIGURES_DIR);
         for dir in [&tables_dir, &figures_dir] {
-            std::fs::create_dir_all(dir).map_err(|e| ReportError::Write(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(ReportError::write(dir))?;
         }
-        let tables = tables::build(&data, self.seed);
+        let tables = table_builders::build(&data, self.seed);
         let mut table_files = Vec::new();
         for table in &tables {
-            table_files.extend(table.write(&tables_dir).map_err(ReportError::Write)?);
+            table_files.extend(table.write(&tables_dir)?);
         }
-        let (figures, mut warnings) = figures::write_figures(&data, &figures_dir).map_err(ReportError::Write)?;
+        let (figures, mut warnings) = figures::write_figures(&data, &figures_dir)?;
         let page = html::page(&data, &tables, &figures);
         let report = self.out_dir.join(REPORT_FILE);
-        crate::atomic::write_atomic(&report, page.as_bytes())
-            .map_err(|e| ReportError::Write(format!("{}: {e}", report.display())))?;
+        crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         if data.divergence.is_empty() {
             warnings.push("no comparison rows (a single source?): the report has no divergence tables".into());
         }

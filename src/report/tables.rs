@@ -1,15 +1,16 @@
 //! Paper tables: each built once as cells, then written as Markdown, LaTeX (booktabs) and CSV.
 //!
-//! Consumes: [`ReportData`]. Produces: [`Table`]s: `main` (the headline facet: every divergence with its 95%
-//! interval, the human ceiling and the p-value), `facets` (JS per facet and source), `pairwise` (the JS matrix on the
-//! headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`. The best value of each column is bold (lowest
+//! Consumes: [`Table`]s of cells, as [`super::table_builders`] makes them from the report data: `main` (the headline
+//! facet: every divergence with its 95% interval, the human ceiling and the p-value), `facets` (JS per facet and
+//! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`.
+//! Produces: each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest
 //! divergence, highest MAUVE and similarity); captions name the facet, K, smoothing, unit, n per source and seed.
 //! CSV holds the raw numbers (an interval as three columns: value, `_lo`, `_hi`), the others rounded text.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::data::{Bounded, ReportData, left_out_note};
+use super::data::Bounded;
+use super::error::ReportError;
 
 /// Which end of a column is best.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,8 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-fn number_text(value: f64, digits: usize) -> String {
+/// A number as text with `digits` decimals; `–` for NaN and `∞` for infinity.
+pub(super) fn number_text(value: f64, digits: usize) -> String {
     if value.is_nan() {
         "–".to_owned()
     } else if value == f64::INFINITY {
@@ -236,238 +238,15 @@ impl Table {
     }
 
     /// Writes `<name>.md`, `.tex` and `.csv` into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let mut written = Vec::new();
         for (extension, text) in [("md", self.markdown()), ("tex", self.latex()), ("csv", self.csv())] {
             let path = dir.join(format!("{}.{extension}", self.name));
-            crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::atomic::write_atomic(&path, text.as_bytes()).map_err(ReportError::write(&path))?;
             written.push(path);
         }
         Ok(written)
     }
-}
-
-/// "n = 560 (human), 280 (sim-a), ..." for captions.
-fn sizes(data: &ReportData, facet: &str) -> String {
-    let mut parts = Vec::new();
-    if let Some(first) = data.divergence.iter().find(|r| r.facet == facet) {
-        parts.push(format!("{} ({})", first.n_reference, first.reference));
-    }
-    for row in data.divergence.iter().filter(|r| r.facet == facet) {
-        parts.push(format!("{} ({})", row.n_source, row.source));
-    }
-    format!("n = {}", parts.join(", "))
-}
-
-/// Every table of the report.
-pub fn build(data: &ReportData, seed: u64) -> Vec<Table> {
-    let mut tables = Vec::new();
-    let reference = data.reference().unwrap_or("the reference").to_owned();
-    if let Some(facet) = data.headline_facet() {
-        let rows: Vec<_> = data.divergence.iter().filter(|r| r.facet == facet).collect();
-        let first = rows[0];
-        let unit = &first.unit;
-        tables.push(Table {
-            name: "main".into(),
-            title: format!("Distance of each simulator from {reference}, facet {facet}"),
-            caption: format!(
-                "Facet {facet}, K = {}, KL smoothing {}, KL and JS in {unit}, seed {seed}; {}. Bias-corrected \
-                 estimates (two-sample delete-one jackknife) with bias-aware 95% intervals (calibrated on simulated \
-                 samples; coverage measured by simulation where each side has at least {} conversations per cluster: \
-                 docs/method.md). JS plug-in: the uncorrected value, as the published protocol reports it. \
-                 Human ceiling: the plug-in JS between two random parts of {reference} of the simulator's size, \
-                 what sampling noise alone gives; above ceiling: the corrected JS minus the corrected ceiling. p from \
-                 a permutation test. Best per column in bold.",
-                first.k,
-                first.smoothing,
-                sizes(data, &facet),
-                crate::divergence::VALIDATED_PER_CLUSTER
-            ),
-            columns: vec![
-                ("source".into(), Better::Neither),
-                ("JS".into(), Better::Lower),
-                ("JS plug-in".into(), Better::Neither),
-                ("KL(P‖Q)".into(), Better::Lower),
-                ("KL(Q‖P)".into(), Better::Lower),
-                ("TV".into(), Better::Lower),
-                ("MAUVE".into(), Better::Higher),
-                ("MAUVE*".into(), Better::Higher),
-                ("human ceiling JS".into(), Better::Neither),
-                ("JS above ceiling".into(), Better::Lower),
-                ("p".into(), Better::Neither),
-            ],
-            rows: rows
-                .iter()
-                .map(|r| {
-                    let c = &r.corrected;
-                    vec![
-                        Cell::Text(r.source.clone()),
-                        Cell::Interval(c.js),
-                        Cell::Number(r.js.value),
-                        Cell::Interval(c.kl_forward),
-                        Cell::Interval(c.kl_backward),
-                        Cell::Interval(c.tv),
-                        Cell::Interval(c.mauve),
-                        Cell::Interval(c.mauve_star),
-                        Cell::Number(r.human_ceiling_js.value),
-                        Cell::Interval(r.js_above_ceiling),
-                        Cell::Number(r.p_value),
-                    ]
-                })
-                .collect(),
-        });
-        let facets = data.facets();
-        let sources: Vec<String> = data.sources().into_iter().filter(|s| *s != reference).collect();
-        let by_facet_and_source: HashMap<(&str, &str), _> =
-            data.divergence.iter().map(|r| ((r.facet.as_str(), r.source.as_str()), r)).collect();
-        let mut columns = vec![("source".to_owned(), Better::Neither)];
-        columns.extend(facets.iter().map(|f| (f.clone(), Better::Lower)));
-        tables.push(Table {
-            name: "facets".into(),
-            title: format!("Jensen-Shannon divergence from {reference} per facet"),
-            caption: format!(
-                "Bias-corrected JS (jackknife) in {unit} with 95% intervals, one codebook per facet (K = {}), seed \
-                 {seed}. The last row is the human split-half ceiling, corrected the same way (mean over the \
-                 simulators' sizes): about 0 where the correction removes the sampling noise. Lowest per facet in \
-                 bold.",
-                first.k
-            ),
-            columns,
-            rows: sources
-                .iter()
-                .map(|source| {
-                    let mut row = vec![Cell::Text(source.clone())];
-                    for facet in &facets {
-                        let found = by_facet_and_source.get(&(facet.as_str(), source.as_str()));
-                        row.push(found.map_or(Cell::Number(f64::NAN), |r| Cell::Interval(r.corrected.js)));
-                    }
-                    row
-                })
-                .chain(std::iter::once({
-                    let mut row = vec![Cell::Text(format!("{reference} (split-half ceiling)"))];
-                    for facet in &facets {
-                        let values: Vec<f64> = data
-                            .divergence
-                            .iter()
-                            .filter(|r| &r.facet == facet && !r.human_ceiling_js_corrected.value.is_nan())
-                            .map(|r| r.human_ceiling_js_corrected.value)
-                            .collect();
-                        let mean =
-                            if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 };
-                        row.push(Cell::Text(number_text(mean, 3)));
-                    }
-                    row
-                }))
-                .collect(),
-        });
-        let (shown, left_out) = data.shown_sources();
-        let mut columns = vec![("".to_owned(), Better::Neither)];
-        columns.extend(shown.iter().map(|s| (s.clone(), Better::Neither)));
-        let pair_js: HashMap<(&str, &str), f64> = data
-            .pairwise
-            .iter()
-            .filter(|r| r.facet == facet)
-            .map(|r| ((r.source_a.as_str(), r.source_b.as_str()), r.js))
-            .collect();
-        tables.push(Table {
-            name: "pairwise".into(),
-            title: format!("Pairwise Jensen-Shannon divergence, facet {facet}"),
-            caption: format!(
-                "JS in {unit} between every pair of sources on the shared codebook (K = {}).{}",
-                first.k,
-                left_out_note(left_out, "pairwise.parquet")
-            ),
-            columns,
-            rows: shown
-                .iter()
-                .map(|a| {
-                    let mut row = vec![Cell::Text(a.clone())];
-                    for b in &shown {
-                        row.push(Cell::Number(pair_js.get(&(a.as_str(), b.as_str())).copied().unwrap_or(f64::NAN)));
-                    }
-                    row
-                })
-                .collect(),
-        });
-        let mixtures: Vec<_> = data.mixtures.iter().filter(|m| m.facet == facet).collect();
-        if !mixtures.is_empty() {
-            tables.push(Table {
-                name: "mixtures".into(),
-                title: format!("Best mixtures of simulators, facet {facet}"),
-                caption: format!(
-                    "Weights on the simplex minimising JS({reference}, sum w Q); JS in {unit}. A mixture that gets \
-                     much closer than the best single simulator means the simulators miss different behaviours."
-                ),
-                columns: vec![
-                    ("mixture".into(), Better::Neither),
-                    ("simulators (weight)".into(), Better::Neither),
-                    ("JS".into(), Better::Lower),
-                ],
-                rows: mixtures
-                    .iter()
-                    .map(|m| {
-                        let members: Vec<String> =
-                            m.sources.iter().zip(&m.weights).map(|(s, w)| format!("{s} ({w:.2})")).collect();
-                        vec![Cell::Text(m.mixture.clone()), Cell::Text(members.join(", ")), Cell::Number(m.js)]
-                    })
-                    .collect(),
-            });
-        }
-    }
-    if !data.usi.is_empty() {
-        tables.push(Table {
-            name: "usi".into(),
-            title: format!("User-Sim Index against {reference}"),
-            caption: format!(
-                "D1-D4: Sorensen-Dice of feature means (style, information, clarification, error reaction); Eval: \
-                 survey agreement; ECE: outcome calibration (lower is better); USI: mean of the available terms \
-                 (the published scorer's estimate), with a 95% interval for the true USI (bootstrap spread widened \
-                 upward by the bias bound of Dice's kink; coverage measured by simulation: docs/method.md); seed \
-                 {seed}. {}",
-                data.usi
-                    .first()
-                    .map(|u| format!(
-                        "{} ({})",
-                        u.note,
-                        if u.human_ceiling_usi.is_nan() {
-                            "no batches for a human ceiling".to_owned()
-                        } else {
-                            format!("human ceiling {:.1}", u.human_ceiling_usi)
-                        }
-                    ))
-                    .unwrap_or_default()
-            ),
-            columns: vec![
-                ("source".into(), Better::Neither),
-                ("n".into(), Better::Neither),
-                ("D1".into(), Better::Higher),
-                ("D2".into(), Better::Higher),
-                ("D3".into(), Better::Higher),
-                ("D4".into(), Better::Higher),
-                ("Eval".into(), Better::Higher),
-                ("ECE".into(), Better::Lower),
-                ("USI".into(), Better::Higher),
-            ],
-            rows: data
-                .usi
-                .iter()
-                .map(|u| {
-                    vec![
-                        Cell::Text(u.source.clone()),
-                        Cell::Text(u.n_source.to_string()),
-                        Cell::Number(u.d[0]),
-                        Cell::Number(u.d[1]),
-                        Cell::Number(u.d[2]),
-                        Cell::Number(u.d[3]),
-                        Cell::Number(u.eval),
-                        Cell::Number(u.ece),
-                        Cell::Interval(u.usi),
-                    ]
-                })
-                .collect(),
-        });
-    }
-    tables
 }
 
 #[cfg(test)]

@@ -116,14 +116,7 @@ impl Dialogue {
         builder.agent(rng, "Hello! How can I help you today?".to_owned());
 
         let frontload = rng.gen_bool(profile.frontload);
-        let mut opening = format!("I need to {goal}.");
-        if profile.polite > 0.0 && rng.gen_bool(profile.polite) {
-            opening = format!("{} {opening}", POLITE_OPENERS.choose(rng).expect("non-empty"));
-        }
-        if frontload {
-            let all: Vec<String> = values.iter().map(|(n, v)| format!("my {n} is {v}")).collect();
-            opening = format!("{opening} {}.", capitalise(&all.join(", ")));
-        }
+        let opening = opening(profile, goal, &values, frontload, rng);
         let opening = builder.style(rng, opening);
         builder.user(rng, opening);
 
@@ -141,23 +134,8 @@ impl Dialogue {
             } else if rng.gen_bool(profile.terse) {
                 TERSE.choose(rng).expect("non-empty").to_string()
             } else {
-                let mut text = if frontload && step < values.len() {
-                    "Yes, that's right.".to_owned()
-                } else {
-                    format!("My {name} is {value}.")
-                };
-                if rng.gen_bool(profile.uncertain) {
-                    text = format!("{} {}", HEDGES.choose(rng).expect("non-empty"), lower_first(&text));
-                }
-                if rng.gen_bool(profile.pushback) {
-                    text = format!("{} {text}", PUSHBACK.choose(rng).expect("non-empty"));
-                }
-                if rng.gen_bool(profile.frustrated) {
-                    text = format!("{} {text}", FRUSTRATION.choose(rng).expect("non-empty"));
-                }
-                if rng.gen_bool(profile.pivot) {
-                    text = format!("{text} {}", PIVOTS.choose(rng).expect("non-empty"));
-                }
+                let confirms = frontload && step < values.len();
+                let text = answer(profile, if confirms { None } else { Some((name, value)) }, rng);
                 builder.style(rng, text)
             };
             previous_user = reply.clone();
@@ -173,17 +151,7 @@ impl Dialogue {
         } else {
             builder.agent(rng, format!("I'm sorry, I am unable to {} because of our policy.", domain.action));
         }
-        let end: f64 = rng.r#gen();
-        let ending = if end < profile.end_thanks {
-            Some(builder.style(rng, "Thank you, that's all I needed.".to_owned()))
-        } else if end < profile.end_thanks + profile.end_bye {
-            Some(builder.style(rng, "bye".to_owned()))
-        } else if end < profile.end_thanks + profile.end_bye + profile.end_stop_token {
-            Some("###STOP###".to_owned())
-        } else {
-            None // walks away
-        };
-        if let Some(text) = ending {
+        if let Some(text) = builder.ending(rng) {
             builder.user(rng, text);
         }
         let noise: f64 = rng.gen_range(-1.0..1.0);
@@ -204,6 +172,21 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// How the user ends the conversation, as the profile draws: thanks, bye, a stop token, or nothing (walks away).
+    fn ending(&mut self, rng: &mut impl Rng) -> Option<String> {
+        let profile = self.profile;
+        let end: f64 = rng.r#gen();
+        if end < profile.end_thanks {
+            Some(self.style(rng, "Thank you, that's all I needed.".to_owned()))
+        } else if end < profile.end_thanks + profile.end_bye {
+            Some(self.style(rng, "bye".to_owned()))
+        } else if end < profile.end_thanks + profile.end_bye + profile.end_stop_token {
+            Some("###STOP###".to_owned())
+        } else {
+            None
+        }
+    }
+
     fn agent(&mut self, rng: &mut impl Rng, text: String) {
         self.clock += rng.gen_range(1..4);
         self.messages.push(("assistant", text, self.clock));
@@ -255,6 +238,41 @@ fn capitalise(text: &str) -> String {
 fn lower_first(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
+/// The user's first message: the goal, politely where the profile is, with every detail where it front-loads them.
+fn opening(profile: &Profile, goal: &str, values: &[(&str, &str)], frontload: bool, rng: &mut impl Rng) -> String {
+    let mut opening = format!("I need to {goal}.");
+    if profile.polite > 0.0 && rng.gen_bool(profile.polite) {
+        opening = format!("{} {opening}", POLITE_OPENERS.choose(rng).expect("non-empty"));
+    }
+    if frontload {
+        let all: Vec<String> = values.iter().map(|(n, v)| format!("my {n} is {v}")).collect();
+        opening = format!("{opening} {}.", capitalise(&all.join(", ")));
+    }
+    opening
+}
+
+/// The user's answer to a request for one detail (None: a confirmation of a detail already given), hedged, pushed
+/// back, frustrated or pivoting as the profile draws.
+fn answer(profile: &Profile, detail: Option<(&str, &str)>, rng: &mut impl Rng) -> String {
+    let mut text = match detail {
+        None => "Yes, that's right.".to_owned(),
+        Some((name, value)) => format!("My {name} is {value}."),
+    };
+    if rng.gen_bool(profile.uncertain) {
+        text = format!("{} {}", HEDGES.choose(rng).expect("non-empty"), lower_first(&text));
+    }
+    if rng.gen_bool(profile.pushback) {
+        text = format!("{} {text}", PUSHBACK.choose(rng).expect("non-empty"));
+    }
+    if rng.gen_bool(profile.frustrated) {
+        text = format!("{} {text}", FRUSTRATION.choose(rng).expect("non-empty"));
+    }
+    if rng.gen_bool(profile.pivot) {
+        text = format!("{text} {}", PIVOTS.choose(rng).expect("non-empty"));
+    }
+    text
 }
 
 #[cfg(test)]

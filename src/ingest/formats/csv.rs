@@ -80,20 +80,7 @@ impl FormatReader for CsvReader {
         loop {
             let has_row = match csv.read_byte_record(&mut record) {
                 Ok(has_row) => has_row,
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    // The conversations still open are cut off: each is rejected, not lost.
-                    for group in open.drain(..) {
-                        let location = Location::Lines { first: group.first_line, last: group.last_line };
-                        let reason = format!("conversation {}: the file is unreadable from line {line}", group.id);
-                        sink.reject(location, reason, &group.first_row)?;
-                    }
-                    return sink.reject(
-                        Location::Line(line),
-                        format!("unreadable CSV, the rest of the file cannot be read: {e}"),
-                        b"",
-                    );
-                }
+                Err(e) => return unreadable_from(&e, open, sink),
             };
             if !has_row {
                 break;
@@ -122,27 +109,7 @@ impl FormatReader for CsvReader {
             self.take_row(cols, &record, line, raw_row, sink, &mut open, &mut index_of)?;
         }
         let unterminated = last_multiline.filter(|_| last_byte.get() != Some(b'"'));
-        if let Some((line, _)) = &unterminated {
-            let reason = format!(
-                "line {line} opens a quoted field that is never closed: the rest of the file was read as its text"
-            );
-            if let Some(group) = open.iter_mut().find(|g| g.last_line == *line) {
-                group.error = Some(reason);
-            }
-        }
-        for group in open.drain(..) {
-            emit(group, sink)?;
-        }
-        if let Some((line, field)) = unterminated {
-            // The reader's line is one past the last when the file ends with a line break.
-            let end = (csv.position().line() - u64::from(field.ends_with(b"\n"))).max(line + 1);
-            let tail = field.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default().to_vec();
-            sink.reject(
-                Location::Lines { first: line + 1, last: end },
-                format!("lines {} to {end} lie inside the quoted field opened at line {line}, never closed: they could not be read as rows", line + 1),
-                &tail,
-            )?;
-        }
+        close_groups(open, unterminated, csv.position().line(), sink)?;
         if !saw_row {
             sink.reject(Location::File, "empty file".into(), b"")?;
         }
@@ -256,7 +223,8 @@ impl CsvReader {
     fn message(&self, cols: &Columns, fields: &[String], line: u64) -> Result<(Option<f64>, RawMessage), String> {
         if fields.len() > cols.expected_fields {
             return Err(format!(
-                "line {line} has {} fields, expected {} (an unquoted delimiter in the text? set csv.extra_fields = \"merge\")",
+                "line {line} has {} fields, expected {} (an unquoted delimiter in the text? set \
+                 csv.extra_fields = \"merge\")",
                 fields.len(),
                 cols.expected_fields
             ));
@@ -275,7 +243,8 @@ impl CsvReader {
                 Some(role) => role.as_str().to_owned(),
                 None => {
                     return Err(format!(
-                        "line {line}: role value \"{raw_role}\" is not in csv.roles (map it, e.g. {raw_role} = \"system\")"
+                        "line {line}: role value \"{raw_role}\" is not in csv.roles (map it, e.g. {raw_role} = \
+                         \"system\")"
                     ));
                 }
             },
@@ -345,6 +314,52 @@ fn join_fields(record: &csv::ByteRecord, delimiter: char) -> Vec<u8> {
     out
 }
 
+/// A read error: the conversations still open are cut off and each rejected (not lost), then the rest of the file.
+fn unreadable_from(e: &csv::Error, open: Vec<Group>, sink: &mut dyn RecordSink) -> Result<(), IngestError> {
+    let line = e.position().map_or(0, |p| p.line());
+    for group in open {
+        let location = Location::Lines { first: group.first_line, last: group.last_line };
+        let reason = format!("conversation {}: the file is unreadable from line {line}", group.id);
+        sink.reject(location, reason, &group.first_row)?;
+    }
+    sink.reject(Location::Line(line), format!("unreadable CSV, the rest of the file cannot be read: {e}"), b"")
+}
+
+/// The end of the file: every open conversation emitted; where the last row's last field opened a quote that never
+/// closed, the conversation holding it rejected and the lines swallowed by the quote rejected with their text.
+fn close_groups(
+    mut open: Vec<Group>,
+    unterminated: Option<(u64, Vec<u8>)>,
+    reader_line: u64,
+    sink: &mut dyn RecordSink,
+) -> Result<(), IngestError> {
+    if let Some((line, _)) = &unterminated {
+        let reason =
+            format!("line {line} opens a quoted field that is never closed: the rest of the file was read as its text");
+        if let Some(group) = open.iter_mut().find(|g| g.last_line == *line) {
+            group.error = Some(reason);
+        }
+    }
+    for group in open {
+        emit(group, sink)?;
+    }
+    if let Some((line, field)) = unterminated {
+        // The reader's line is one past the last when the file ends with a line break.
+        let end = (reader_line - u64::from(field.ends_with(b"\n"))).max(line + 1);
+        let tail = field.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default().to_vec();
+        sink.reject(
+            Location::Lines { first: line + 1, last: end },
+            format!(
+                "lines {} to {end} lie inside the quoted field opened at line {line}, never closed: they could not be \
+                 read as rows",
+                line + 1
+            ),
+            &tail,
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::read_text;
@@ -378,7 +393,8 @@ mod tests {
 
     #[test]
     fn an_unterminated_quote_rejects_its_conversation_and_the_swallowed_lines() {
-        let text = "dialogue,speaker,utterance\nd1,sys,Hi\nd1,usr,\"I need a table\nd2,sys,Hello\nd2,usr,book a taxi\nd3,sys,Hi\nd3,usr,thanks\n";
+        let text = "dialogue,speaker,utterance\nd1,sys,Hi\nd1,usr,\"I need a table\nd2,sys,Hello\nd2,usr,book a taxi\n\
+                    d3,sys,Hi\nd3,usr,thanks\n";
         let sink = read_text(&CsvReader::new(options(true)), "t.csv", text.as_bytes());
         assert!(sink.accepted.is_empty(), "{:?}", sink.accepted);
         assert_eq!(sink.rejected.len(), 2, "{:?}", sink.rejected);

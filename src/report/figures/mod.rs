@@ -36,6 +36,7 @@ mod usi_components;
 use std::path::{Path, PathBuf};
 
 use crate::report::data::ReportData;
+use crate::report::error::ReportError;
 use crate::report::scene::{Font, font};
 use histograms::histograms;
 use js_by_facet::js_by_facet;
@@ -60,7 +61,7 @@ pub struct Figure {
 }
 
 /// Writes every figure into `dir`; returns them and any warnings.
-pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<String>), String> {
+pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<String>), ReportError> {
     let mut warnings = Vec::new();
     let mut plots = Vec::new();
     if let Some(facet) = data.headline_facet() {
@@ -81,9 +82,9 @@ pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<
     }
     let mut figures = Vec::new();
     for plot in plots {
-        let svg = plot.scene.svg()?;
         let svg_path = dir.join(format!("{}.svg", plot.name));
-        crate::atomic::write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+        let svg = plot.scene.svg().map_err(|message| ReportError::Figure { path: svg_path.clone(), message })?;
+        crate::atomic::write_atomic(&svg_path, svg.as_bytes()).map_err(ReportError::write(&svg_path))?;
         let png = dir.join(format!("{}.png", plot.name));
         let png_path = match &font.path {
             Some(_) => match plot.scene.write_png(&png) {

@@ -41,12 +41,52 @@ pub(super) fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
     let mut scene = Scene::new(width, height);
     scene.title(&title);
     let reference = data.reference();
+    let grid = Grid { x0, y0, cell, v_max, label_size };
+    let missing = draw_cells_and_labels(&mut scene, &grid, &matrix, &sources, &labels, reference);
+    let bar = ColourBar { x: bar_x, y0, height: bar_h, v_max };
+    draw_colour_bar(&mut scene, &bar, legend_title, &ticks, missing);
+    let k = k_of(data, facet);
+    let caption = format!(
+        "Pairwise Jensen-Shannon divergence between {} {n} sources on facet {facet} ({k}), in {unit} (0: the same \
+         behaviour distribution; {}: no cluster in common); darker is farther{}. The reference, {}, is in bold.{}{}",
+        if left_out > 0 { "these" } else { "all" },
+        if unit == "bits" { "1" } else { "ln 2 = 0.693" },
+        if n <= 12 { ", and each cell gives the value" } else { "" },
+        reference.unwrap_or("the first source"),
+        if missing { " Grey cells: a source without conversations on this facet." } else { "" },
+        left_out_note(left_out, "pairwise.parquet")
+    );
+    Some(Plot { name: "pairwise_js".to_owned(), title, caption, scene })
+}
+
+/// The matrix's place in the scene: its top left corner, a cell's side, the top of the colour scale, the label size.
+struct Grid {
+    x0: f64,
+    y0: f64,
+    cell: f64,
+    v_max: f64,
+    label_size: f64,
+}
+
+/// Draws every cell (with its value when there are at most 12 sources), the row and column names (the reference's
+/// bold) and the frame; returns whether some cell had no value.
+fn draw_cells_and_labels(
+    scene: &mut Scene,
+    grid: &Grid,
+    matrix: &[Vec<f64>],
+    sources: &[String],
+    labels: &[String],
+    reference: Option<&str>,
+) -> bool {
+    let (x0, y0, cell, label_size) = (grid.x0, grid.y0, grid.cell, grid.label_size);
+    let n = sources.len();
+    let side = cell * n as f64;
     let value_size = (cell * 0.28).clamp(8.0, 12.0);
     let mut missing = false;
     for (i, row) in matrix.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             let (cx, cy) = (x0 + j as f64 * cell, y0 + i as f64 * cell);
-            let fill = if v.is_finite() { ramp(v / v_max) } else { NA };
+            let fill = if v.is_finite() { ramp(v / grid.v_max) } else { NA };
             missing |= !v.is_finite();
             scene.rect(cx, cy, cx + cell, cy + cell, Some(fill), Some(WHITE_INK));
             if n <= 12 {
@@ -71,7 +111,21 @@ pub(super) fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
         scene.text(column_label);
     }
     scene.rect(x0, y0, x0 + side, y0 + side, None, Some(AXIS));
-    // The colour bar: drawn as thin strips, largest value on top.
+    missing
+}
+
+/// The colour bar's place in the scene: its left edge, top, height, and the value at its top.
+struct ColourBar {
+    x: f64,
+    y0: f64,
+    height: f64,
+    v_max: f64,
+}
+
+/// Draws the colour bar as thin strips, largest value on top, with its title, ticks and (when `missing`) the
+/// "n/a" swatch.
+fn draw_colour_bar(scene: &mut Scene, bar: &ColourBar, legend_title: String, ticks: &[f64], missing: bool) {
+    let (bar_x, y0, bar_h) = (bar.x, bar.y0, bar.height);
     scene.text(Text::new(bar_x, y0 - 16.0, legend_title, TICK_SIZE));
     let strips = 64;
     for s in 0..strips {
@@ -80,8 +134,8 @@ pub(super) fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
         scene.rect(bar_x, top_y, bar_x + 16.0, bottom_y + 0.5, Some(ramp((a + b) / 2.0)), None);
     }
     scene.rect(bar_x, y0, bar_x + 16.0, y0 + bar_h, None, Some(AXIS));
-    for tick in &ticks {
-        let y = y0 + bar_h * (1.0 - tick / v_max);
+    for tick in ticks {
+        let y = y0 + bar_h * (1.0 - tick / bar.v_max);
         scene.line(vec![(bar_x + 16.0, y), (bar_x + 20.0, y)], AXIS, 1.0);
         scene.text(Text::new(bar_x + 22.0, y, tick_label(*tick), TICK_SIZE));
     }
@@ -89,16 +143,4 @@ pub(super) fn pairwise_heatmap(data: &ReportData, facet: &str) -> Option<Plot> {
         scene.rect(bar_x, y0 + bar_h + 14.0, bar_x + 16.0, y0 + bar_h + 26.0, Some(NA), Some(AXIS));
         scene.text(Text::new(bar_x + 22.0, y0 + bar_h + 20.0, "n/a", TICK_SIZE));
     }
-    let k = k_of(data, facet);
-    let caption = format!(
-        "Pairwise Jensen-Shannon divergence between {} {n} sources on facet {facet} ({k}), in {unit} (0: the same \
-         behaviour distribution; {}: no cluster in common); darker is farther{}. The reference, {}, is in bold.{}{}",
-        if left_out > 0 { "these" } else { "all" },
-        if unit == "bits" { "1" } else { "ln 2 = 0.693" },
-        if n <= 12 { ", and each cell gives the value" } else { "" },
-        reference.unwrap_or("the first source"),
-        if missing { " Grey cells: a source without conversations on this facet." } else { "" },
-        left_out_note(left_out, "pairwise.parquet")
-    );
-    Some(Plot { name: "pairwise_js".to_owned(), title, caption, scene })
 }

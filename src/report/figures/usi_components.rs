@@ -11,13 +11,12 @@ use crate::report::scene::{
     Align, LABEL_SIZE, MARGIN, Rgb, Scene, Swatch, TICK_SIZE, TITLE_SIZE, Text, finite_or, legend_height, text_width,
 };
 
-/// The User-Sim Index and its terms per simulator, as grouped horizontal bars.
-pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
-    if data.usi.is_empty() {
-        return None;
-    }
-    type Term = (&'static str, Rgb, fn(&UsiRow) -> f64);
-    let all: [Term; 7] = [
+/// One bar of a simulator's group: its legend name, colour and value (0-100).
+type Term = (&'static str, Rgb, fn(&UsiRow) -> f64);
+
+/// Every term the figure can draw, in bar order; USI last.
+fn all_terms() -> [Term; 7] {
+    [
         ("D1 style", Rgb(66, 133, 190), |r| r.d[0]),
         ("D2 information", Rgb(72, 166, 90), |r| r.d[1]),
         ("D3 clarification", Rgb(240, 145, 50), |r| r.d[2]),
@@ -25,7 +24,15 @@ pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
         ("Eval", Rgb(160, 110, 90), |r| r.eval),
         ("100(1-ECE)", Rgb(40, 180, 190), |r| 100.0 * (1.0 - r.ece)),
         ("USI (red: 95% interval)", USI_BAR, |r| r.usi.value),
-    ];
+    ]
+}
+
+/// The User-Sim Index and its terms per simulator, as grouped horizontal bars.
+pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
+    if data.usi.is_empty() {
+        return None;
+    }
+    let all = all_terms();
     let terms: Vec<&Term> = all.iter().filter(|(_, _, get)| data.usi.iter().any(|r| get(r).is_finite())).collect();
     let (shown, left_out) = data.shown_sources();
     let mut rows: Vec<&UsiRow> = data.usi.iter().filter(|r| left_out == 0 || shown.contains(&r.source)).collect();
@@ -53,49 +60,82 @@ pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
     let mut scene = Scene::new(width, height);
     scene.title(&title);
     scene.legend(MARGIN, MARGIN + 34.0, &legend, width - MARGIN);
+    let frame = UsiFrame { x0, y0, plot_w, bar_h, group_h };
     let y1 = y0 + rows.len() as f64 * group_h;
-    let x_of = |v: f64| x0 + (v / 100.0).clamp(0.0, 1.0) * plot_w;
     for tick in [0.0, 20.0, 40.0, 60.0, 80.0, 100.0] {
-        let x = x_of(tick);
+        let x = frame.x_of(tick);
         scene.line(vec![(x, y0), (x, y1)], GRID, 1.0);
         scene.text(Text::new(x, y1 + 9.0, fmt(tick, 0), TICK_SIZE).align(Align::Middle).color(MUTED));
     }
     for (g, row) in rows.iter().enumerate() {
-        let top = y0 + g as f64 * group_h + 6.0;
-        if g % 2 == 1 {
-            scene.rect(x0, top - 6.0, x0 + plot_w, top - 6.0 + group_h, Some(STRIPE), None);
-        }
-        scene.text(Text::new(x0 - 8.0, top + (group_h - 12.0) / 2.0, labels[g].clone(), LABEL_SIZE).align(Align::End));
-        for (t, (_, colour, get)) in terms.iter().enumerate() {
-            let y = top + t as f64 * (bar_h + 1.0);
-            let v = get(row);
-            if v.is_finite() {
-                scene.rect(x0, y, x_of(v).max(x0 + 1.0), y + bar_h, Some(*colour), None);
-            } else {
-                scene.text(Text::new(x0 + 3.0, y + bar_h / 2.0, "n/a", 8.0).color(MUTED));
-            }
-            if *colour == USI_BAR {
-                let (lo, hi) = (row.usi.lo, row.usi.hi);
-                let mid = y + bar_h / 2.0;
-                if lo.is_finite() && hi.is_finite() {
-                    scene.line(vec![(x_of(lo), mid), (x_of(hi), mid)], ERROR_BAR, 1.5);
-                    scene.line(vec![(x_of(lo), mid - 3.5), (x_of(lo), mid + 3.5)], ERROR_BAR, 1.5);
-                    scene.line(vec![(x_of(hi), mid - 3.5), (x_of(hi), mid + 3.5)], ERROR_BAR, 1.5);
-                }
-                let end = [v, hi].into_iter().filter(|x| x.is_finite()).map(x_of).fold(x0, f64::max);
-                scene.text(Text::new(end + 5.0, mid, fmt(v, 1), TICK_SIZE).bold());
-            }
-        }
-        if row.human_ceiling_usi.is_finite() {
-            let x = x_of(row.human_ceiling_usi);
-            scene.dashed(x, top - 3.0, top + group_h - 9.0, CEILING, 1.5);
-        }
+        draw_simulator_group(&mut scene, &frame, &terms, g, row, &labels[g]);
     }
     scene.rect(x0, y0, x0 + plot_w, y1, None, Some(AXIS));
     scene.text(Text::new(x0, y1 + 26.0, "score (0-100)", TICK_SIZE).color(MUTED));
+    let caption = usi_caption(reference, &all, &terms, has_ceiling, left_out);
+    Some(Plot { name: "usi_components".to_owned(), title, caption, scene })
+}
+
+/// The bars' area in the scene: its top left corner, width, and the heights of a bar and of a simulator's group.
+struct UsiFrame {
+    x0: f64,
+    y0: f64,
+    plot_w: f64,
+    bar_h: f64,
+    group_h: f64,
+}
+
+impl UsiFrame {
+    /// The x coordinate of a score, clamped to 0-100.
+    fn x_of(&self, v: f64) -> f64 {
+        self.x0 + (v / 100.0).clamp(0.0, 1.0) * self.plot_w
+    }
+}
+
+/// Draws the `g`-th simulator's group: stripe, name, one bar per term, USI's interval and value, the ceiling.
+fn draw_simulator_group(scene: &mut Scene, frame: &UsiFrame, terms: &[&Term], g: usize, row: &UsiRow, label: &str) {
+    let (x0, plot_w, bar_h, group_h) = (frame.x0, frame.plot_w, frame.bar_h, frame.group_h);
+    let top = frame.y0 + g as f64 * group_h + 6.0;
+    if g % 2 == 1 {
+        scene.rect(x0, top - 6.0, x0 + plot_w, top - 6.0 + group_h, Some(STRIPE), None);
+    }
+    scene.text(Text::new(x0 - 8.0, top + (group_h - 12.0) / 2.0, label.to_owned(), LABEL_SIZE).align(Align::End));
+    for (t, (_, colour, get)) in terms.iter().enumerate() {
+        let y = top + t as f64 * (bar_h + 1.0);
+        let v = get(row);
+        if v.is_finite() {
+            scene.rect(x0, y, frame.x_of(v).max(x0 + 1.0), y + bar_h, Some(*colour), None);
+        } else {
+            scene.text(Text::new(x0 + 3.0, y + bar_h / 2.0, "n/a", 8.0).color(MUTED));
+        }
+        if *colour == USI_BAR {
+            draw_usi_interval_and_value(scene, frame, row, v, y + bar_h / 2.0);
+        }
+    }
+    if row.human_ceiling_usi.is_finite() {
+        let x = frame.x_of(row.human_ceiling_usi);
+        scene.dashed(x, top - 3.0, top + group_h - 9.0, CEILING, 1.5);
+    }
+}
+
+/// Draws USI's 95% interval as an error bar at height `mid`, and its value `v` right of the bar or interval.
+fn draw_usi_interval_and_value(scene: &mut Scene, frame: &UsiFrame, row: &UsiRow, v: f64, mid: f64) {
+    let (lo, hi) = (row.usi.lo, row.usi.hi);
+    if lo.is_finite() && hi.is_finite() {
+        let (x_lo, x_hi) = (frame.x_of(lo), frame.x_of(hi));
+        scene.line(vec![(x_lo, mid), (x_hi, mid)], ERROR_BAR, 1.5);
+        scene.line(vec![(x_lo, mid - 3.5), (x_lo, mid + 3.5)], ERROR_BAR, 1.5);
+        scene.line(vec![(x_hi, mid - 3.5), (x_hi, mid + 3.5)], ERROR_BAR, 1.5);
+    }
+    let end = [v, hi].into_iter().filter(|x| x.is_finite()).map(|x| frame.x_of(x)).fold(frame.x0, f64::max);
+    scene.text(Text::new(end + 5.0, mid, fmt(v, 1), TICK_SIZE).bold());
+}
+
+/// The figure's caption: what each term is, the ceiling when drawn, the terms not computed, the sources left out.
+fn usi_caption(reference: &str, all: &[Term], terms: &[&Term], has_ceiling: bool, left_out: usize) -> String {
     let names: Vec<&str> = terms.iter().map(|t| t.0).collect();
     let missing: Vec<&str> = all.iter().filter(|t| !names.contains(&t.0)).map(|t| t.0).collect();
-    let caption = format!(
+    format!(
         "The User-Sim Index against {reference} and its terms per simulator (groups, highest USI first), all on a \
          0-100 scale where 100 is indistinguishable from {reference}: D1-D4 are the Sorensen-Dice similarities of the \
          aggregated feature means of communication style, information pattern, clarification and error reaction, \
@@ -109,6 +149,5 @@ pub(super) fn usi_components(data: &ReportData) -> Option<Plot> {
             format!(" Not computed on this data (so left out of USI): {}.", missing.join(", "))
         },
         left_out_note(left_out, "tables/usi.csv and usi.parquet")
-    );
-    Some(Plot { name: "usi_components".to_owned(), title, caption, scene })
+    )
 }
