@@ -35,7 +35,30 @@ impl ExactSum {
     }
 
     /// Adds `x` exactly.
+    #[inline]
     pub fn add(&mut self, x: f64) {
+        // The common cases first: the first value, and a sum held in one partial.
+        match self.partials.as_mut_slice() {
+            [] if x.is_finite() => return self.partials.push(x),
+            [only] => {
+                let (sum, error) = two_sum(x, *only);
+                if sum.is_finite() {
+                    if error == 0.0 {
+                        *only = sum;
+                    } else {
+                        *only = error;
+                        self.partials.push(sum);
+                    }
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.add_to_expansion(x);
+    }
+
+    /// Adds `x` to a sum of several partials, or a non-finite value.
+    fn add_to_expansion(&mut self, x: f64) {
         if !x.is_finite() {
             self.special += x;
             return;

@@ -20,16 +20,14 @@ pub const EXAMPLES: usize = 3;
 /// Example turns are cut to this many characters.
 const EXAMPLE_CHARS: usize = 280;
 
-/// Per cluster sums of a facet's features, and the same over every conversation. The sums are exact
-/// ([`ExactSum`]), so profiles added per shard merge to the same bits in any order.
+/// Per cluster sums and sums of squares of a facet's features (the totals over every conversation are their sums).
+/// The sums are exact ([`ExactSum`]), so profiles added per shard merge to the same bits in any order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureProfile {
     pub columns: Vec<String>,
     sums: Vec<Vec<ExactSum>>,
+    squares: Vec<Vec<ExactSum>>,
     counts: Vec<Vec<u64>>,
-    total_sum: Vec<ExactSum>,
-    total_squares: Vec<ExactSum>,
-    total_count: Vec<u64>,
 }
 
 impl FeatureProfile {
@@ -38,24 +36,39 @@ impl FeatureProfile {
         FeatureProfile {
             columns,
             sums: vec![vec![ExactSum::new(); d]; k],
+            squares: vec![vec![ExactSum::new(); d]; k],
             counts: vec![vec![0; d]; k],
-            total_sum: vec![ExactSum::new(); d],
-            total_squares: vec![ExactSum::new(); d],
-            total_count: vec![0; d],
         }
     }
 
     /// Adds one conversation's values (NaN = missing) in `cluster`.
     pub fn add(&mut self, cluster: usize, values: impl Iterator<Item = f64>) {
+        let (sums, squares, counts) = (&mut self.sums[cluster], &mut self.squares[cluster], &mut self.counts[cluster]);
         for (j, v) in values.enumerate() {
             if v.is_nan() {
                 continue;
             }
-            self.sums[cluster][j].add(v);
-            self.counts[cluster][j] += 1;
-            self.total_sum[j].add(v);
-            self.total_squares[j].add(v * v);
-            self.total_count[j] += 1;
+            sums[j].add(v);
+            squares[j].add(v * v);
+            counts[j] += 1;
+        }
+    }
+
+    /// Adds the values of several conversations of `cluster`: `values(j, row)` is column j of the row (NaN =
+    /// missing). Column by column, so each sum stays in cache while a column's values stream past.
+    pub fn add_rows(&mut self, cluster: usize, rows: &[usize], values: impl Fn(usize, usize) -> f64) {
+        let (sums, squares, counts) = (&mut self.sums[cluster], &mut self.squares[cluster], &mut self.counts[cluster]);
+        for j in 0..sums.len() {
+            let (sum, square, count) = (&mut sums[j], &mut squares[j], &mut counts[j]);
+            for &row in rows {
+                let v = values(j, row);
+                if v.is_nan() {
+                    continue;
+                }
+                sum.add(v);
+                square.add(v * v);
+                *count += 1;
+            }
         }
     }
 
@@ -73,25 +86,48 @@ impl FeatureProfile {
         for (mine, theirs) in self.sums.iter_mut().flatten().zip(other.sums.iter().flatten()) {
             mine.merge(theirs);
         }
+        for (mine, theirs) in self.squares.iter_mut().flatten().zip(other.squares.iter().flatten()) {
+            mine.merge(theirs);
+        }
         for (mine, theirs) in self.counts.iter_mut().flatten().zip(other.counts.iter().flatten()) {
             *mine += theirs;
-        }
-        for j in 0..self.columns.len() {
-            self.total_sum[j].merge(&other.total_sum[j]);
-            self.total_squares[j].merge(&other.total_squares[j]);
-            self.total_count[j] += other.total_count[j];
         }
         Ok(())
     }
 
+    /// Per column over every conversation: (mean, variance, count).
+    fn totals(&self) -> Vec<(f64, f64, u64)> {
+        (0..self.columns.len())
+            .map(|j| {
+                let (mut sum, mut squares, mut count) = (ExactSum::new(), ExactSum::new(), 0u64);
+                for cluster in 0..self.sums.len() {
+                    sum.merge(&self.sums[cluster][j]);
+                    squares.merge(&self.squares[cluster][j]);
+                    count += self.counts[cluster][j];
+                }
+                let n = count as f64;
+                let mean = sum.value() / n;
+                (mean, (squares.value() / n - mean * mean).max(0.0), count)
+            })
+            .collect()
+    }
+
+    /// Every cluster's most extreme features: (name, z) sorted by |z|, largest first.
+    pub fn all_extremes(&self) -> Vec<Vec<(String, f64)>> {
+        let totals = self.totals();
+        (0..self.sums.len()).map(|cluster| self.extremes_with(cluster, &totals)).collect()
+    }
+
     /// The cluster's most extreme features: (name, z) sorted by |z|, largest first.
     pub fn extremes(&self, cluster: usize) -> Vec<(String, f64)> {
+        self.extremes_with(cluster, &self.totals())
+    }
+
+    fn extremes_with(&self, cluster: usize, totals: &[(f64, f64, u64)]) -> Vec<(String, f64)> {
         let mut scored: Vec<(String, f64)> = (0..self.columns.len())
-            .filter(|&j| self.counts[cluster][j] > 0 && self.total_count[j] > 1)
+            .filter(|&j| self.counts[cluster][j] > 0 && totals[j].2 > 1)
             .map(|j| {
-                let n = self.total_count[j] as f64;
-                let mean = self.total_sum[j].value() / n;
-                let variance = (self.total_squares[j].value() / n - mean * mean).max(0.0);
+                let (mean, variance, _) = totals[j];
                 let member_mean = self.sums[cluster][j].value() / self.counts[cluster][j] as f64;
                 let z = if variance > 0.0 { (member_mean - mean) / variance.sqrt() } else { 0.0 };
                 (self.columns[j].clone(), z)
@@ -107,14 +143,15 @@ impl FeatureProfile {
 /// examples with the smallest hashes win, so word tables merge in any order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterWords {
-    counts: Vec<BTreeMap<String, u64>>,
+    #[serde(serialize_with = "sorted_counts")]
+    counts: Vec<HashMap<String, u64>>,
     /// (hash, turn): the turns with the smallest hashes are kept, so the choice does not depend on file order.
     examples: Vec<Vec<(u64, String)>>,
 }
 
 impl ClusterWords {
     pub fn new(k: usize) -> Self {
-        ClusterWords { counts: vec![BTreeMap::new(); k], examples: vec![Vec::new(); k] }
+        ClusterWords { counts: vec![HashMap::new(); k], examples: vec![Vec::new(); k] }
     }
 
     /// Adds another table of the same codebook.
@@ -188,6 +225,11 @@ impl ClusterWords {
             })
             .collect()
     }
+}
+
+/// Word counts written in word order, so a serialised table does not depend on the hash map's order.
+fn sorted_counts<S: serde::Serializer>(counts: &[HashMap<String, u64>], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(counts.iter().map(|c| c.iter().collect::<BTreeMap<&String, &u64>>()))
 }
 
 /// A cluster's label for one simulator: `missed` when the reference's share is at least `ratio` times the

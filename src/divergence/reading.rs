@@ -11,7 +11,7 @@
 //! tally's own (see [`super::tally`]).
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
@@ -68,9 +68,12 @@ pub fn read(
     out_dir: &Path,
     settings: &ReadSettings<'_>,
 ) -> Result<(Assignments, ConversationExtras, FeatureInputs), DivergenceError> {
+    let started = std::time::Instant::now();
     let plan = plan(out_dir, settings)?;
     let context = RowContext::read(out_dir, &plan, settings.stopwords)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "surveys and sampled turns read");
     let tally = tally_rows(out_dir, &plan, &context, 0..context.surveys.len() as u64)?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rows tallied");
     Ok(tally.finish(&plan))
 }
 
@@ -250,59 +253,119 @@ fn sampled_turns(
     Ok(out)
 }
 
-/// Pass 3: the assignments' and features' batches of the same rows, tallied: the rows in `range` alone.
+/// Pass 3: the assignments' and features' batches of the same rows, tallied: the rows in `range` alone. Batches are
+/// tallied in parallel, as many at a time as there are threads, each into a tally of its own merged into the whole:
+/// merges are exact, so the result does not depend on the number of threads.
 pub fn tally_rows(
     out_dir: &Path,
     plan: &TallyPlan,
     context: &RowContext,
     range: std::ops::Range<u64>,
 ) -> Result<Tally, DivergenceError> {
-    let assignments_path = &out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
     let features_path = &out_dir.join(crate::features::FEATURES_FILE);
-    let assignments_error = |message: String| DivergenceError::Read { path: assignments_path.to_path_buf(), message };
     let features_error = |message: String| DivergenceError::Read { path: features_path.to_path_buf(), message };
-    let (assigned, _, _) = batches(assignments_path, None).map_err(assignments_error)?;
-    let (featured, _, _) = batches(features_path, None).map_err(features_error)?;
-    let mut assigned = Aligned::new(assigned);
-    let mut featured = Aligned::new(featured);
+    let mut parts = PairedBatches::open(out_dir)?;
     let mut tally = Tally::new(plan);
-    let mut turns = context.turns.iter().skip_while(|(row, _)| *row < range.start).peekable();
-    let mut first_row = 0u64;
-    while first_row < range.end {
-        let a = assigned.next(BATCH_ROWS).map_err(assignments_error)?;
-        let f = featured.next(a.as_ref().map_or(BATCH_ROWS, RecordBatch::num_rows)).map_err(features_error)?;
+    let wave_size = 2 * rayon::current_num_threads().max(1);
+    loop {
+        let mut wave = Vec::with_capacity(wave_size);
+        while wave.len() < wave_size {
+            match parts.next()? {
+                Some((first_row, _, _)) if first_row >= range.end => break,
+                Some(pair) => wave.push(pair),
+                None => break,
+            }
+        }
+        if wave.is_empty() {
+            return Ok(tally);
+        }
+        let tallies: Vec<Tally> = wave
+            .par_iter()
+            .filter_map(|(first_row, a, f)| {
+                // The part of the batch inside the range.
+                let (from, to) = (range.start.max(*first_row), range.end.min(first_row + a.num_rows() as u64));
+                (from < to).then(|| {
+                    let (offset, n) = ((from - first_row) as usize, (to - from) as usize);
+                    let (a, f) = (a.slice(offset, n), f.slice(offset, n));
+                    let surveys: Vec<Option<&str>> =
+                        context.surveys[from as usize..to as usize].iter().map(|s| s.as_deref()).collect();
+                    let first_turn = context.turns.partition_point(|(row, _)| *row < from);
+                    let batch_turns: Vec<(usize, &SampledTurns)> = context.turns[first_turn..]
+                        .iter()
+                        .take_while(|(row, _)| *row < to)
+                        .map(|(row, sampled)| ((row - from) as usize, sampled))
+                        .collect();
+                    let rows = RowBatch {
+                        first_row: from,
+                        assignments: &a,
+                        features: &f,
+                        surveys: &surveys,
+                        turns: &batch_turns,
+                    };
+                    let mut part = Tally::new(plan);
+                    part.add_batch(plan, &rows).map(|()| part)
+                })
+            })
+            .collect::<Result<_, String>>()
+            .map_err(features_error)?;
+        for part in &tallies {
+            tally.merge(part).map_err(features_error)?;
+        }
+    }
+}
+
+/// The assignments' and the features' batches of the same rows, in order, with the position of their first row.
+struct PairedBatches {
+    assigned: Aligned,
+    featured: Aligned,
+    first_row: u64,
+    assignments_path: PathBuf,
+    features_path: PathBuf,
+}
+
+impl PairedBatches {
+    fn open(out_dir: &Path) -> Result<Self, DivergenceError> {
+        let assignments_path = out_dir.join(crate::cluster::ASSIGNMENTS_FILE);
+        let features_path = out_dir.join(crate::features::FEATURES_FILE);
+        let (assigned, _, _) = batches(&assignments_path, None)
+            .map_err(|message| DivergenceError::Read { path: assignments_path.clone(), message })?;
+        let (featured, _, _) = batches(&features_path, None)
+            .map_err(|message| DivergenceError::Read { path: features_path.clone(), message })?;
+        Ok(PairedBatches {
+            assigned: Aligned::new(assigned),
+            featured: Aligned::new(featured),
+            first_row: 0,
+            assignments_path,
+            features_path,
+        })
+    }
+
+    /// The next pair, None at the end of both tables.
+    fn next(&mut self) -> Result<Option<(u64, RecordBatch, RecordBatch)>, DivergenceError> {
+        let assignments_error =
+            |message: String| DivergenceError::Read { path: self.assignments_path.clone(), message };
+        let features_error = |message: String| DivergenceError::Read { path: self.features_path.clone(), message };
+        let a = self.assigned.next(BATCH_ROWS).map_err(assignments_error)?;
+        let f = self.featured.next(a.as_ref().map_or(BATCH_ROWS, RecordBatch::num_rows)).map_err(features_error)?;
         let (a, f) = match (a, f) {
-            (None, None) => break,
+            (None, None) => return Ok(None),
             (Some(a), Some(f)) if f.num_rows() < a.num_rows() => {
-                assigned.unread(a.slice(f.num_rows(), a.num_rows() - f.num_rows())).map_err(assignments_error)?;
+                self.assigned.unread(a.slice(f.num_rows(), a.num_rows() - f.num_rows())).map_err(assignments_error)?;
                 (a.slice(0, f.num_rows()), f)
             }
             (Some(a), Some(f)) if a.num_rows() == f.num_rows() => (a, f),
             _ => {
                 return Err(features_error(format!(
-                    "the features and the assignments have different numbers of rows (from row {first_row}): \
-                     rerun `simgap cluster`"
+                    "the features and the assignments have different numbers of rows (from row {}): rerun \
+                     `simgap cluster`",
+                    self.first_row
                 )));
             }
         };
-        // The part of the batch inside the range.
-        let (from, to) = (range.start.max(first_row), range.end.min(first_row + a.num_rows() as u64));
-        if from < to {
-            let (offset, n) = ((from - first_row) as usize, (to - from) as usize);
-            let (a, f) = (a.slice(offset, n), f.slice(offset, n));
-            let surveys: Vec<Option<&str>> =
-                context.surveys[from as usize..to as usize].iter().map(|s| s.as_deref()).collect();
-            let mut batch_turns = Vec::new();
-            while let Some((row, sampled)) = turns.next_if(|(row, _)| *row < to) {
-                batch_turns.push(((row - from) as usize, sampled));
-            }
-            let rows =
-                RowBatch { first_row: from, assignments: &a, features: &f, surveys: &surveys, turns: &batch_turns };
-            tally.add_batch(plan, &rows).map_err(features_error)?;
-        }
-        first_row += a.num_rows() as u64;
+        let first_row = self.first_row;
+        self.first_row += a.num_rows() as u64;
+        Ok(Some((first_row, a, f)))
     }
-    Ok(tally)
 }
 
 /// A reader whose batches are cut to the sizes asked for, so two tables' readers give batches of the same rows.

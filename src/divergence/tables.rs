@@ -345,8 +345,8 @@ impl Context<'_> {
                     });
                 }
             }
-            for cluster in 0..k {
-                extremes.insert((f, cluster), profiles[f].extremes(cluster));
+            for (cluster, of_cluster) in profiles[f].all_extremes().into_iter().enumerate() {
+                extremes.insert((f, cluster), of_cluster);
             }
         }
         let path = self.path(CLUSTERS_FILE);

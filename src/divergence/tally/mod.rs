@@ -184,11 +184,25 @@ impl Tally {
         let columns = BatchColumns::new(plan, &self.profiles, batch.assignments, batch.features)?;
         let mut turns = batch.turns.iter().peekable();
         let mut clusters = vec![NO_CLUSTER; plan.facets.len()];
+        // [facet][cluster]: the rows of the batch in it, for the profiles.
+        let mut members: Vec<Vec<Vec<usize>>> =
+            plan.codebooks.iter().map(|c| vec![Vec::new(); c.centroids.len()]).collect();
         for i in 0..n {
             let position = batch.first_row + i as u64;
             columns.check_row(plan, i, position, &mut clusters)?;
+            for (f, &cluster) in clusters.iter().enumerate() {
+                if cluster != NO_CLUSTER {
+                    members[f][cluster as usize].push(i);
+                }
+            }
             let sampled = turns.next_if(|(row, _)| *row == i).map(|&(_, sampled)| sampled);
             self.add_row(plan, &columns, i, position, &clusters, batch.surveys[i], sampled)?;
+        }
+        for (f, per_cluster) in members.iter().enumerate() {
+            let arrays = &columns.profiles[f];
+            for (cluster, rows) in per_cluster.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
+                self.profiles[f].add_rows(cluster, rows, |j, i| value(arrays[j], i));
+            }
         }
         if let Some((row, _)) = turns.next() {
             return Err(format!("turns given for row {row} of a batch of {n} rows, out of order or out of range"));
@@ -197,7 +211,7 @@ impl Tally {
         Ok(())
     }
 
-    /// One checked row: its clusters counted and profiled, its matrix rows, words, survey and USI inputs kept.
+    /// One checked row: its clusters counted, its matrix rows, words, survey and USI inputs kept.
     #[allow(clippy::too_many_arguments)]
     fn add_row(
         &mut self,
@@ -221,7 +235,6 @@ impl Tally {
         for (f, &cluster) in clusters.iter().enumerate() {
             if cluster != NO_CLUSTER {
                 entry.histograms[f][cluster as usize] += 1;
-                self.profiles[f].add(cluster as usize, columns.profiles[f].iter().map(|a| value(a, i)));
             }
         }
         for (f, arrays) in columns.matrices.iter().enumerate() {
