@@ -208,11 +208,35 @@ fn k_above_the_accepted_conversations_fails_before_the_features_stage() {
         .collect();
     std::fs::write(dir.path().join("c.jsonl"), lines.join("\n")).unwrap();
     let pipeline = dir.path().join("p.toml");
-    let input = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n";
+    let input = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"human\"\nkind = \"human\"\n\
+                 [[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"sim\"\nkind = \"simulator\"\n";
     std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{input}[cluster]\nk = 50\n")).unwrap();
     let output = run(&pipeline, &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("k = 50 is more than the 3 conversations accepted"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("k = 50 is more than the 6 conversations accepted"), "{}", stderr(&output));
     assert!(std::fs::read_dir(dir.path().join("out/.cache/ingest")).unwrap().count() > 0, "ingest ran");
     assert!(!dir.path().join("out/conversations.parquet").exists(), "a failed run switches nothing into view");
+}
+
+#[test]
+fn one_source_or_no_reference_fails_before_any_stage_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"{"conversation_id": "a", "messages": [{"role": "user", "content": "hi"}]}"#;
+    std::fs::write(dir.path().join("c.jsonl"), line).unwrap();
+    let input = |source: &str, kind: &str| {
+        format!("[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"{source}\"\nkind = \"{kind}\"\n")
+    };
+    let cases = [
+        (input("human", "human"), "one source only (human)"),
+        (input("sim-a", "simulator") + &input("sim-b", "simulator"), "no human source to compare with"),
+        (input("h1", "human") + &input("h2", "human"), "several human sources (h1, h2)"),
+    ];
+    for (inputs, message) in cases {
+        let pipeline = dir.path().join("p.toml");
+        std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{inputs}")).unwrap();
+        let output = run(&pipeline, &[]);
+        assert_eq!(output.status.code(), Some(2), "{message}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{message}: {}", stderr(&output));
+        assert!(!dir.path().join("out").exists(), "{message}: no stage may run");
+    }
 }

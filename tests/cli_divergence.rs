@@ -18,6 +18,7 @@ fn run_ok(args: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn shi2019_every_simulator_is_beyond_the_human_ceiling_on_every_facet() {
     let Some(_) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();

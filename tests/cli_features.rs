@@ -50,6 +50,7 @@ fn features(pipeline: &str, extra: &[&str]) -> tempfile::TempDir {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn shi2019_humans_differ_from_every_simulator_as_the_data_shows() {
     let Some(_) = shared_data() else { return };
     let out = features("shi2019", &[]);
@@ -78,6 +79,7 @@ fn shi2019_humans_differ_from_every_simulator_as_the_data_shows() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn recllmsim_chinese_turns_get_sensible_word_counts() {
     let Some(_) = shared_data() else { return };
     let out = features("recllmsim", &[]);

@@ -250,6 +250,14 @@ fn missing_pipeline_file_is_a_usage_error() {
 }
 
 #[test]
+fn a_value_of_the_wrong_type_is_a_schema_error_naming_the_field() {
+    one_bad_line(
+        r#"{"conversation_id": "x", "outcome": "success", "messages": [{"role": "user", "content": "hi"}]}"#,
+        "schema: field `outcome`: invalid type: string \"success\"",
+    );
+}
+
+#[test]
 fn non_finite_outcome_is_rejected() {
     // JSON has no NaN; a number too large for f64 is rejected by the parser as out of range.
     one_bad_line(
@@ -341,7 +349,9 @@ fn a_corpus_with_every_record_rejected_is_bad_data_not_bad_configuration() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.jsonl"), "{\"bad\": 1}\nnot json\n").unwrap();
     let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{JSONL_INPUT}")).unwrap();
+    // Two sources (the same file read as each), so the pipeline is a comparison and only the data are at fault.
+    let simulator = "[[input]]\npath = \"c.jsonl\"\nformat = \"jsonl\"\nsource = \"sim\"\nkind = \"simulator\"\n";
+    std::fs::write(&pipeline, format!("[output]\ndir = \"out\"\n{JSONL_INPUT}{simulator}")).unwrap();
     let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
     // Exit 1 (a failure), not 2 (reserved for bad configuration or usage); the reasons are kept.
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -350,7 +360,7 @@ fn a_corpus_with_every_record_rejected_is_bad_data_not_bad_configuration() {
     // The failed run made nothing current; its outputs, rejects included, are kept for inspection where it says.
     let kept = dir.path().join("out/.generations/1");
     assert!(stderr(&output).contains(kept.to_str().unwrap()), "{}", stderr(&output));
-    assert_eq!(read_rejects(&kept).len(), 2);
+    assert_eq!(read_rejects(&kept).len(), 4);
     assert!(!dir.path().join("out/current").exists());
 }
 

@@ -33,6 +33,7 @@ fn user_texts(row: &Row) -> Vec<&str> {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn shi2019_counts_and_texts() {
     let Some(data) = shared_data() else { return };
     let (rows, _out) = ingest("shi2019");
@@ -71,6 +72,7 @@ fn shi2019_counts_and_texts() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn tau_bench_and_tau2_identity_and_texts() {
     let Some(data) = shared_data() else { return };
     let (rows, _out) = ingest("tau");
@@ -107,6 +109,7 @@ fn tau_bench_and_tau2_identity_and_texts() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn multiwoz_from_zip() {
     let Some(_) = shared_data() else { return };
     let (rows, _out) = ingest("multiwoz");
@@ -118,6 +121,7 @@ fn multiwoz_from_zip() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn chitchat_first_writer_is_user() {
     let Some(_) = shared_data() else { return };
     let (rows, _out) = ingest("chitchat");
@@ -130,6 +134,7 @@ fn chitchat_first_writer_is_user() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn recllmsim_human_and_translated_simulator() {
     let Some(data) = shared_data() else { return };
     let (rows, _out) = ingest("recllmsim");
@@ -144,6 +149,7 @@ fn recllmsim_human_and_translated_simulator() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn same_inputs_give_identical_bytes() {
     let Some(_) = shared_data() else { return };
     let (_, a) = ingest("shi2019");

@@ -74,6 +74,37 @@ fn bundled_demo_runs() {
     let counts = count_by_source(&read_conversations(&out.path().join("conversations.parquet")));
     let expected = [("human", 560), ("sim-near-human", 280), ("sim-polite-verbose", 280), ("sim-terse-impatient", 280)];
     assert_eq!(counts, expected.iter().map(|(s, n)| (s.to_string(), *n)).collect());
+    // Even quiet, and again when a rerun skips every stage, the run ends with one line naming where the results are.
+    let report = out.path().join("report.html");
+    let expected_line = format!("results: {} (tables in {}", report.display(), out.path().join("tables").display());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with(&expected_line), "{:?}", output.stdout);
+    let again = simgap(&["-q", "run", pipeline.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let line = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(line.starts_with(&expected_line) && line.lines().count() == 1, "{line:?}");
+    assert!(report.is_file());
+}
+
+#[test]
+fn out_stands_in_for_a_missing_output_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(common::project_root().join("pipelines/demo.toml")).unwrap();
+    let data = common::project_root().join("data/demo");
+    let without_output: String = demo
+        .replace("../data/demo", data.to_str().unwrap())
+        .lines()
+        .filter(|line| !line.starts_with("[output]") && !line.starts_with("dir = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(&pipeline, without_output).unwrap();
+    let output = simgap(&["-q", "ingest", pipeline.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no output folder") && stderr(&output).contains("--out"), "{}", stderr(&output));
+    let out = dir.path().join("out");
+    let output = simgap(&["-q", "ingest", pipeline.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(out.join("conversations.parquet").is_file());
 }
 
 #[test]

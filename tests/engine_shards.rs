@@ -222,6 +222,7 @@ fn stages_by_shards_equal_the_cli_on_the_demo() {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn stages_by_shards_equal_the_cli_on_shi2019() {
     let Some(shared) = shared_data() else { return };
     let text = std::fs::read_to_string(project_root().join("pipelines/shi2019.toml")).unwrap();

@@ -57,6 +57,7 @@ fn linfa_inertia(data: &Array2<f64>, k: usize, restarts: usize) -> f64 {
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn inertia_within_one_percent_of_linfa_on_real_features() {
     let Some(_) = common::shared_data() else { return };
     let out = tempfile::tempdir().unwrap();

@@ -132,6 +132,7 @@ fn simgap_features(pipeline: &'static str, dir: &Path) -> BTreeMap<Key, [f64; 20
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn every_feature_of_every_conversation_equals_the_authors_scorer() {
     if shared_data().is_none() {
         return;
@@ -205,6 +206,7 @@ fn simgap_comparison(dataset: &str, reference: &str, compared: &str) -> (&'stati
 }
 
 #[test]
+#[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn d1_to_d4_of_every_comparison_equal_the_authors_scorer() {
     if shared_data().is_none() {
         return;

@@ -39,7 +39,7 @@ pub fn cluster_stage(
     out: Option<&PathBuf>,
     global: &GlobalArgs,
 ) -> anyhow::Result<ClusterReport> {
-    let out_dir = config.out_dir(out);
+    let out_dir = config.out_dir(out)?;
     let report = config.cluster_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.cluster)?;

@@ -48,7 +48,7 @@ pub fn divergence_stage(
     out: Option<&PathBuf>,
     global: &GlobalArgs,
 ) -> anyhow::Result<DivergenceReport> {
-    let out_dir = config.out_dir(out);
+    let out_dir = config.out_dir(out)?;
     let report = config.divergence_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     section["settings"] = serde_json::to_value(&config.divergence)?;

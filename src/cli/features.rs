@@ -55,7 +55,7 @@ pub fn features_stage(
     out: Option<&PathBuf>,
     global: &GlobalArgs,
 ) -> anyhow::Result<FeaturesReport> {
-    let out_dir = config.out_dir(out);
+    let out_dir = config.out_dir(out)?;
     let report = config.features_params(out_dir.clone(), !global.quiet).run()?;
     let mut section = serde_json::to_value(&report)?;
     if let Some(lexicons) = &config.features.lexicons {

@@ -41,7 +41,7 @@ pub fn ingest_stage(
     strict: bool,
     global: &GlobalArgs,
 ) -> anyhow::Result<IngestReport> {
-    let out_dir = config.out_dir(out);
+    let out_dir = config.out_dir(out)?;
     let params = config.ingest_params(out_dir.clone(), strict, !global.quiet);
     let report = params.run()?;
     super::manifest::record_in_manifest(&out_dir, config, "ingest", serde_json::to_value(&report)?)?;

@@ -39,7 +39,7 @@ pub fn report_stage(
     out: Option<&PathBuf>,
     _global: &GlobalArgs,
 ) -> anyhow::Result<ReportSummary> {
-    let out_dir = config.out_dir(out);
+    let out_dir = config.out_dir(out)?;
     let summary = config.report_params(out_dir.clone()).run()?;
     super::manifest::record_in_manifest(&out_dir, config, "report", serde_json::to_value(&summary)?)?;
     for warning in &summary.warnings {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::ingest::{self, CONVERSATIONS_FILE};
+use simgap::ingest::{self, CONVERSATIONS_FILE, SourceKind};
 use simgap::pipeline::config::PipelineConfig;
 use simgap::pipeline::incremental::{Session, Stage, external_read};
 
@@ -56,11 +56,14 @@ pub struct Args {
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
     // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
-    config.features_params(config.out_dir(args.out.as_ref()), false).check_settings()?;
+    config.features_params(config.out_dir(args.out.as_ref())?, false).check_settings()?;
     config.cluster.check()?;
     config.divergence.check()?;
     config.check_across_stages()?;
-    let out_dir = config.out_dir(args.out.as_ref());
+    if let Some(sources) = declared_sources(&config).filter(|s| !s.is_empty()) {
+        check_sources(&config, &sources)?;
+    }
+    let out_dir = config.out_dir(args.out.as_ref())?;
     let mut session = Session::open(&out_dir, &config, args.force)?;
     // Every stage writes into the run's generation; `session.finish` makes the whole set current at once.
     let generation = session.work_dir().to_path_buf();
@@ -71,26 +74,35 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 
     later_stages(&config, out, global, &mut session)?;
     session.finish(&config)?;
+    // One line on stdout, even with -q and when every stage was skipped: where the results are.
+    super::outcome::print_to_stdout(&where_the_results_are(&out_dir, outcome))?;
     Ok(outcome)
 }
 
-/// The settings that need the ingested data: the reference among the sources, and k against the conversations
-/// accepted; checked before the features stage (which can take long). A corpus with no accepted conversation fails
-/// later, as bad data.
+/// The line a finished run ends with: the report, the tables and (when records were rejected) the rejects.
+fn where_the_results_are(out_dir: &std::path::Path, outcome: Outcome) -> String {
+    let mut line = format!(
+        "results: {} (tables in {}, every output in {})",
+        out_dir.join(simgap::report::REPORT_FILE).display(),
+        out_dir.join(simgap::report::TABLES_DIR).display(),
+        out_dir.display()
+    );
+    if outcome == Outcome::WithRejects {
+        line.push_str(&format!("; rejected records in {}", out_dir.join(ingest::REJECTS_FILE).display()));
+    }
+    line + "\n"
+}
+
+/// The settings that need the ingested data: the sources (at least two, and a reference among them) and k against
+/// the conversations accepted; checked before the features stage (which can take long). A corpus with no accepted
+/// conversation fails later, as bad data.
 fn check_against_ingested(
     config: &PipelineConfig,
     accepted: Option<u64>,
-    sources: Option<&[String]>,
+    sources: Option<&[(String, SourceKind)]>,
 ) -> anyhow::Result<()> {
-    if let (Some(reference), Some(sources)) = (&config.divergence.reference, sources)
-        && !sources.is_empty()
-        && !sources.contains(reference)
-    {
-        return Err(simgap::divergence::DivergenceError::Config(format!(
-            "[divergence] reference {reference:?} is none of the sources ingested ({})",
-            sources.join(", ")
-        ))
-        .into());
+    if let Some(sources) = sources.filter(|s| !s.is_empty()) {
+        check_sources(config, sources)?;
     }
     if let Some(accepted) = accepted.filter(|&n| n > 0 && n < config.cluster.k as u64) {
         return Err(simgap::cluster::ClusterError::Config(format!(
@@ -101,6 +113,50 @@ fn check_against_ingested(
         .into());
     }
     Ok(())
+}
+
+/// The sources must give a comparison: two at least, and a reference (the one named, else the only human source).
+/// Checked before any stage when every input names its source and kind, else right after ingest.
+fn check_sources(config: &PipelineConfig, sources: &[(String, SourceKind)]) -> anyhow::Result<()> {
+    let names = || sources.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ");
+    let fail = |message: String| Err(simgap::divergence::DivergenceError::Config(message).into());
+    // A reference the pipeline file declares is checked with the file (`check_across_stages`); one the records name
+    // can only be checked here, after ingest.
+    if let Some(reference) = &config.divergence.reference
+        && !sources.iter().any(|(name, _)| name == reference)
+    {
+        return fail(format!("[divergence] reference {reference:?} is none of the sources ingested ({})", names()));
+    }
+    if sources.len() < 2 {
+        return fail(format!(
+            "one source only ({}): simgap compares sources with a reference; add the other side's transcripts as \
+             another [[input]] (`simgap ingest` and `simgap features` run on one source alone)",
+            names()
+        ));
+    }
+    match &config.divergence.reference {
+        Some(_) => Ok(()),
+        None => match sources.iter().filter(|(_, kind)| *kind == SourceKind::Human).count() {
+            1 => Ok(()),
+            0 => fail(format!(
+                "no human source to compare with (sources: {}): name one in [divergence] reference",
+                names()
+            )),
+            _ => fail(format!("several human sources ({}): name the reference in [divergence] reference", names())),
+        },
+    }
+}
+
+/// Every input's source and kind when the pipeline file declares them all (else the records name them).
+fn declared_sources(config: &PipelineConfig) -> Option<Vec<(String, SourceKind)>> {
+    let mut sources: Vec<(String, SourceKind)> = Vec::new();
+    for input in &config.inputs {
+        let (Some(source), Some(kind)) = (&input.source, input.kind) else { return None };
+        if !sources.iter().any(|(name, _)| name == source) {
+            sources.push((source.clone(), kind));
+        }
+    }
+    Some(sources)
 }
 
 /// Features, cluster, divergence and report, each run or skipped as the session's plan says.
@@ -171,8 +227,8 @@ fn ingest_stage(
     args: &Args,
     global: &GlobalArgs,
     session: &mut Session,
-) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<String>>)> {
-    let out_dir = config.out_dir(args.out.as_ref());
+) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>)> {
+    let out_dir = config.out_dir(args.out.as_ref())?;
     let mut params = config.ingest_params(session.work_dir().to_path_buf(), args.strict, !global.quiet);
     params.output_root = out_dir.clone();
     let snapshot = params.snapshot()?;
@@ -189,14 +245,20 @@ fn ingest_stage(
         }
         let recorded = session.recorded(Stage::Ingest);
         let accepted = recorded.and_then(|s| s.get("accepted")).and_then(|a| a.as_u64());
-        let sources =
-            recorded.and_then(|s| s.get("sources")).and_then(|s| s.as_object()).map(|s| s.keys().cloned().collect());
+        let sources = recorded.and_then(|s| s.get("sources")).and_then(|s| s.as_object()).map(|s| {
+            s.iter()
+                .filter_map(|(name, count)| {
+                    let kind = count.get("kind").and_then(|k| k.as_str()).and_then(SourceKind::parse)?;
+                    Some((name.clone(), kind))
+                })
+                .collect()
+        });
         return Ok((if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }, accepted, sources));
     }
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
     let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];
     session.ran(&plan, config, &outputs, Some(serde_json::to_value(&report)?))?;
     super::ingest::log_report(&report, global);
-    let sources = report.sources.keys().cloned().collect();
+    let sources = report.sources.iter().map(|(name, count)| (name.clone(), count.kind)).collect();
     Ok((super::ingest::outcome_of(&report), Some(report.accepted), Some(sources)))
 }

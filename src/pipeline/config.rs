@@ -23,7 +23,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
-    pub output: OutputConfig,
+    /// None when the file has no `[output]`: then `--out` must name the folder.
+    #[serde(default)]
+    pub output: Option<OutputConfig>,
     #[serde(rename = "input", default)]
     pub inputs: Vec<InputConfig>,
     #[serde(default)]
@@ -72,7 +74,9 @@ impl PipelineConfig {
         config.base_dir = base_dir.to_owned();
         config.file = path.to_owned();
         config.text = text.to_owned();
-        config.output.dir = config.resolve(&config.output.dir);
+        if let Some(dir) = config.output.as_ref().map(|o| config.resolve(&o.dir)) {
+            config.output = Some(OutputConfig { dir });
+        }
         if let Some(difficulty) = &config.divergence.usi_difficulty {
             config.divergence.usi_difficulty = Some(config.resolve(difficulty));
         }
@@ -132,7 +136,7 @@ mod tests {
     #[test]
     fn resolves_output_against_pipeline_folder() {
         let config = parse(MINIMAL).unwrap();
-        assert_eq!(config.output.dir, Path::new("p/out"));
+        assert_eq!(config.out_dir(None).unwrap(), Path::new("p/out"));
         assert_eq!(config.inputs[0].kind, Some(SourceKind::Human));
         assert_eq!(config.ingest.max_message_bytes, 1 << 20);
     }

@@ -15,9 +15,16 @@ use crate::ingest::IngestParams;
 use config::{ConfigError, PipelineConfig};
 
 impl PipelineConfig {
-    /// The output folder: `--out` if given, else `[output] dir`.
-    pub fn out_dir(&self, override_dir: Option<&PathBuf>) -> PathBuf {
-        override_dir.cloned().unwrap_or_else(|| self.output.dir.clone())
+    /// The output folder: `--out` if given, else `[output] dir`; an error naming both when neither is.
+    pub fn out_dir(&self, override_dir: Option<&PathBuf>) -> Result<PathBuf, ConfigError> {
+        match (override_dir, &self.output) {
+            (Some(dir), _) => Ok(dir.clone()),
+            (None, Some(output)) => Ok(output.dir.clone()),
+            (None, None) => Err(ConfigError::Invalid {
+                path: self.file.clone(),
+                message: "no output folder: give `[output] dir = \"...\"` in the file or `--out DIR`".into(),
+            }),
+        }
     }
 
     /// Parameters of the ingest stage.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::json::{JsonId, MessageIn, convert_messages};
-use super::records::read_array_records;
+use super::records::{json_error_reason, read_array_records};
 use super::sink::{FormatReader, RecordSink};
 use crate::ingest::error::IngestError;
 use crate::ingest::input_files::InputFile;
@@ -175,14 +175,14 @@ impl JsonlReader {
     fn parse_record(&self, text: &str, default_id: impl FnOnce() -> String) -> Result<RawConversation, String> {
         let trimmed = text.trim_start();
         if self.dialect == Dialect::OpenAi && trimmed.starts_with('[') {
-            let messages: Vec<MessageIn> = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+            let messages: Vec<MessageIn> = serde_json::from_str(text).map_err(|e| json_error_reason(text, &e))?;
             return Ok(RawConversation {
                 conversation_id: Some(default_id()),
                 messages: Some(convert_messages(messages)?),
                 ..RawConversation::default()
             });
         }
-        let record: RecordIn = serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+        let record: RecordIn = serde_json::from_str(text).map_err(|e| json_error_reason(text, &e))?;
         let conversation_id = match (record.conversation_id.or(record.id), self.dialect) {
             (Some(id), _) => Some(id.0),
             (None, Dialect::OpenAi) => Some(default_id()),

@@ -119,5 +119,61 @@ pub fn read_object_records(
 
 /// Parses one record's JSON text into `T`, with the error text readers put in rejects.
 pub fn parse_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|e| format!("malformed record: {e}"))
+    serde_json::from_str(text).map_err(|e| json_error_reason(text, &e))
+}
+
+/// A record's JSON error as a reject reason: `malformed JSON: ...` where the text is not JSON, `schema: field `F`:
+/// ...` where it is JSON of the wrong shape (F, the last key before the error's position, is the field at fault).
+pub fn json_error_reason(text: &str, error: &serde_json::Error) -> String {
+    match error.classify() {
+        serde_json::error::Category::Data => match field_before(text, error.line(), error.column()) {
+            Some(field) => format!("schema: field `{field}`: {error}"),
+            None => format!("schema: {error}"),
+        },
+        _ => format!("malformed JSON: {error}"),
+    }
+}
+
+/// The last object key before (1-based) `line` and `column` of `text`.
+fn field_before(text: &str, line: usize, column: usize) -> Option<&str> {
+    let line_text = text.lines().nth(line.checked_sub(1)?)?;
+    let mut end = column.min(line_text.len());
+    while !line_text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut before = &line_text[..end];
+    while let Some(colon) = before.rfind(':') {
+        let key = before[..colon].trim_end();
+        if let Some(key) = key.strip_suffix('"') {
+            let start = key.rfind('"')?;
+            return Some(&key[start + 1..]);
+        }
+        before = &before[..colon];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_a_schema_error_naming_its_field() {
+        let text = r#"{"conversation_id": "a", "outcome": "success", "messages": []}"#;
+        let error = serde_json::from_str::<Probe>(text).unwrap_err();
+        let reason = json_error_reason(text, &error);
+        assert!(reason.starts_with("schema: field `outcome`: invalid type"), "{reason}");
+        let broken = r#"{"conversation_id": "a", "outcome": "#;
+        let error = serde_json::from_str::<Probe>(broken).unwrap_err();
+        assert!(json_error_reason(broken, &error).starts_with("malformed JSON"));
+        assert_eq!(field_before("{\"a\" : 1, \"b\":", 1, 20), Some("b"));
+        assert_eq!(field_before("[1, 2]", 1, 5), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Probe {
+        conversation_id: String,
+        outcome: Option<f64>,
+    }
 }
