@@ -41,19 +41,6 @@ impl FeatureProfile {
         }
     }
 
-    /// Adds one conversation's values (NaN = missing) in `cluster`.
-    pub fn add(&mut self, cluster: usize, values: impl Iterator<Item = f64>) {
-        let (sums, squares, counts) = (&mut self.sums[cluster], &mut self.squares[cluster], &mut self.counts[cluster]);
-        for (j, v) in values.enumerate() {
-            if v.is_nan() {
-                continue;
-            }
-            sums[j].add(v);
-            squares[j].add(v * v);
-            counts[j] += 1;
-        }
-    }
-
     /// Adds the values of several conversations of `cluster`: `values(j, row)` is column j of the row (NaN =
     /// missing). Column by column, so each sum stays in cache while a column's values stream past.
     pub fn add_rows(&mut self, cluster: usize, rows: &[usize], values: impl Fn(usize, usize) -> f64) {
@@ -265,7 +252,8 @@ mod tests {
         for i in 0..100 {
             let cluster = usize::from(i >= 90);
             let loud = if cluster == 1 { 10.0 } else { 1.0 };
-            profile.add(cluster, [1.0 + (i % 2) as f64 * 0.01, loud].into_iter());
+            let values = [1.0 + (i % 2) as f64 * 0.01, loud];
+            profile.add_rows(cluster, &[0], |j, _| values[j]);
         }
         let extremes = profile.extremes(1);
         assert_eq!(extremes[0].0, "loud");

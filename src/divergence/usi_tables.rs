@@ -58,8 +58,9 @@ impl Context<'_> {
             ));
         }
         let n_tasks = tasks.names.len();
-        let (mean, std) = batch_ceiling(&reference.batches(), &task_difficulty, n_tasks, self.config.usi_tasks);
-        let results = self.usi_results(sides, &task_difficulty, n_tasks);
+        let batches = reference.batches();
+        let (mean, std) = batch_ceiling(&batches, &task_difficulty, n_tasks, self.config.usi_tasks);
+        let results = self.usi_results(sides, &batches, &task_difficulty, n_tasks);
         for result in results.iter().filter(|r| r.score.shared_tasks == Some(0)) {
             if self.config.usi_tasks == TaskScope::Shared {
                 warnings.push(format!(
@@ -93,10 +94,16 @@ impl Context<'_> {
     }
 
     /// Every compared source's score, bootstrap spread, interval for the truth and per-batch spread.
-    fn usi_results(&self, sides: &[Side], task_difficulty: &[Option<f64>], n_tasks: usize) -> Vec<UsiResult> {
+    /// `batches`: the reference's runs, each a side of its own.
+    fn usi_results(
+        &self,
+        sides: &[Side],
+        batches: &[Side],
+        task_difficulty: &[Option<f64>],
+        n_tasks: usize,
+    ) -> Vec<UsiResult> {
         let config = self.config;
         let reference = &sides[self.reference];
-        let batches = reference.batches();
         self.compared
             .iter()
             .map(|&s| {
