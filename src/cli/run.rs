@@ -24,6 +24,8 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// or this run's, never a mix; a failed or killed run changes nothing they see (the generation before the current
 /// one is kept, for readers that resolved OUT/current before the switch). OUT/.cache/ingest/ (one part per input
 /// file: its rows, rejects and counts); OUT/.lock (held while running: a second run on the same OUT fails at once).
+/// Standard output: one line naming OUT/report.html and OUT/tables/ when the run ends (also under -q, also when
+/// every stage was skipped).
 ///
 /// Reruns: a stage whose fingerprint (SHA-256 of its settings, the simgap version and the hashes of the files it
 /// reads) equals the recorded one, and whose recorded outputs are intact, is skipped ("skipped (unchanged)" in the
@@ -134,17 +136,11 @@ fn check_sources(config: &PipelineConfig, sources: &[(String, SourceKind)]) -> a
             names()
         ));
     }
-    match &config.divergence.reference {
-        Some(_) => Ok(()),
-        None => match sources.iter().filter(|(_, kind)| *kind == SourceKind::Human).count() {
-            1 => Ok(()),
-            0 => fail(format!(
-                "no human source to compare with (sources: {}): name one in [divergence] reference",
-                names()
-            )),
-            _ => fail(format!("several human sources ({}): name the reference in [divergence] reference", names())),
-        },
+    if config.divergence.reference.is_none() {
+        let (names, kinds): (Vec<String>, Vec<SourceKind>) = sources.iter().cloned().unzip();
+        simgap::divergence::only_human(&names, &kinds)?;
     }
+    Ok(())
 }
 
 /// Every input's source and kind when the pipeline file declares them all (else the records name them).

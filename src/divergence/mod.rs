@@ -295,21 +295,7 @@ impl DivergenceParams {
                     sources.join(", ")
                 ))
             }),
-            None => {
-                let humans: Vec<usize> =
-                    (0..sources.len()).filter(|&s| assignments.kinds[s] == crate::ingest::SourceKind::Human).collect();
-                match humans.as_slice() {
-                    [one] => Ok(*one),
-                    [] => Err(DivergenceError::Config(format!(
-                        "no human source to compare with (sources: {}): name one in [divergence] reference",
-                        sources.join(", ")
-                    ))),
-                    many => Err(DivergenceError::Config(format!(
-                        "several human sources ({}): name the reference in [divergence] reference",
-                        many.iter().map(|&s| sources[s].as_str()).collect::<Vec<_>>().join(", ")
-                    ))),
-                }
-            }
+            None => only_human(sources, &assignments.kinds),
         }
     }
 
@@ -350,4 +336,21 @@ fn survey_warnings(extras: &inputs::ConversationExtras) -> Vec<String> {
         ));
     }
     warnings
+}
+
+/// The reference when none is configured: the only human source (its index); an error naming the sources when
+/// there is none or there are several. `sources` and `kinds` are parallel.
+pub fn only_human(sources: &[String], kinds: &[crate::ingest::SourceKind]) -> Result<usize, DivergenceError> {
+    let humans: Vec<usize> = (0..sources.len()).filter(|&s| kinds[s] == crate::ingest::SourceKind::Human).collect();
+    match humans.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(DivergenceError::Config(format!(
+            "no human source to compare with (sources: {}): name one in [divergence] reference",
+            sources.join(", ")
+        ))),
+        many => Err(DivergenceError::Config(format!(
+            "several human sources ({}): name the reference in [divergence] reference",
+            many.iter().map(|&s| sources[s].as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
 }

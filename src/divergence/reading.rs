@@ -180,11 +180,11 @@ fn surveys_and_sample(
             text(&batch, "survey").map_err(error)?,
         );
         for i in 0..batch.num_rows() {
-            let (source, id) = (sources.value(i), ids.value(i));
-            if !(next < rows && keys[next] == row_hash(0, source, id)) {
+            let key = row_hash(0, sources.value(i), ids.value(i));
+            if !(next < rows && keys[next] == key) {
                 continue; // a conversation the features stage skipped (no user turn)
             }
-            if plan.word_sample(source, id).is_some() {
+            if plan.word_sample_of_key(key).is_some() {
                 sampled.push((file_row + i as u64, next as u64));
             }
             if !survey_texts.is_null(i) {

@@ -241,8 +241,9 @@ impl Tally {
             entry.matrices[f].positions.push(position);
             entry.matrices[f].values.extend(arrays.iter().map(|a| value(a, i).to_bits()));
         }
+        let key = row_hash(0, source, id);
         if let Some(turns) = sampled
-            && let Some(hash) = plan.word_sample(source, id)
+            && let Some(hash) = plan.word_sample_of_key(key)
         {
             self.sampled += 1;
             add_words(&mut self.words, clusters, hash, turns);
@@ -252,7 +253,7 @@ impl Tally {
             let task = columns.task_ids.filter(|t| !t.is_null(i)).map(|t| entry.task(t.value(i)));
             entry.usi.push(UsiRecord {
                 position,
-                key: row_hash(0, source, id),
+                key,
                 task,
                 run: columns.runs.filter(|r| !r.is_null(i)).map(|r| r.value(i)),
                 outcome: columns.outcomes.filter(|o| !o.is_null(i)).map(|o| o.value(i).to_bits()),

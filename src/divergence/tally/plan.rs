@@ -60,7 +60,12 @@ impl TallyPlan {
 
     /// The sampling hash of a conversation whose user turns are read for the cluster words; None for the others.
     pub fn word_sample(&self, source: &str, id: &str) -> Option<u64> {
-        let hash = mix64(row_hash(0, source, id) ^ self.seed);
+        self.word_sample_of_key(row_hash(0, source, id))
+    }
+
+    /// [`Self::word_sample`] of a row whose identity hash (`row_hash(0, source, id)`) is already known.
+    pub fn word_sample_of_key(&self, key: u64) -> Option<u64> {
+        let hash = mix64(key ^ self.seed);
         (hash <= self.word_threshold).then_some(hash)
     }
 }
