@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Report(command) => cli::report::run(command, &args.global),
         cli::Command::Run(command) => cli::run::run(command, &args.global),
         cli::Command::Synth(command) => cli::synth::run(command, &args.global),
+        cli::Command::Init(command) => cli::init::run(command, &args.global),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

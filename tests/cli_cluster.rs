@@ -219,6 +219,32 @@ fn k_above_the_accepted_conversations_fails_before_the_features_stage() {
 }
 
 #[test]
+fn k_auto_is_a_tenth_of_the_smallest_source_and_the_manifest_says_so() {
+    // 40 humans and 60 simulated conversations: k = 4, so each side has ten or more per cluster.
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    let synth =
+        simgap(&["-q", "synth", "--out", corpus.to_str().unwrap(), "--conversations", "100", "--simulators", "1"]);
+    assert!(synth.status.success(), "{}", stderr(&synth));
+    let output = run(&corpus.join("pipeline.toml"), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("per cluster"), "no sample-size warning: {}", stderr(&output));
+    let out = corpus.join("out");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let chosen = &manifest["stages"]["cluster"]["k"];
+    assert_eq!(chosen["k"], 4, "{chosen}");
+    assert!(chosen["rule"].as_str().unwrap().contains("40 conversations"), "{chosen}");
+    assert_eq!(manifest["stages"]["cluster"]["settings"]["k"], "auto");
+    for facet in ["usi", "style", "lexical", "all"] {
+        let codebook: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("codebooks/{facet}.json"))).unwrap()).unwrap();
+        assert_eq!(codebook["k"], 4, "{facet}");
+        assert!(codebook["inertia"].as_f64().unwrap() > 0.0, "{facet}: 100 rows in 4 clusters are not all centres");
+    }
+}
+
+#[test]
 fn one_source_or_no_reference_fails_before_any_stage_runs() {
     let dir = tempfile::tempdir().unwrap();
     let line = r#"{"conversation_id": "a", "messages": [{"role": "user", "content": "hi"}]}"#;

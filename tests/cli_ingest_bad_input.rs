@@ -258,6 +258,14 @@ fn a_value_of_the_wrong_type_is_a_schema_error_naming_the_field() {
 }
 
 #[test]
+fn an_unparseable_timestamp_is_a_reject_naming_the_message() {
+    one_bad_line(
+        r#"{"conversation_id": "x", "messages": [{"role": "user", "content": "hi", "timestamp": "yesterday"}]}"#,
+        "message 0: timestamp \"yesterday\" is neither an ISO 8601 date-time",
+    );
+}
+
+#[test]
 fn non_finite_outcome_is_rejected() {
     // JSON has no NaN; a number too large for f64 is rejected by the parser as out of range.
     one_bad_line(

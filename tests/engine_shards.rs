@@ -84,6 +84,7 @@ fn cluster_by_shards(out: &Path, config: &ClusterConfig, shardings: &[&[usize]])
             keys.merge(serde_json::from_str(&sent).unwrap());
         }
         assert_eq!(keys.rows(), whole.num_rows());
+        let k = config.k.choose(keys.smallest_source());
         let plan = keys.plan(config.sample_size, config.balance);
         // Pass 2: the sample per shard, merged.
         let widths: BTreeMap<String, usize> = facets.iter().map(|f| (f.clone(), table.by_facet[f].len())).collect();
@@ -99,7 +100,7 @@ fn cluster_by_shards(out: &Path, config: &ClusterConfig, shardings: &[&[usize]])
         let mut codebooks = Vec::new();
         for facet in &facets {
             let rows = sample.facet(facet, table.by_facet[facet].len());
-            if let Ok(codebook) = fit_codebook(config, &table, facet, rows).unwrap() {
+            if let Ok(codebook) = fit_codebook(config, &k, &table, facet, rows).unwrap() {
                 codebooks.push(codebook);
             }
         }

@@ -144,7 +144,7 @@ fn the_complete_example_parses() {
     let config = PipelineConfig::parse(example, Path::new("pipelines/example.toml"), Path::new("pipelines"))
         .unwrap_or_else(|e| panic!("the example of docs/pipeline.md does not parse: {e}"));
     assert_eq!(config.inputs.len(), 2);
-    assert_eq!(config.cluster.k, 20);
+    assert_eq!(config.cluster.k, simgap::cluster::config::ClusterCount::Fixed(20));
 }
 
 #[test]

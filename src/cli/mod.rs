@@ -5,6 +5,7 @@ pub mod divergence;
 pub mod features;
 pub mod global;
 pub mod ingest;
+pub mod init;
 pub mod kmeans;
 pub mod logging;
 pub mod manifest;
@@ -38,6 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Init(init::Args),
     Ingest(ingest::Args),
     Features(features::Args),
     Cluster(cluster::Args),

@@ -106,11 +106,12 @@ fn check_against_ingested(
     if let Some(sources) = sources.filter(|s| !s.is_empty()) {
         check_sources(config, sources)?;
     }
-    if let Some(accepted) = accepted.filter(|&n| n > 0 && n < config.cluster.k as u64) {
+    let fixed_k = config.cluster.k.fixed();
+    if let Some((accepted, k)) = accepted.zip(fixed_k).filter(|&(n, k)| n > 0 && n < k as u64) {
         return Err(simgap::cluster::ClusterError::Config(format!(
-            "[cluster] k = {} is more than the {accepted} conversations accepted: lower k (at most a quarter of the \
-             smallest source's conversations keeps the corrected divergences' intervals validated, docs/method.md)",
-            config.cluster.k
+            "[cluster] k = {k} is more than the {accepted} conversations accepted: lower k, or leave it out (\"auto\" \
+             takes a tenth of the smallest source; at most a quarter keeps the corrected divergences' intervals \
+             validated, docs/method.md)"
         ))
         .into());
     }

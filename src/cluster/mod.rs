@@ -41,6 +41,7 @@ use assign::{AssignmentWriter, assign_batch};
 use codebook::{Codebook, CodebookSettings};
 pub use columns::{ALL_FACET, facet_columns};
 use columns::{FeatureTable, normalisation_of};
+use config::ChosenK;
 pub use config::{ClusterConfig, SampleBalance};
 pub use error::ClusterError;
 use sample::{FitSample, SampleKeys};
@@ -76,6 +77,8 @@ pub struct FacetReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterReport {
     pub facets: Vec<FacetReport>,
+    /// The k every codebook has, and the rule that chose it (`[cluster] k`, or `auto` from the sources' sizes).
+    pub k: ChosenK,
     pub rows: u64,
     pub sample_rows: BTreeMap<String, u64>,
     pub source_rows: BTreeMap<String, u64>,
@@ -114,6 +117,8 @@ impl ClusterParams {
             return Err(ClusterError::NoRows { path: table.path.clone() });
         }
         let source_rows = keys.source_rows();
+        let k = config.k.choose(keys.smallest_source());
+        tracing::info!(k = k.k, rule = %k.rule, "clusters per codebook");
         let plan = keys.plan(config.sample_size, config.balance);
 
         // Pass 2: the sample's feature rows, per facet.
@@ -130,7 +135,7 @@ impl ClusterParams {
         let mut codebooks: Vec<Codebook> = Vec::new();
         for facet in &facets {
             let rows = sample.facet(facet, table.by_facet[facet].len());
-            match fit_codebook(config, &table, facet, rows)? {
+            match fit_codebook(config, &k, &table, facet, rows)? {
                 Ok(codebook) => codebooks.push(codebook),
                 Err(warning) => warnings.push(warning),
             }
@@ -142,12 +147,13 @@ impl ClusterParams {
         let codebook_dir = self.out_dir.join(CODEBOOKS_DIR);
         let reports = write_codebooks(&codebook_dir, &codebooks)?;
 
-        warnings.extend(size_warnings(&source_rows, config.k));
+        warnings.extend(size_warnings(&source_rows, k.k));
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
         Ok(ClusterReport {
             facets: reports,
+            k,
             rows: total_rows as u64,
             sample_rows: plan.quotas.iter().map(|(s, q)| (s.clone(), *q as u64)).collect(),
             source_rows,
@@ -194,11 +200,13 @@ pub fn facets_to_fit(config: &ClusterConfig, table: &FeatureTable) -> Result<Vec
     Ok(list.clone())
 }
 
-/// One facet's codebook from its sample rows, or (inner `Err`) the warning of a facet with no value to fit.
+/// One facet's codebook from its sample rows, with `k` clusters (`auto`: at most one per row), or (inner `Err`) the
+/// warning of a facet with no value to fit.
 /// Rows without any value in the facet (no timestamps, no embedding) are not fitted and get no cluster; for
 /// `all`, a column some rows lack is left out, so missingness never becomes a behaviour.
 pub fn fit_codebook(
     config: &ClusterConfig,
+    k: &ChosenK,
     table: &FeatureTable,
     facet: &str,
     sample: Array2<f64>,
@@ -224,13 +232,14 @@ pub fn fit_codebook(
     let columns: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
     let dropped_columns: Vec<String> = dropped.iter().map(|&j| names[j].clone()).collect();
     let sample = sample.select(ndarray::Axis(1), &kept);
+    let k = k.for_rows(sample.nrows());
     let settings = CodebookSettings {
-        kmeans: config.kmeans_params(),
+        kmeans: config.kmeans_params(k),
         normalisation: normalisation_of(facet),
         pca_variance: config.pca_variance,
         precision: config.precision,
     };
-    tracing::info!(facet, rows = sample.nrows(), columns = columns.len(), k = config.k, "fitting codebook");
+    tracing::info!(facet, rows = sample.nrows(), columns = columns.len(), k, "fitting codebook");
     Codebook::fit(facet, columns, dropped_columns, sample.view(), &settings)
         .map(Ok)
         .map_err(|source| ClusterError::KMeans { facet: facet.to_owned(), source })

@@ -62,6 +62,11 @@ impl SampleKeys {
         self.hashes.iter().map(|(s, l)| (s.clone(), l.len() as u64)).collect()
     }
 
+    /// The rows of the smallest source (0 for no rows): what `k = "auto"` is chosen from.
+    pub fn smallest_source(&self) -> u64 {
+        self.hashes.values().map(|l| l.len() as u64).min().unwrap_or(0)
+    }
+
     /// The quotas and, per source, the largest hash its sample takes.
     pub fn plan(mut self, sample_size: usize, balance: SampleBalance) -> SamplePlan {
         let quotas = sample_quotas(&self.hashes, sample_size, balance);

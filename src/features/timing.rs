@@ -2,12 +2,12 @@
 //! lasts. Without timestamps the values are missing (null in `features.parquet`), never invented.
 //!
 //! Consumes: a [`Prepared`] conversation. Produces: the values of [`FEATURES`] (NaN for missing, written as null).
-//! Timestamps are ISO 8601 (`2025-08-01T16:23:26.43Z`, an offset, or none meaning UTC) or Unix seconds.
+//! Timestamps are parsed by [`parse_timestamp`]; ingest has already rejected records whose timestamps do not parse.
 
 use super::cues::Cues;
 use super::rule::FeatureDef;
 use super::text::Prepared;
-use crate::ingest::Role;
+use crate::ingest::{Role, parse_timestamp};
 
 pub const FEATURES: &[FeatureDef] = &[
     FeatureDef {
@@ -23,58 +23,6 @@ pub const FEATURES: &[FeatureDef] = &[
         definition: "seconds from the first to the last timestamped message; missing with fewer than two",
     },
 ];
-
-/// Seconds since 1970 for an ISO 8601 date-time or a number of Unix seconds.
-pub fn parse_timestamp(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return seconds.is_finite().then_some(seconds);
-    }
-    let bytes = text.as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse().ok() };
-    if bytes.len() < 19 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b' ') {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut fraction = 0.0;
-    if let Some(digits) = rest.strip_prefix('.') {
-        let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
-        fraction = format!("0.{}", &digits[..end]).parse().ok()?;
-        rest = &digits[end..];
-    }
-    let offset = match rest {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digits: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3600 + minute * 60 + second - offset) as f64 + fraction)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
 
 pub fn compute(conversation: &Prepared<'_>, _cues: &Cues, out: &mut Vec<f64>) {
     let stamped: Vec<(Role, f64)> =
@@ -101,17 +49,6 @@ pub fn compute(conversation: &Prepared<'_>, _cues: &Cues, out: &mut Vec<f64>) {
 mod tests {
     use super::*;
     use crate::features::testing::{by_name, timed};
-
-    #[test]
-    fn timestamps_parse() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(parse_timestamp("2026-03-01T00:00:00Z"), Some(1_772_323_200.0));
-        assert_eq!(parse_timestamp("2025-08-01T16:23:26.5"), Some(1_754_065_406.5));
-        assert_eq!(parse_timestamp("2018-05-02T19:38:15+02:00"), Some(1_525_282_695.0));
-        assert_eq!(parse_timestamp("1700000000"), Some(1.7e9));
-        assert_eq!(parse_timestamp("yesterday"), None);
-        assert_eq!(parse_timestamp("2026-13-01T00:00:00Z"), None);
-    }
 
     #[test]
     fn reply_times() {

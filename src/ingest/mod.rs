@@ -24,6 +24,7 @@ pub mod options;
 pub mod record;
 pub mod rejects;
 pub mod report;
+pub mod timestamp;
 pub mod validate;
 pub mod writer;
 
@@ -36,6 +37,7 @@ use rayon::prelude::*;
 pub use error::IngestError;
 pub use record::{Conversation, Format, Location, Message, RawConversation, RawMessage, Role, SourceKind};
 pub use report::{FileReport, IngestReport, SourceCount, summary};
+pub use timestamp::parse_timestamp;
 
 use crate::hashing::sha256_file;
 use cache::{PartPaths, PartSummary};

@@ -3,7 +3,7 @@
 //! Consumes: raw records with the input's defaults (source, kind) and the `[ingest]` limits. Produces: validated
 //! conversations; keeps one set of ids per source so a repeated `conversation_id` is rejected (the first one is
 //! kept). Rules, in order: id, source, kind, messages present and non-empty, roles known, messages within the size
-//! limit, no empty user message (unless `empty_user_messages = "keep"`), at least one user turn with text, a finite
+//! limit, timestamps that parse (a blank one is none), no empty user message (unless `empty_user_messages = "keep"`), at least one user turn with text, a finite
 //! outcome (the record's own rules, [`check_record`]); then one kind per source and no duplicate id within the
 //! source (the rules across records, [`Ledger::admit`]). The two halves run one after the other for a whole
 //! table, or apart: per-file cache parts hold what passed the record's own rules, and the ledger runs when the parts
@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::record::{Conversation, Message, RawConversation, Role, SourceKind};
+use super::timestamp::parse_timestamp;
 use crate::ingest::options::{EmptyPolicy, IngestOptions};
 
 /// What an input says about its records when they do not say it themselves (or to override them).
@@ -102,7 +103,15 @@ pub fn check_record(
                 }
             }
         }
-        messages.push(Message { role, content: message.content, timestamp: message.timestamp });
+        let timestamp = message.timestamp.filter(|t| !t.trim().is_empty());
+        if let Some(text) = timestamp.as_deref().filter(|t| parse_timestamp(t).is_none()) {
+            let shown: String = text.chars().take(60).collect();
+            return Err(Rejection::new(format!(
+                "message {i}: timestamp \"{shown}\" is neither an ISO 8601 date-time (2026-03-01T10:00:02Z) nor Unix \
+                 seconds"
+            )));
+        }
+        messages.push(Message { role, content: message.content, timestamp });
     }
     if user_turns_with_text == 0 {
         return Err(Rejection::new("no user turn with text"));
@@ -241,6 +250,22 @@ mod tests {
         assert!(check(record.clone()).unwrap_err().contains("empty"));
         let options = IngestOptions { empty_user_messages: EmptyPolicy::Keep, ..IngestOptions::default() };
         assert!(Validator::new(options).validate(record, &defaults(), "f", 1).is_ok());
+    }
+
+    #[test]
+    fn timestamps_must_parse_and_blank_is_none() {
+        let stamped = |stamps: [&str; 2]| {
+            let mut record = raw("a", vec![("assistant", Some("hi")), ("user", Some("refund"))]);
+            for (message, stamp) in record.messages.as_mut().unwrap().iter_mut().zip(stamps) {
+                message.timestamp = Some(stamp.to_owned());
+            }
+            check(record)
+        };
+        let err = stamped(["2026-03-01T10:00:00Z", "yesterday"]).unwrap_err();
+        assert!(err.starts_with("message 1: timestamp \"yesterday\""), "{err}");
+        let ok = stamped(["1772359200", "  "]).unwrap();
+        assert_eq!(ok.messages[0].timestamp.as_deref(), Some("1772359200"));
+        assert_eq!(ok.messages[1].timestamp, None);
     }
 
     #[test]
