@@ -7,7 +7,7 @@
 //! value (a nested one-column tabular, so no package beyond booktabs), the value alone bold when it is its column's best (only where two or more rows compare); a
 //! header wider than its column breaks at its middle space. Then the first layout whose estimated width fits: a
 //! column-wide `table` in `\small`; on a two-column paper, a page-wide `table*` in `\small`; `\footnotesize` with
-//! narrower gaps and headers set upright (`\rotatebox`) where they are wider than their column's values, in `table`
+//! narrower gaps and the headers set upright (`\rotatebox`) when one is wider than its column's values, in `table`
 //! or `table*`; last, that scaled to the width (`\resizebox`). Widths are estimated from Computer Modern's advances,
 //! rounded up, so an estimate that fits does not overflow. Markdown and CSV keep every column ([`super::tables`]).
 
@@ -247,9 +247,11 @@ impl Layout {
         if self.size_pt < 9.0 { "\\footnotesize" } else { "\\small" }
     }
 
-    /// Whether column `j`'s header is set upright.
+    /// Whether column `j`'s header is set upright: every header but the first when one of them is wider than its
+    /// column's values (so that the row of headers reads alike).
     fn rotated(&self, grid: &Grid, j: usize) -> bool {
-        self.rotate && grid.header[j].width(self.size_pt) > grid.body_width(j, self.size_pt)
+        let wider = |i: usize| grid.header[i].width(self.size_pt) > grid.body_width(i, self.size_pt);
+        self.rotate && j > 0 && (1..grid.header.len()).any(wider)
     }
 
     /// The estimated width of the tabular, in points.

@@ -6,7 +6,7 @@
 //! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`.
 //! Produces: each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest
 //! divergence, highest MAUVE and similarity) where there is a comparison: at least two rows with a value in that
-//! column. Captions name the facet, K, smoothing, unit, n per source and seed. CSV holds the raw numbers (an interval
+//! column, not all equal. Captions name the facet, K, smoothing, unit, n per source and seed. CSV holds the raw numbers (an interval
 //! as three columns: value, `_lo`, `_hi`), Markdown every value as rounded text; both keep every column.
 
 use std::path::{Path, PathBuf};
@@ -128,14 +128,16 @@ fn csv_number(value: f64) -> String {
 }
 
 impl Table {
-    /// The best value of each ranked column; none where fewer than two rows have a value (nothing to compare).
+    /// The best value of each ranked column; none where fewer than two rows have a value or all values are equal
+    /// (nothing to compare: one simulator, or one mixture that is also the best single simulator).
     fn best(&self) -> Vec<Option<f64>> {
         self.columns
             .iter()
             .enumerate()
             .map(|(j, (_, better))| {
                 let values = self.rows.iter().filter_map(|r| r[j].value()).filter(|v| !v.is_nan());
-                if values.clone().count() < 2 {
+                let lowest = values.clone().min_by(f64::total_cmp);
+                if values.clone().count() < 2 || values.clone().all(|v| Some(v) == lowest) {
                     return None;
                 }
                 match better {

@@ -4,7 +4,7 @@
 
 use super::axis::{fmt, nice_step, percent_of, ticks_between};
 use super::format::Format;
-use super::labels::{NAME_CHARS, clean};
+use super::labels::{NAME_CHARS, clean, fit};
 use super::lookup::{k_of, pairwise_matrix, unit_of};
 use super::mds::classical_mds;
 use super::palette::{AXIS, GRID, MUTED, POINT, REFERENCE, REFERENCE_INK, WHITE_INK};
@@ -120,7 +120,12 @@ impl MapFrame {
         }
         let span = (x_hi - x_lo).max(y_hi - y_lo).max(1e-9);
         let pad = 0.12 * span;
-        let (x_lo, x_hi, y_lo, y_hi) = (x_lo - pad, x_hi + pad, y_lo - pad, y_hi + pad);
+        let (x_lo, x_hi, mut y_lo, mut y_hi) = (x_lo - pad, x_hi + pad, y_lo - pad, y_hi + pad);
+        // A map of two sources (or of sources on a line) is at least 40% as tall as wide, room for its axis title.
+        let short = 0.4 * (x_hi - x_lo) - (y_hi - y_lo);
+        if short > 0.0 {
+            (y_lo, y_hi) = (y_lo - short / 2.0, y_hi + short / 2.0);
+        }
         let (x0, y0) = if format.titled() { (MARGIN + 48.0, MARGIN + 40.0) } else { (format.margin() + 48.0, 12.0) };
         let side = match format.width() {
             None if n > 15 => 600.0,
@@ -164,9 +169,14 @@ fn draw_map_axes(scene: &mut Scene, frame: &MapFrame, first: f64, second: f64) {
         .align(Align::Middle),
     );
     scene.text(
-        Text::new(x0 - 46.0, y0 + plot_h / 2.0, format!("MDS dimension 2 ({})", percent_of(second)), frame.tick)
-            .align(Align::Middle)
-            .vertical(),
+        Text::new(
+            x0 - 46.0,
+            y0 + plot_h / 2.0,
+            fit(&format!("MDS dimension 2 ({})", percent_of(second)), frame.tick, plot_h),
+            frame.tick,
+        )
+        .align(Align::Middle)
+        .vertical(),
     );
 }
 
