@@ -88,7 +88,7 @@ fn a_one_column_paper_gets_no_page_wide_float() {
         let tex = read(&out.join(format!("tables/{table}.tex")));
         assert!(tex.contains("laid out for a one-column paper.") && !tex.contains("table*"), "{tex}");
     }
-    let (_, pipeline) = common::demo_with("[report]\npaper = \"three-column\"\n");
+    let (_folder, pipeline) = common::demo_with("[report]\npaper = \"three-column\"\n");
     let output = simgap(&["-q", "run", pipeline.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("three-column"), "{}", stderr(&output));

@@ -85,7 +85,7 @@ impl ReportParams {
         let tables = table_builders::build(&data, self.seed);
         let mut table_files = Vec::new();
         for table in &tables {
-            table_files.extend(table.write(&tables_dir, self.paper)?);
+            table_files.extend(table.write(&tables_dir, table.latex(self.paper))?);
         }
         let (figures, mut warnings) = figures::write_figures(&data, &figures_dir)?;
         let page = html::page(&data, &tables, &figures);

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use super::data::Bounded;
 use super::error::ReportError;
-use super::latex::Paper;
 
 /// Which end of a column is best.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,10 +243,11 @@ impl Table {
         out
     }
 
-    /// Writes `<name>.md`, `.tex` (laid out for `paper`) and `.csv` into `dir`.
-    pub fn write(&self, dir: &Path, paper: Paper) -> Result<Vec<PathBuf>, ReportError> {
+    /// Writes `<name>.md`, `.tex` (the given LaTeX, as [`Table::latex`] lays it out for a paper) and `.csv` into
+    /// `dir`.
+    pub fn write(&self, dir: &Path, latex: String) -> Result<Vec<PathBuf>, ReportError> {
         let mut written = Vec::new();
-        for (extension, text) in [("md", self.markdown()), ("tex", self.latex(paper)), ("csv", self.csv())] {
+        for (extension, text) in [("md", self.markdown()), ("tex", latex), ("csv", self.csv())] {
             let path = dir.join(format!("{}.{extension}", self.name));
             crate::atomic::write_atomic(&path, text.as_bytes()).map_err(ReportError::write(&path))?;
             written.push(path);
@@ -259,6 +259,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::latex::Paper;
 
     fn table() -> Table {
         Table {

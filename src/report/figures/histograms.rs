@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::axis::{fmt, nice_ceil, percent};
+use super::axis::{fmt, percent};
 use super::format::Format;
 use super::labels::{NAME_CHARS, clean, file_safe, fit};
 use super::lookup::{divergence_rows, unit_of};
@@ -112,14 +112,15 @@ impl HistogramShares {
     }
 }
 
-/// The top of a share axis: the largest share rounded up to a multiple of a nice step (a quarter of it, rounded
-/// up), so that the bars fill most of the panel (8.5% -> 10%, 27% -> 30%, 50% -> 50%).
+/// The top of a share axis: the smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^e at or above the largest share, so
+/// that the bars fill most of the panel (8.5% -> 10%, 27% -> 30%, 50% -> 50%).
 fn share_axis_max(largest: f64) -> f64 {
     if !(largest.is_finite() && largest > 0.0) {
         return 1.0;
     }
-    let step = nice_ceil(largest / 4.0);
-    (largest / step - 1e-9).ceil() * step
+    let power = 10f64.powf(largest.log10().floor());
+    let steps = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+    steps.iter().map(|s| s * power).find(|top| *top >= largest * (1.0 - 1e-9)).unwrap_or(10.0 * power)
 }
 
 /// The facet's clusters, the reference's largest share first, and the reference's share of each.
@@ -325,10 +326,12 @@ mod tests {
 
     #[test]
     fn the_share_axis_ends_just_above_the_largest_share() {
-        assert_eq!(share_axis_max(0.085), 0.1);
-        assert!((share_axis_max(0.27) - 0.3).abs() < 1e-12);
-        assert_eq!(share_axis_max(0.5), 0.5);
-        assert!((share_axis_max(0.075) - 0.08).abs() < 1e-12);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(share_axis_max(0.085), 0.1));
+        assert!(close(share_axis_max(0.27), 0.3));
+        assert!(close(share_axis_max(0.5), 0.5));
+        assert!(close(share_axis_max(0.075), 0.08));
+        assert!(close(share_axis_max(0.012), 0.015));
         assert_eq!(share_axis_max(f64::NAN), 1.0);
         assert_eq!([percent(0.04), percent(0.025), percent(0.0)], ["4%", "2.5%", "0%"]);
     }
