@@ -1,15 +1,16 @@
 //! The LaTeX of a table, laid out to fit a paper's column or page.
 //!
 //! Consumes: a [`Table`] and the [`Paper`] it goes into. Produces: the `.tex` text (a `table` or `table*` float with
-//! booktabs rules), whose first lines say which packages it needs. The rules, in order: columns without any value
-//! are dropped (`timing` without timestamps); a table that may be transposed and is wider than tall (more value
-//! columns than rows) is transposed, a row per column; an interval goes on a second line in `\scriptsize` under its
-//! value (a nested one-column tabular, so no package beyond booktabs), the value alone bold when it is its column's best (only where two or more rows compare); a
-//! header wider than its column breaks at its middle space. Then the first layout whose estimated width fits: a
-//! column-wide `table` in `\small`; on a two-column paper, a page-wide `table*` in `\small`; `\footnotesize` with
-//! narrower gaps and the headers set upright (`\rotatebox`) when one is wider than its column's values, in `table`
-//! or `table*`; last, that scaled to the width (`\resizebox`). Widths are estimated from Computer Modern's advances,
-//! rounded up, so an estimate that fits does not overflow. Markdown and CSV keep every column ([`super::tables`]).
+//! booktabs rules), whose first lines say which packages it needs. The rules, in order: columns without any value are
+//! dropped (`timing` without timestamps); a table that may be transposed and is wider than tall (more value columns
+//! than rows) is transposed, a row per column; an interval goes on a second line in `\scriptsize` under its value (a
+//! nested one-column tabular, so no package beyond booktabs), the value alone bold when it is its column's best (only
+//! where two or more rows compare); a header wider than its column breaks at its middle space. Then the first layout
+//! whose estimated width fits: a column-wide `table` in `\small`; on a two-column paper, a page-wide `table*` in
+//! `\small`; `\footnotesize` with narrower gaps and the headers set upright (`\rotatebox`) when one is wider than its
+//! column's values, in `table` or `table*`; last, that scaled to the width (`\resizebox`). Widths are estimated from
+//! Computer Modern's advances, rounded up, so an estimate that fits does not overflow. Markdown and CSV keep every
+//! column ([`super::tables`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -3,11 +3,11 @@
 //!
 //! Consumes: [`Table`]s of cells, as [`super::table_builders`] makes them from the report data: `main` (the headline
 //! facet: every divergence with its 95% interval, the human ceiling and the p-value), `facets` (JS per facet and
-//! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`.
-//! Produces: each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest
-//! divergence, highest MAUVE and similarity) where there is a comparison: at least two rows with a value in that
-//! column, not all equal. Captions name the facet, K, smoothing, unit, n per source and seed. CSV holds the raw numbers (an interval
-//! as three columns: value, `_lo`, `_hi`), Markdown every value as rounded text; both keep every column.
+//! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`. Produces:
+//! each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest divergence,
+//! highest MAUVE and similarity) where there is a comparison: at least two rows with a value in that column, not all
+//! equal. Captions name the facet, K, smoothing, unit, n per source and seed. CSV holds the raw numbers (an interval as
+//! three columns: value, `_lo`, `_hi`), Markdown every value as rounded text; both keep every column.
 
 use std::path::{Path, PathBuf};
 

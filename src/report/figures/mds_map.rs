@@ -1,6 +1,7 @@
 //! `mds_map`: every source placed in the plane by classical MDS of the JS distance sqrt(JS / ln 2).
 //!
-//! Consumes: [`ReportData`] and the [`Format`]. Produces: a [`Plot`], and a warning when two dimensions hold little of the variance.
+//! Consumes: [`ReportData`] and the [`Format`]. Produces: a [`Plot`], and a warning when two dimensions hold little of
+//! the variance.
 
 use super::axis::{fmt, nice_step, percent_of, ticks_between};
 use super::format::Format;
