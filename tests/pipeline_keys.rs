@@ -14,6 +14,7 @@ use simgap::features::FeaturesConfig;
 use simgap::features::embedding::EmbeddingConfig;
 use simgap::ingest::options::{CsvOptions, IngestOptions, InputConfig, RecLlmSimOptions};
 use simgap::pipeline::config::{OutputConfig, PipelineConfig};
+use simgap::report::ReportConfig;
 
 /// A deserializer that answers only one question: which keys a struct accepts. serde hands the field list to
 /// `deserialize_struct`; this keeps it and stops.
@@ -78,6 +79,7 @@ fn accepted() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("features.embeddings", keys_of::<EmbeddingConfig>()),
         ("cluster", keys_of::<ClusterConfig>()),
         ("divergence", keys_of::<DivergenceConfig>()),
+        ("report", keys_of::<ReportConfig>()),
     ])
 }
 

@@ -10,14 +10,15 @@ use simgap::report::ReportSummary;
 /// Turn the divergence tables into tables for a paper, figures and a self-contained HTML report.
 ///
 /// Reads: OUT/divergence.parquet, pairwise.parquet, mixtures.parquet, clusters.parquet, usi.parquet,
-/// usi_features.parquet and manifest.json (run `simgap divergence` first).
-/// Writes: OUT/tables/{main,facets,pairwise,mixtures,usi}.{md,tex,csv} (Markdown, LaTeX with booktabs, CSV; 95%
-/// intervals; best per column in bold; captions with facet, K, smoothing, n per source and seed),
-/// OUT/figures/*.svg and *.png, OUT/report.html (tables, figures, cluster explanations with example turns, manifest,
-/// warnings; transcript text HTML-escaped), and the `report` section of OUT/manifest.json.
-/// Beyond 20 sources, figures (but the MDS map), the pairwise matrix and the cluster explanations show the reference
-/// and the 19 simulators closest to it; captions say where the others are.
-/// Cost: well under a second for the tables and page; the figures take up to a few seconds (2 s for 200 sources).
+/// usi_features.parquet and manifest.json (run `simgap divergence` first). Writes:
+/// OUT/tables/{main,facets,pairwise,mixtures,usi}.{md,tex,csv} (Markdown, CSV, and LaTeX with booktabs laid out to fit
+/// the paper of [report] paper: two-column by default; 95% intervals; best per column in bold where two or more
+/// simulators compare; captions with facet, K, smoothing, n per source and seed), OUT/figures/*.svg and *.png (for the
+/// page) and *.pdf (for a paper: 3.3 or 6.75 in wide, 8-9 pt text, no title), OUT/report.html (tables, figures, cluster
+/// explanations with example turns, manifest, warnings; transcript text HTML-escaped), and the `report` section of
+/// OUT/manifest.json. Beyond 20 sources, figures (but the MDS map), the pairwise matrix and the cluster explanations
+/// show the reference and the 19 simulators closest to it; captions say where the others are. Cost: well under a second
+/// for the tables and page; the figures take up to a few seconds (2 s for 200 sources).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).

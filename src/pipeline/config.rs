@@ -36,6 +36,8 @@ pub struct PipelineConfig {
     pub cluster: crate::cluster::ClusterConfig,
     #[serde(default)]
     pub divergence: crate::divergence::DivergenceConfig,
+    #[serde(default)]
+    pub report: crate::report::ReportConfig,
     /// The folder relative paths were resolved against (the pipeline file's folder). Not a TOML key.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -103,7 +103,7 @@ impl PipelineConfig {
 
     /// Parameters of the report stage.
     pub fn report_params(&self, out_dir: PathBuf) -> crate::report::ReportParams {
-        crate::report::ReportParams { out_dir, seed: self.divergence.seed }
+        crate::report::ReportParams { out_dir, seed: self.divergence.seed, paper: self.report.paper }
     }
 
     /// Parameters of the divergence stage.

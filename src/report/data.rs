@@ -180,24 +180,17 @@ impl ReportData {
         facets
     }
 
-    /// Every source (the reference first), in table order.
+    /// Every source in the one order every table and figure uses: the reference first, then the simulators closest
+    /// to it on the headline facet (corrected JS; a simulator without a value last), ties in table order; sources
+    /// only the USI table names follow.
     pub fn sources(&self) -> Vec<String> {
-        let mut sources: Vec<String> = self.reference().map(str::to_owned).into_iter().collect();
-        for row in &self.divergence {
-            if !sources.contains(&row.source) {
-                sources.push(row.source.clone());
+        let mut simulators: Vec<String> = Vec::new();
+        let reference = self.reference().unwrap_or_default();
+        let named = self.divergence.iter().map(|r| &r.source).chain(self.usi.iter().map(|r| &r.source));
+        for source in named {
+            if source != reference && !simulators.contains(source) {
+                simulators.push(source.clone());
             }
-        }
-        sources
-    }
-
-    /// What a figure, the pairwise matrix or the cluster explanations show when more than [`SHOWN_SOURCES`] sources
-    /// were compared: the reference, then the simulators closest to it on the headline facet (corrected JS, then
-    /// name), [`SHOWN_SOURCES`] in all; and how many sources were left out. Every source otherwise, in table order.
-    pub fn shown_sources(&self) -> (Vec<String>, usize) {
-        let sources = self.sources();
-        if sources.len() <= SHOWN_SOURCES {
-            return (sources, 0);
         }
         let headline = self.headline_facet().unwrap_or_default();
         let js: BTreeMap<&str, f64> = self
@@ -206,13 +199,26 @@ impl ReportData {
             .filter(|r| r.facet == headline)
             .map(|r| (r.source.as_str(), r.corrected.js.value))
             .collect();
-        let reference = self.reference().unwrap_or_default();
         let distance = |s: &String| js.get(s.as_str()).copied().filter(|v| v.is_finite()).unwrap_or(f64::INFINITY);
-        let mut simulators: Vec<String> = sources.iter().filter(|s| s.as_str() != reference).cloned().collect();
-        simulators.sort_by(|a, b| distance(a).total_cmp(&distance(b)).then_with(|| a.cmp(b)));
-        let mut shown = vec![reference.to_owned()];
-        shown.extend(simulators.into_iter().take(SHOWN_SOURCES - 1));
-        (shown, sources.len() - SHOWN_SOURCES)
+        simulators.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+        let mut sources: Vec<String> = self.reference().map(str::to_owned).into_iter().collect();
+        sources.extend(simulators);
+        sources
+    }
+
+    /// The position of `source` in [`ReportData::sources`] (after every source for a name it does not hold).
+    pub fn source_rank(&self) -> impl Fn(&str) -> usize + use<> {
+        let order: BTreeMap<String, usize> = self.sources().into_iter().enumerate().map(|(i, s)| (s, i)).collect();
+        move |source| order.get(source).copied().unwrap_or(usize::MAX)
+    }
+
+    /// What a figure, the pairwise matrix or the cluster explanations show: the first [`SHOWN_SOURCES`] of
+    /// [`ReportData::sources`] (the reference and the simulators closest to it), and how many were left out.
+    pub fn shown_sources(&self) -> (Vec<String>, usize) {
+        let mut sources = self.sources();
+        let left_out = sources.len().saturating_sub(SHOWN_SOURCES);
+        sources.truncate(SHOWN_SOURCES);
+        (sources, left_out)
     }
 
     /// The headline facet: `all` when present, else the first.
@@ -232,7 +238,7 @@ impl ReportData {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or(serde_json::Value::Null);
-        Ok(ReportData {
+        let data = ReportData {
             divergence: read_divergence(&out_dir.join(DIVERGENCE_FILE))?,
             pairwise: read_pairwise(&out_dir.join(PAIRWISE_FILE))?,
             mixtures: read_mixtures(&out_dir.join(MIXTURES_FILE))?,
@@ -240,7 +246,19 @@ impl ReportData {
             usi,
             usi_features,
             manifest,
-        })
+        };
+        Ok(data.in_source_order())
+    }
+
+    /// The divergence rows (within each facet, facets in table order) and the USI rows in the order of
+    /// [`ReportData::sources`], so that every table and figure that lists them lists them alike.
+    pub fn in_source_order(mut self) -> Self {
+        let rank = self.source_rank();
+        let facets = self.facets();
+        let facet_rank = |facet: &str| facets.iter().position(|f| f == facet).unwrap_or(usize::MAX);
+        self.divergence.sort_by_key(|r| (facet_rank(&r.facet), rank(&r.source)));
+        self.usi.sort_by_key(|r| rank(&r.source));
+        self
     }
 }
 

@@ -1,9 +1,10 @@
 //! Stage 5, report: the divergence tables turned into what a paper and a reader need.
 //!
 //! Consumes: the divergence stage's tables in OUT (see [`data`]) and `OUT/manifest.json`. Produces:
-//! `OUT/tables/` (Markdown, LaTeX with booktabs, and CSV of the main divergence table, the per-facet table, the
-//! pairwise matrix, the USI table and the mixtures; built in [`table_builders`], written by [`tables`]),
-//! `OUT/figures/` (SVG and PNG; see [`figures`]) and `OUT/report.html` (one self-contained page: tables, inlined
+//! `OUT/tables/` (Markdown, LaTeX with booktabs laid out for a one- or two-column paper, and CSV of the main
+//! divergence table, the per-facet table, the pairwise matrix, the USI table and the mixtures; built in
+//! [`table_builders`], written by [`tables`] and [`latex`]), `OUT/figures/` (SVG and PNG for the page, PDF at a
+//! journal's width for a paper; see [`figures`]) and `OUT/report.html` (one self-contained page: tables, inlined
 //! figures, cluster explanations, manifest and warnings; every piece of transcript text HTML-escaped; see [`html`]).
 //! Every file is written through a temporary name and renamed. Cost: milliseconds to a few seconds (the figures);
 //! memory: the tables, which are small.
@@ -13,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod figures;
 pub mod html;
+pub mod latex;
 pub mod scene;
 pub mod table_builders;
 pub mod tables;
@@ -29,12 +31,24 @@ pub const TABLES_DIR: &str = "tables";
 pub const FIGURES_DIR: &str = "figures";
 pub const REPORT_FILE: &str = "report.html";
 
+/// `[report]` in the pipeline file: how the report stage lays out what it writes.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The paper the LaTeX tables go into: `two-column` (the default; a column of 241 pt, `table*` for the page's
+    /// 505 pt) or `one-column` (345 pt).
+    #[serde(default)]
+    pub paper: latex::Paper,
+}
+
 /// What the report stage needs.
 #[derive(Debug, Clone)]
 pub struct ReportParams {
     pub out_dir: PathBuf,
     /// The seed of the divergence stage, named in captions.
     pub seed: u64,
+    /// The paper the LaTeX tables are laid out for (`[report] paper`; two-column by default).
+    pub paper: latex::Paper,
 }
 
 /// What the report stage wrote.
@@ -71,7 +85,7 @@ impl ReportParams {
         let tables = table_builders::build(&data, self.seed);
         let mut table_files = Vec::new();
         for table in &tables {
-            table_files.extend(table.write(&tables_dir)?);
+            table_files.extend(table.write(&tables_dir, table.latex(self.paper))?);
         }
         let (figures, mut warnings) = figures::write_figures(&data, &figures_dir)?;
         let page = html::page(&data, &tables, &figures);
@@ -80,8 +94,12 @@ impl ReportParams {
         if data.divergence.is_empty() {
             warnings.push("no comparison rows (a single source?): the report has no divergence tables".into());
         }
-        let figure_files =
-            figures.iter().flat_map(|f| std::iter::once(f.svg_path.clone()).chain(f.png_path.clone())).collect();
+        let figure_files = figures
+            .iter()
+            .flat_map(|f| {
+                [Some(f.svg_path.clone()), f.png_path.clone(), Some(f.pdf_path.clone())].into_iter().flatten()
+            })
+            .collect();
         Ok(ReportSummary {
             tables: table_files,
             figures: figure_files,

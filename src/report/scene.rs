@@ -3,7 +3,9 @@
 //!
 //! Consumes: shapes, text and legends placed by [`super::figures`]. Produces: SVG text (which depends only on the
 //! shapes) and PNG files at [`PNG_SCALE`] pixels per logical pixel; [`text_width`] for layout. The font is found once
-//! per process ([`FONT_ENV`], then the usual system places).
+//! per process ([`FONT_ENV`], then the usual system places). The PDF for papers is written by [`pdf`].
+
+mod pdf;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -302,6 +304,42 @@ impl Scene {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Scene {
+    /// The width, in scene units.
+    pub(super) fn width(&self) -> f64 {
+        self.width
+    }
+
+    /// Every text as (text, size, left, right, vertical), its horizontal extent from [`text_width`].
+    pub(super) fn texts(&self) -> Vec<(String, f64, f64, f64, bool)> {
+        let texts = self.shapes.iter().filter_map(|shape| match shape {
+            Shape::Text(t) => Some(t),
+            _ => None,
+        });
+        texts
+            .map(|t| {
+                let w = if t.vertical { t.size } else { text_width(&t.text, t.size) };
+                let left = match t.align {
+                    Align::Start => t.x,
+                    Align::Middle => t.x - w / 2.0,
+                    Align::End => t.x - w,
+                };
+                (t.text.clone(), t.size, left, left + w, t.vertical)
+            })
+            .collect()
+    }
+
+    /// Every line as its points and width.
+    pub(super) fn lines(&self) -> Vec<(Vec<(f64, f64)>, f64)> {
+        let lines = self.shapes.iter().filter_map(|shape| match shape {
+            Shape::Line { points, width, .. } => Some((points.clone(), *width)),
+            _ => None,
+        });
+        lines.collect()
     }
 }
 

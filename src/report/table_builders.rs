@@ -54,7 +54,7 @@ fn main_table(data: &ReportData, facet: &str, rows: &[&DivergenceRow], reference
              docs/method.md). JS plug-in: the uncorrected value, as the published protocol reports it. \
              Human ceiling: the plug-in JS between two random parts of {reference} of the simulator's size, \
              what sampling noise alone gives; above ceiling: the corrected JS minus the corrected ceiling. p from \
-             a permutation test. Best per column in bold.",
+             a permutation test. Best per column in bold (with two or more simulators).",
             first.k,
             first.smoothing,
             sizes(data, facet),
@@ -62,6 +62,7 @@ fn main_table(data: &ReportData, facet: &str, rows: &[&DivergenceRow], reference
         ),
         columns: main_columns(),
         rows: rows.iter().map(|r| main_row(r)).collect(),
+        transpose_when_wide: true,
     }
 }
 
@@ -119,11 +120,12 @@ fn facets_table(data: &ReportData, first: &DivergenceRow, reference: &str, seed:
             "Bias-corrected JS (jackknife) in {unit} with 95% intervals, one codebook per facet (K = {}), seed \
              {seed}. The last row is the human split-half ceiling, corrected the same way (mean over the \
              simulators' sizes): about 0 where the correction removes the sampling noise. Lowest per facet in \
-             bold.",
+             bold (with two or more simulators).",
             first.k
         ),
         columns,
         rows,
+        transpose_when_wide: true,
     }
 }
 
@@ -188,6 +190,7 @@ fn pairwise_table(data: &ReportData, facet: &str, first: &DivergenceRow) -> Tabl
                 row
             })
             .collect(),
+        transpose_when_wide: false,
     }
 }
 
@@ -214,9 +217,10 @@ fn mixtures_table(data: &ReportData, facet: &str, reference: &str, unit: &str) -
             .map(|m| {
                 let members: Vec<String> =
                     m.sources.iter().zip(&m.weights).map(|(s, w)| format!("{s} ({w:.2})")).collect();
-                vec![Cell::Text(m.mixture.clone()), Cell::Text(members.join(", ")), Cell::Number(m.js)]
+                vec![Cell::Text(m.mixture.clone()), Cell::Lines(members), Cell::Number(m.js)]
             })
             .collect(),
+        transpose_when_wide: false,
     })
 }
 
@@ -245,6 +249,7 @@ fn usi_table(data: &ReportData, reference: &str, seed: u64) -> Table {
             ("USI".into(), Better::Higher),
         ],
         rows: data.usi.iter().map(usi_row).collect(),
+        transpose_when_wide: true,
     }
 }
 

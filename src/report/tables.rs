@@ -1,11 +1,13 @@
-//! Paper tables: each built once as cells, then written as Markdown, LaTeX (booktabs) and CSV.
+//! Paper tables: each built once as cells, then written as Markdown, LaTeX (booktabs; laid out for a paper by
+//! [`super::latex`]) and CSV.
 //!
 //! Consumes: [`Table`]s of cells, as [`super::table_builders`] makes them from the report data: `main` (the headline
 //! facet: every divergence with its 95% interval, the human ceiling and the p-value), `facets` (JS per facet and
-//! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`.
-//! Produces: each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest
-//! divergence, highest MAUVE and similarity); captions name the facet, K, smoothing, unit, n per source and seed.
-//! CSV holds the raw numbers (an interval as three columns: value, `_lo`, `_hi`), the others rounded text.
+//! source), `pairwise` (the JS matrix on the headline facet), `usi` (D1-D4, Eval, ECE, USI) and `mixtures`. Produces:
+//! each table's `.md`, `.tex` and `.csv` text and files. The best value of each column is bold (lowest divergence,
+//! highest MAUVE and similarity) where there is a comparison: at least two rows with a value in that column, not all
+//! equal. Captions name the facet, K, smoothing, unit, n per source and seed. CSV holds the raw numbers (an interval as
+//! three columns: value, `_lo`, `_hi`), Markdown every value as rounded text; both keep every column.
 
 use std::path::{Path, PathBuf};
 
@@ -27,14 +29,51 @@ pub enum Cell {
     Text(String),
     Number(f64),
     Interval(Bounded),
+    /// Items of one text (a mixture's members): joined by ", " in Markdown and CSV, one a line in LaTeX.
+    Lines(Vec<String>),
 }
 
 impl Cell {
     fn value(&self) -> Option<f64> {
         match self {
-            Cell::Text(_) => None,
+            Cell::Text(_) | Cell::Lines(_) => None,
             Cell::Number(v) => Some(*v),
             Cell::Interval(b) => Some(b.value),
+        }
+    }
+
+    /// Whether the cell holds nothing: no number, or the text of one (`–`, or nothing).
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Cell::Text(t) => t.is_empty() || t == "–",
+            Cell::Lines(items) => items.is_empty(),
+            Cell::Number(v) => v.is_nan(),
+            Cell::Interval(b) => b.value.is_nan(),
+        }
+    }
+
+    /// Whether the cell is text (left-aligned) rather than a number.
+    pub(super) fn is_text(&self) -> bool {
+        matches!(self, Cell::Text(_) | Cell::Lines(_))
+    }
+}
+
+/// A cell as rounded text: its value (or text), its interval's `[lo, hi]` when it has one, its lines when it is a
+/// [`Cell::Lines`], and whether it is its column's best.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedCell {
+    pub value: String,
+    pub interval: Option<String>,
+    pub lines: Vec<String>,
+    pub bold: bool,
+}
+
+impl RenderedCell {
+    /// The cell as one line of text.
+    pub fn text(&self) -> String {
+        match &self.interval {
+            Some(interval) => format!("{} {interval}", self.value),
+            None => self.value.clone(),
         }
     }
 }
@@ -48,6 +87,9 @@ pub struct Table {
     pub caption: String,
     pub columns: Vec<(String, Better)>,
     pub rows: Vec<Vec<Cell>>,
+    /// Whether LaTeX shows the table transposed when it is wider than tall (a row per column); its rows then
+    /// become columns headed by their first cells.
+    pub transpose_when_wide: bool,
 }
 
 /// A number as text with `digits` decimals; `–` for NaN and `∞` for infinity.
@@ -59,25 +101,6 @@ pub(super) fn number_text(value: f64, digits: usize) -> String {
     } else {
         format!("{value:.digits$}")
     }
-}
-
-fn latex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\textbackslash{}"),
-            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '~' => out.push_str("\\textasciitilde{}"),
-            '^' => out.push_str("\\textasciicircum{}"),
-            '∞' => out.push_str("$\\infty$"),
-            '–' => out.push_str("--"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// A CSV field: quoted where needed, and a text that a spreadsheet would run as a formula (starting with `=`, `+`,
@@ -104,13 +127,18 @@ fn csv_number(value: f64) -> String {
 }
 
 impl Table {
-    /// Rows whose cell in each ranked column is the best, per column.
+    /// The best value of each ranked column; none where fewer than two rows have a value or all values are equal
+    /// (nothing to compare: one simulator, or one mixture that is also the best single simulator).
     fn best(&self) -> Vec<Option<f64>> {
         self.columns
             .iter()
             .enumerate()
             .map(|(j, (_, better))| {
                 let values = self.rows.iter().filter_map(|r| r[j].value()).filter(|v| !v.is_nan());
+                let lowest = values.clone().min_by(f64::total_cmp);
+                if values.clone().count() < 2 || values.clone().all(|v| Some(v) == lowest) {
+                    return None;
+                }
                 match better {
                     Better::Lower => values.min_by(f64::total_cmp),
                     Better::Higher => values.max_by(f64::total_cmp),
@@ -122,6 +150,12 @@ impl Table {
 
     /// Each cell as rounded text, and whether it is its column's best.
     pub fn rendered(&self, digits: usize) -> Vec<Vec<(String, bool)>> {
+        let rows = self.rendered_cells(digits);
+        rows.into_iter().map(|row| row.into_iter().map(|cell| (cell.text(), cell.bold)).collect()).collect()
+    }
+
+    /// Each cell as rounded text in its parts (see [`RenderedCell`]).
+    pub fn rendered_cells(&self, digits: usize) -> Vec<Vec<RenderedCell>> {
         let best = self.best();
         // Scores on 0-100 (USI) read better with one decimal.
         let column_digits: Vec<usize> = (0..self.columns.len())
@@ -136,18 +170,17 @@ impl Table {
                 row.iter()
                     .enumerate()
                     .map(|(j, cell)| {
-                        let is_best = self.rows.len() > 1 && cell.value().is_some() && cell.value() == best[j];
-                        let text = match cell {
-                            Cell::Text(t) => t.clone(),
-                            Cell::Number(v) => number_text(*v, column_digits[j]),
-                            Cell::Interval(b) => format!(
-                                "{} [{}, {}]",
-                                number_text(b.value, column_digits[j]),
-                                number_text(b.lo, column_digits[j]),
-                                number_text(b.hi, column_digits[j])
-                            ),
+                        let bold = cell.value().is_some() && cell.value() == best[j];
+                        let number = |v: f64| number_text(v, column_digits[j]);
+                        let (value, interval, lines) = match cell {
+                            Cell::Text(t) => (t.clone(), None, vec![t.clone()]),
+                            Cell::Lines(items) => (items.join(", "), None, items.clone()),
+                            Cell::Number(v) => (number(*v), None, vec![number(*v)]),
+                            Cell::Interval(b) => {
+                                (number(b.value), Some(format!("[{}, {}]", number(b.lo), number(b.hi))), Vec::new())
+                            }
                         };
-                        (text, is_best)
+                        RenderedCell { value, interval, lines, bold }
                     })
                     .collect()
             })
@@ -162,7 +195,7 @@ impl Table {
             .columns
             .iter()
             .enumerate()
-            .map(|(j, _)| if self.rows.iter().all(|r| matches!(r[j], Cell::Text(_))) { "---" } else { "---:" })
+            .map(|(j, _)| if self.rows.iter().all(|r| r[j].is_text()) { "---" } else { "---:" })
             .collect();
         out.push_str(&format!("| {} |\n", align.join(" | ")));
         for row in self.rendered(3) {
@@ -175,34 +208,6 @@ impl Table {
                 .collect();
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
-        out
-    }
-
-    pub fn latex(&self) -> String {
-        let spec: String = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(j, _)| if self.rows.iter().all(|r| matches!(r[j], Cell::Text(_))) { 'l' } else { 'r' })
-            .collect();
-        let mut out =
-            String::from("% Needs \\usepackage{booktabs}. Written by simgap.\n\\begin{table}[t]\n\\centering\n");
-        out.push_str(&format!("\\caption{{{}. {}}}\n", latex_escape(&self.title), latex_escape(&self.caption)));
-        out.push_str(&format!("\\label{{tab:simgap-{}}}\n", self.name));
-        out.push_str(&format!("\\begin{{tabular}}{{{spec}}}\n\\toprule\n"));
-        let header: Vec<String> = self.columns.iter().map(|(h, _)| latex_escape(h)).collect();
-        out.push_str(&format!("{} \\\\\n\\midrule\n", header.join(" & ")));
-        for row in self.rendered(3) {
-            let cells: Vec<String> = row
-                .into_iter()
-                .map(|(text, bold)| {
-                    let text = latex_escape(&text);
-                    if bold { format!("\\textbf{{{text}}}") } else { text }
-                })
-                .collect();
-            out.push_str(&format!("{} \\\\\n", cells.join(" & ")));
-        }
-        out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
         out
     }
 
@@ -222,6 +227,7 @@ impl Table {
                 let interval_column = self.rows.iter().any(|r| matches!(r[j], Cell::Interval(_)));
                 match cell {
                     Cell::Text(t) => fields.push(csv_field(t)),
+                    Cell::Lines(items) => fields.push(csv_field(&items.join(", "))),
                     Cell::Number(v) => fields.push(csv_number(*v)),
                     Cell::Interval(b) => {
                         fields.extend([csv_number(b.value), csv_number(b.lo), csv_number(b.hi)]);
@@ -237,10 +243,11 @@ impl Table {
         out
     }
 
-    /// Writes `<name>.md`, `.tex` and `.csv` into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    /// Writes `<name>.md`, `.tex` (the given LaTeX, as [`Table::latex`] lays it out for a paper) and `.csv` into
+    /// `dir`.
+    pub fn write(&self, dir: &Path, latex: String) -> Result<Vec<PathBuf>, ReportError> {
         let mut written = Vec::new();
-        for (extension, text) in [("md", self.markdown()), ("tex", self.latex()), ("csv", self.csv())] {
+        for (extension, text) in [("md", self.markdown()), ("tex", latex), ("csv", self.csv())] {
             let path = dir.join(format!("{}.{extension}", self.name));
             crate::atomic::write_atomic(&path, text.as_bytes()).map_err(ReportError::write(&path))?;
             written.push(path);
@@ -252,6 +259,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::latex::Paper;
 
     fn table() -> Table {
         Table {
@@ -263,6 +271,7 @@ mod tests {
                 vec![Cell::Text("sim_a".into()), Cell::Interval(Bounded { value: 0.2, lo: 0.1, hi: 0.3 })],
                 vec![Cell::Text("sim|b".into()), Cell::Interval(Bounded { value: 0.1, lo: 0.05, hi: f64::INFINITY })],
             ],
+            transpose_when_wide: false,
         }
     }
 
@@ -272,11 +281,29 @@ mod tests {
         let md = t.markdown();
         assert!(md.contains("| sim\\|b | **0.100 [0.050, ∞]** |"), "{md}");
         assert!(md.contains("| sim_a | 0.200 [0.100, 0.300] |"));
-        let tex = t.latex();
+        let tex = t.latex(Paper::TwoColumn);
         assert!(tex.contains("\\toprule") && tex.contains("\\bottomrule"));
-        assert!(tex.contains("sim\\_a & 0.200 [0.100, 0.300] \\\\"), "{tex}");
-        assert!(tex.contains("\\textbf{0.100 [0.050, $\\infty$]}"), "{tex}");
+        assert!(tex.contains("\\textbf{0.100}"), "{tex}");
         assert!(tex.contains("\\caption{T. a\\_b \\& c}"));
+    }
+
+    #[test]
+    fn bold_only_where_two_rows_have_a_value() {
+        let mut t = table();
+        t.rows.truncate(1);
+        t.rows.push(vec![Cell::Text("human (split-half ceiling)".into()), Cell::Text("0.003".into())]);
+        assert!(!t.markdown().contains("**0.200"), "{}", t.markdown());
+        assert!(!t.latex(Paper::TwoColumn).contains("\\textbf"));
+        t.rows.push(vec![Cell::Text("sim_c".into()), Cell::Number(0.4)]);
+        assert!(t.markdown().contains("**0.200 [0.100, 0.300]**"), "{}", t.markdown());
+    }
+
+    #[test]
+    fn lines_are_one_field_in_markdown_and_csv() {
+        let mut t = table();
+        t.rows[0][0] = Cell::Lines(vec!["a (0.50)".into(), "b (0.50)".into()]);
+        assert!(t.markdown().contains("| a (0.50), b (0.50) |"));
+        assert!(t.csv().contains("\n\"a (0.50), b (0.50)\",0.2,"), "{}", t.csv());
     }
 
     #[test]

@@ -13,9 +13,11 @@ pub(super) fn fmt(value: f64, decimals: usize) -> String {
     }
 }
 
-pub(super) fn percent(value: f64, max: f64) -> String {
-    let decimals = if max >= 0.1 { 0 } else { 1 };
-    format!("{:.decimals$}%", 100.0 * value)
+/// A share as a percentage: whole percents where the value is one (`4%`), else one decimal (`2.5%`).
+pub(super) fn percent(value: f64) -> String {
+    let percent = 100.0 * value;
+    let decimals = if (percent - percent.round()).abs() < 1e-6 { 0 } else { 1 };
+    format!("{percent:.decimals$}%")
 }
 
 pub(super) fn percent_of(share: f64) -> String {

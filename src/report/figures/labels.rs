@@ -37,3 +37,15 @@ pub(super) fn file_safe(text: &str) -> String {
         .collect();
     if safe.is_empty() { "facet".to_owned() } else { safe }
 }
+
+/// `text` shortened with an ellipsis until it is at most `width` wide at font size `size` (at least one character
+/// and the ellipsis).
+pub(super) fn fit(text: &str, size: f64, width: f64) -> String {
+    let mut chars = text.chars().count();
+    let mut fitted = text.to_owned();
+    while chars > 1 && crate::report::scene::text_width(&fitted, size) > width {
+        chars -= 1;
+        fitted = clean(text, chars);
+    }
+    fitted
+}

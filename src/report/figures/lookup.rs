@@ -24,17 +24,6 @@ pub(super) fn k_of(data: &ReportData, facet: &str) -> String {
     k.map_or_else(|| "K unknown".to_owned(), |k| format!("K = {k} clusters"))
 }
 
-/// The compared sources of a facet, in table order.
-pub(super) fn compared_sources(data: &ReportData, facet: &str) -> Vec<String> {
-    let mut sources: Vec<String> = Vec::new();
-    for row in data.divergence.iter().filter(|r| r.facet == facet) {
-        if !sources.contains(&row.source) {
-            sources.push(row.source.clone());
-        }
-    }
-    sources
-}
-
 pub(super) fn divergence_rows<'a>(data: &'a ReportData, facet: &str) -> BTreeMap<&'a str, &'a DivergenceRow> {
     data.divergence.iter().filter(|r| r.facet == facet).map(|r| (r.source.as_str(), r)).collect()
 }

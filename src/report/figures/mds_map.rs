@@ -1,20 +1,20 @@
 //! `mds_map`: every source placed in the plane by classical MDS of the JS distance sqrt(JS / ln 2).
 //!
-//! Consumes: [`ReportData`]. Produces: a [`Plot`], and a warning when two dimensions hold little of the variance.
+//! Consumes: [`ReportData`] and the [`Format`]. Produces: a [`Plot`], and a warning when two dimensions hold little of
+//! the variance.
 
 use super::axis::{fmt, nice_step, percent_of, ticks_between};
-use super::labels::{NAME_CHARS, clean};
+use super::format::Format;
+use super::labels::{NAME_CHARS, clean, fit};
 use super::lookup::{k_of, pairwise_matrix, unit_of};
 use super::mds::classical_mds;
 use super::palette::{AXIS, GRID, MUTED, POINT, REFERENCE, REFERENCE_INK, WHITE_INK};
 use super::plot::Plot;
 use crate::report::data::ReportData;
-use crate::report::scene::{
-    Align, INK, LABEL_SIZE, MARGIN, Scene, TICK_SIZE, TITLE_SIZE, Text, place_label, text_width,
-};
+use crate::report::scene::{Align, INK, MARGIN, Scene, TITLE_SIZE, Text, place_label, text_width};
 
 /// Every source placed in the plane by classical MDS of the JS distances on `facet`.
-pub(super) fn mds_map(data: &ReportData, facet: &str, warnings: &mut Vec<String>) -> Option<Plot> {
+pub(super) fn mds_map(data: &ReportData, facet: &str, format: Format, warnings: &mut Vec<String>) -> Option<Plot> {
     let (mut sources, matrix) = pairwise_matrix(data, facet)?;
     let unit = unit_of(data);
     let mut distances = js_distances(&matrix, unit);
@@ -31,13 +31,17 @@ pub(super) fn mds_map(data: &ReportData, facet: &str, warnings: &mut Vec<String>
     let embedding = classical_mds(&distances);
     let n = sources.len();
     let reference = data.reference();
-    let frame = MapFrame::new(&embedding.points, n);
+    let frame = MapFrame::new(&embedding.points, n, format);
     let title = format!("MDS map of the sources by JS distance, facet {}", clean(facet, 40));
-    let (x0, y0) = (frame.x0, frame.y0);
-    let width = (x0 + frame.plot_w + MARGIN).max(text_width(&title, TITLE_SIZE) + 2.0 * MARGIN).max(x0 + 360.0);
-    let height = y0 + frame.plot_h + 52.0 + MARGIN;
+    let (x0, y0, margin) = (frame.x0, frame.y0, format.margin());
+    let width = format.width().unwrap_or_else(|| {
+        (x0 + frame.plot_w + margin).max(text_width(&title, TITLE_SIZE) + 2.0 * margin).max(x0 + 360.0)
+    });
+    let height = y0 + frame.plot_h + 52.0 + margin;
     let mut scene = Scene::new(width, height);
-    scene.title(&title);
+    if format.titled() {
+        scene.title(&title);
+    }
     let [first, second] = embedding.explained;
     draw_map_axes(&mut scene, &frame, first, second);
     draw_sources(&mut scene, &frame, &embedding.points, &sources, reference);
@@ -102,22 +106,37 @@ struct MapFrame {
     plot_h: f64,
     x0: f64,
     y0: f64,
+    /// The sizes of the tick labels and of the sources' names.
+    tick: f64,
+    label: f64,
 }
 
 impl MapFrame {
-    /// The frame that holds `points` with a margin of 12% of their span, sized for `n` sources.
-    fn new(points: &[(f64, f64)], n: usize) -> Self {
+    /// The frame that holds `points` with a margin of 12% of their span, sized for `n` sources (on paper, as wide as
+    /// the page allows).
+    fn new(points: &[(f64, f64)], n: usize, format: Format) -> Self {
         let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for &(x, y) in points {
             (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
         }
         let span = (x_hi - x_lo).max(y_hi - y_lo).max(1e-9);
         let pad = 0.12 * span;
-        let (x_lo, x_hi, y_lo, y_hi) = (x_lo - pad, x_hi + pad, y_lo - pad, y_hi + pad);
-        let side = if n > 15 { 600.0 } else { 520.0 };
+        let (x_lo, x_hi, mut y_lo, mut y_hi) = (x_lo - pad, x_hi + pad, y_lo - pad, y_hi + pad);
+        // A map of two sources (or of sources on a line) is at least 40% as tall as wide, room for its axis title.
+        let short = 0.4 * (x_hi - x_lo) - (y_hi - y_lo);
+        if short > 0.0 {
+            (y_lo, y_hi) = (y_lo - short / 2.0, y_hi + short / 2.0);
+        }
+        let (x0, y0) = if format.titled() { (MARGIN + 48.0, MARGIN + 40.0) } else { (format.margin() + 48.0, 12.0) };
+        let side = match format.width() {
+            None if n > 15 => 600.0,
+            None => 520.0,
+            Some(width) => width - x0 - format.margin() - 4.0,
+        };
         let scale = side / (x_hi - x_lo).max(y_hi - y_lo);
         let (plot_w, plot_h) = ((x_hi - x_lo) * scale, (y_hi - y_lo) * scale);
-        Self { x_lo, x_hi, y_lo, y_hi, scale, plot_w, plot_h, x0: MARGIN + 48.0, y0: MARGIN + 40.0 }
+        let (tick, label) = (format.tick(), if n > 15 { format.tick() } else { format.label() });
+        Self { x_lo, x_hi, y_lo, y_hi, scale, plot_w, plot_h, x0, y0, tick, label }
     }
 
     /// The scene position of a point of the embedding.
@@ -133,12 +152,12 @@ fn draw_map_axes(scene: &mut Scene, frame: &MapFrame, first: f64, second: f64) {
     for tick in ticks_between(frame.x_lo, frame.x_hi, tick_step) {
         let (x, _) = frame.px((tick, 0.0));
         scene.line(vec![(x, y0), (x, y0 + plot_h)], GRID, 1.0);
-        scene.text(Text::new(x, y0 + plot_h + 9.0, fmt(tick, 2), TICK_SIZE).align(Align::Middle).color(MUTED));
+        scene.text(Text::new(x, y0 + plot_h + 9.0, fmt(tick, 2), frame.tick).align(Align::Middle).color(MUTED));
     }
     for tick in ticks_between(frame.y_lo, frame.y_hi, tick_step) {
         let (_, y) = frame.px((0.0, tick));
         scene.line(vec![(x0, y), (x0 + plot_w, y)], GRID, 1.0);
-        scene.text(Text::new(x0 - 5.0, y, fmt(tick, 2), TICK_SIZE).align(Align::End).color(MUTED));
+        scene.text(Text::new(x0 - 5.0, y, fmt(tick, 2), frame.tick).align(Align::End).color(MUTED));
     }
     scene.rect(x0, y0, x0 + plot_w, y0 + plot_h, None, Some(AXIS));
     scene.text(
@@ -146,14 +165,19 @@ fn draw_map_axes(scene: &mut Scene, frame: &MapFrame, first: f64, second: f64) {
             x0 + plot_w / 2.0,
             y0 + plot_h + 28.0,
             format!("MDS dimension 1 ({} of variance)", percent_of(first)),
-            TICK_SIZE,
+            frame.tick,
         )
         .align(Align::Middle),
     );
     scene.text(
-        Text::new(MARGIN + 2.0, y0 + plot_h / 2.0, format!("MDS dimension 2 ({})", percent_of(second)), TICK_SIZE)
-            .align(Align::Middle)
-            .vertical(),
+        Text::new(
+            x0 - 46.0,
+            y0 + plot_h / 2.0,
+            fit(&format!("MDS dimension 2 ({})", percent_of(second)), frame.tick, plot_h),
+            frame.tick,
+        )
+        .align(Align::Middle)
+        .vertical(),
     );
 }
 
@@ -176,7 +200,7 @@ fn draw_sources(
             scene.circle(x, y, radius(i), POINT, Some(WHITE_INK));
         }
     }
-    let label_size = if n > 15 { TICK_SIZE } else { LABEL_SIZE };
+    let label_size = frame.label;
     let mut taken: Vec<[f64; 4]> = centres
         .iter()
         .enumerate()

@@ -1,25 +1,32 @@
-//! The figures: the divergence tables drawn as SVG (inlined in the HTML report) and PNG, with plotters.
+//! The figures: the divergence tables drawn as SVG (inlined in the HTML report) and PNG, with plotters, and as PDF
+//! for a paper.
 //!
-//! Consumes: [`ReportData`]. Produces, in `OUT/figures/`, each as `NAME.svg` and `NAME.png`:
-//! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet),
-//! `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet with 95% intervals and the human split-half
-//! ceiling), `usi_components` (D1-D4, Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and
-//! `mds_map` (classical MDS of the JS distances).
+//! Consumes: [`ReportData`]. Produces, in `OUT/figures/`, each as `NAME.svg`, `NAME.png` and `NAME.pdf`:
+//! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet, each
+//! panel's share axis scaled to its own data), `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet
+//! with 95% intervals and the human split-half ceiling; facets without a value left out), `usi_components` (D1-D4,
+//! Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and `mds_map` (classical MDS of the JS
+//! distances). Sources are in one order everywhere ([`ReportData::sources`]: the reference, then the simulators
+//! closest to it), the tables' order.
 //!
-//! How: every figure is first laid out as a [`Scene`] ([`super::scene`]) in logical pixels (shapes and text, every
-//! position computed here; text widths from a fixed table of glyph advances, [`text_width`]), then drawn by
-//! plotters onto its SVG backend and, at [`super::scene::PNG_SCALE`] times the size, onto its bitmap backend. The
-//! layout never asks a font, so the SVG bytes depend on the data alone (plotters writes no timestamp) and the SVGs
-//! are written on any machine. PNG text needs a TrueType font, read at run time from `SIMGAP_FONT` or common system
-//! locations (`SIMGAP_FONT=none` turns the PNGs off); without one the PNGs are skipped with one warning. Text from
-//! data (source and facet names) is stripped of control characters and shortened ([`clean`]); plotters' SVG backend
-//! XML-escapes every text and attribute. Invariants: no NaN or infinity reaches a coordinate (missing values are
-//! drawn as "n/a" or left out); every file is written through a temporary name and renamed. Beyond
-//! [`super::data::SHOWN_SOURCES`] sources every figure but the MDS map shows the closest ones and says so. Cost:
-//! milliseconds per SVG, tens of milliseconds per PNG; memory: one PNG's pixels (a few tens of MB for the 30-source
-//! benchmark).
+//! How: every figure is laid out twice as a [`Scene`] ([`super::scene`]) in logical pixels (shapes and text, every
+//! position computed here; text widths from a fixed table of glyph advances, [`text_width`]): for the screen
+//! ([`Format::Screen`]: titled, as wide as its content) and for a paper ([`Format::Paper`]: untitled, exactly 3.3 in
+//! (`pairwise_js`, `usi_components`, `mds_map`) or 6.75 in (`histograms_<facet>`, `js_by_facet`) wide, every text
+//! 8-9 pt; [`format`]). The screen scene is drawn by plotters onto its SVG backend and, at
+//! [`super::scene::PNG_SCALE`] times the size, onto its bitmap backend; the paper scene is written as a vector PDF
+//! with Helvetica (the scene's own PDF writer). The layout never asks a font, so the SVG and PDF bytes depend on the
+//! data alone (plotters writes no timestamp). PNG text needs a TrueType font, read at run time from `SIMGAP_FONT` or
+//! common system locations (`SIMGAP_FONT=none` turns the PNGs off); without one the PNGs are skipped with one
+//! warning. Text from data (source and facet names) is stripped of control characters and shortened ([`clean`]);
+//! plotters' SVG backend XML-escapes every text and attribute. Invariants: no NaN or infinity reaches a coordinate
+//! (missing values are drawn as "n/a" or left out); every file is written through a temporary name and renamed.
+//! Beyond [`super::data::SHOWN_SOURCES`] sources every figure but the MDS map shows the closest ones and says so.
+//! Cost: milliseconds per SVG and PDF, tens of milliseconds per PNG; memory: one PNG's pixels (a few tens of MB for
+//! the 30-source benchmark).
 
 mod axis;
+pub mod format;
 mod histograms;
 mod js_by_facet;
 mod labels;
@@ -28,6 +35,8 @@ mod mds;
 mod mds_map;
 mod pairwise_heatmap;
 mod palette;
+#[cfg(test)]
+mod paper_tests;
 mod plot;
 #[cfg(test)]
 mod tests;
@@ -38,6 +47,7 @@ use std::path::{Path, PathBuf};
 use crate::report::data::ReportData;
 use crate::report::error::ReportError;
 use crate::report::scene::{Font, font};
+pub use format::{Format, PaperWidth};
 use histograms::histograms;
 use js_by_facet::js_by_facet;
 pub use labels::clean;
@@ -58,21 +68,31 @@ pub struct Figure {
     pub svg: String,
     pub svg_path: PathBuf,
     pub png_path: Option<PathBuf>,
+    /// The figure for a paper (no title, a journal's width, 8-9 pt text).
+    pub pdf_path: PathBuf,
+}
+
+/// Every figure the data allows, laid out for the screen or (`paper`) for a paper page.
+fn draw(data: &ReportData, paper: bool, warnings: &mut Vec<String>) -> Vec<Plot> {
+    let format = |width| if paper { Format::Paper(width) } else { Format::Screen };
+    let mut plots = Vec::new();
+    if let Some(facet) = data.headline_facet() {
+        plots.extend(histograms(data, &facet, format(PaperWidth::Full)));
+        plots.extend(pairwise_heatmap(data, &facet, format(PaperWidth::Column)));
+        plots.extend(js_by_facet(data, format(PaperWidth::Full)));
+        plots.extend(usi_components(data, format(PaperWidth::Column)));
+        plots.extend(mds_map(data, &facet, format(PaperWidth::Column), warnings));
+    } else {
+        plots.extend(usi_components(data, format(PaperWidth::Column)));
+    }
+    plots
 }
 
 /// Writes every figure into `dir`; returns them and any warnings.
 pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<String>), ReportError> {
     let mut warnings = Vec::new();
-    let mut plots = Vec::new();
-    if let Some(facet) = data.headline_facet() {
-        plots.extend(histograms(data, &facet));
-        plots.extend(pairwise_heatmap(data, &facet));
-        plots.extend(js_by_facet(data));
-        plots.extend(usi_components(data));
-        plots.extend(mds_map(data, &facet, &mut warnings));
-    } else {
-        plots.extend(usi_components(data));
-    }
+    let plots = draw(data, false, &mut warnings);
+    let paper_plots = draw(data, true, &mut Vec::new());
     remove_stale(dir, &plots);
     let font = if plots.is_empty() { Font { path: None, note: None } } else { font() };
     match (&font.path, &font.note) {
@@ -81,10 +101,13 @@ pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<
         _ => {}
     }
     let mut figures = Vec::new();
-    for plot in plots {
+    for (plot, paper) in plots.into_iter().zip(paper_plots) {
         let svg_path = dir.join(format!("{}.svg", plot.name));
         let svg = plot.scene.svg().map_err(|message| ReportError::Figure { path: svg_path.clone(), message })?;
         crate::atomic::write_atomic(&svg_path, svg.as_bytes()).map_err(ReportError::write(&svg_path))?;
+        let pdf_path = dir.join(format!("{}.pdf", paper.name));
+        let pdf = paper.scene.pdf(1.0 / format::UNITS_PER_POINT);
+        crate::atomic::write_atomic(&pdf_path, &pdf).map_err(ReportError::write(&pdf_path))?;
         let png = dir.join(format!("{}.png", plot.name));
         let png_path = match &font.path {
             Some(_) => match plot.scene.write_png(&png) {
@@ -100,7 +123,8 @@ pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<
                 None
             }
         };
-        figures.push(Figure { name: plot.name, title: plot.title, caption: plot.caption, svg, svg_path, png_path });
+        let (name, title, caption) = (plot.name, plot.title, plot.caption);
+        figures.push(Figure { name, title, caption, svg, svg_path, png_path, pdf_path });
     }
     Ok((figures, warnings))
 }
@@ -115,7 +139,7 @@ fn remove_stale(dir: &Path, plots: &[Plot]) {
         let Some((stem, extension)) = name.rsplit_once('.') else { continue };
         let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map"].contains(&stem)
             || stem.starts_with("histograms_");
-        if ours && ["svg", "png"].contains(&extension) && !plots.iter().any(|p| p.name == stem) {
+        if ours && ["svg", "png", "pdf"].contains(&extension) && !plots.iter().any(|p| p.name == stem) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
