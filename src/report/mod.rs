@@ -3,8 +3,9 @@
 //! Consumes: the divergence stage's tables in OUT (see [`data`]) and `OUT/manifest.json`. Produces:
 //! `OUT/tables/` (Markdown, LaTeX with booktabs, and CSV of the main divergence table, the per-facet table, the
 //! pairwise matrix, the USI table and the mixtures; built in [`table_builders`], written by [`tables`]),
-//! `OUT/figures/` (SVG and PNG; see [`figures`]) and `OUT/report.html` (one self-contained page: tables, inlined
-//! figures, cluster explanations, manifest and warnings; every piece of transcript text HTML-escaped; see [`html`]).
+//! `OUT/figures/` (SVG and PNG; see [`figures`]) and `OUT/report.html` (one self-contained page: a table of contents,
+//! the tables and inlined figures first, the cluster explanations, then the warnings and notes and the manifest,
+//! folded; every piece of transcript text HTML-escaped; see [`html`]).
 //! Every file is written through a temporary name and renamed. Cost: milliseconds to a few seconds (the figures);
 //! memory: the tables, which are small.
 
@@ -74,12 +75,12 @@ impl ReportParams {
             table_files.extend(table.write(&tables_dir)?);
         }
         let (figures, mut warnings) = figures::write_figures(&data, &figures_dir)?;
-        let page = html::page(&data, &tables, &figures);
-        let report = self.out_dir.join(REPORT_FILE);
-        crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         if data.divergence.is_empty() {
             warnings.push("no comparison rows (a single source?): the report has no divergence tables".into());
         }
+        let page = html::page(&data, &tables, &figures, &warnings);
+        let report = self.out_dir.join(REPORT_FILE);
+        crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         let figure_files =
             figures.iter().flat_map(|f| std::iter::once(f.svg_path.clone()).chain(f.png_path.clone())).collect();
         Ok(ReportSummary {
