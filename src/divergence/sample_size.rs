@@ -64,6 +64,9 @@ impl Shortfall {
     }
 }
 
+/// One fact of the summary: a shortfall at a K on a list of facets.
+type Fact<'a> = (Shortfall, usize, Vec<&'a str>);
+
 /// The sample-size warnings of the table, each fact once: one line per (shortfall, K, facets) naming every source it
 /// concerns. `items` are the (compared source, facet) of each comparison, `sizes` their sizes; `sources` and
 /// `facets` name the indices.
@@ -87,8 +90,8 @@ pub(super) fn sample_size_summary(
             }
         }
     }
-    // Per (shortfall, K, facets): the sources and their sizes.
-    let mut sides_by_fact: BTreeMap<(Shortfall, usize, Vec<&str>), Vec<(&str, u64)>> = BTreeMap::new();
+    // Per fact: the sources and their sizes.
+    let mut sides_by_fact: BTreeMap<Fact, Vec<(&str, u64)>> = BTreeMap::new();
     for ((source, n, k), facets) in facets_by_side {
         let shortfall = Shortfall::of(n, k).expect("only shortfalls were kept");
         sides_by_fact.entry((shortfall, k, facets)).or_default().push((source, n));
