@@ -31,9 +31,9 @@ pub fn explanations(data: &ReportData) -> Explanations {
          <span class=\"missed\">missed</span> ({} there at least twice as often), \
          <span class=\"hallucinated\">hallucinated</span> (the simulator at least twice as often) or \
          <span class=\"captured\">captured</span>. What sets a cluster apart: the features furthest from the mean of \
-         all conversations (in standard deviations; hover for the column name and the whole definition) and, for its wording, its most \
-         distinctive words; then example user turns. Simulators without a conversation in a facet, and facets none \
-         has, are left out (see Warnings and notes).</p>",
+         all conversations (in standard deviations; hover for the column name and the whole definition) and, for \
+         its wording, its most distinctive words; then example user turns. Simulators without a conversation in a \
+         facet, and facets none has, are left out (see Warnings and notes).</p>",
         escape(reference),
         escape(reference)
     );
@@ -83,10 +83,10 @@ fn facet_explanations(out: &mut String, data: &ReportData, facet: &str, id: &str
     }
     let _ = write!(
         out,
-        "<details id=\"{id}\"{}><summary><h3>Facet {}</h3> ({} simulators)</summary>",
+        "<details id=\"{id}\"{}><summary><h3>Facet {}</h3> ({})</summary>",
         if open { " open" } else { "" },
         escape(facet),
-        simulators.len()
+        if simulators.len() == 1 { "1 simulator".to_owned() } else { format!("{} simulators", simulators.len()) }
     );
     for simulator in simulators {
         let mut own: Vec<&&ClusterRow> = rows
