@@ -273,17 +273,24 @@ fn write_codebooks(dir: &Path, codebooks: &[Codebook]) -> Result<Vec<FacetReport
     Ok(reports)
 }
 
-/// A warning for each source with fewer conversations than clusters, or fewer than ten per cluster.
+/// The sources with fewer conversations than clusters, and those with fewer than ten per cluster: each fact one
+/// warning naming every source it concerns, with their sizes.
 fn size_warnings(source_rows: &BTreeMap<String, u64>, k: usize) -> Vec<String> {
+    let sized = |keep: &dyn Fn(usize) -> bool| -> String {
+        let sides: Vec<String> =
+            source_rows.iter().filter(|(_, rows)| keep(**rows as usize)).map(|(s, r)| format!("{s} ({r})")).collect();
+        sides.join(", ")
+    };
+    let fewer_than_k = sized(&|rows| rows < k);
+    let under_ten = sized(&|rows| rows >= k && rows < 10 * k);
     let mut warnings = Vec::new();
-    for (source, rows) in source_rows {
-        if (*rows as usize) < k {
-            warnings.push(format!("source {source} has {rows} conversations, fewer than the k = {k} clusters"));
-        } else if (*rows as usize) < 10 * k {
-            warnings.push(format!(
-                "source {source} has {rows} conversations, fewer than 10 per cluster (k = {k}): its histogram is noisy"
-            ));
-        }
+    if !fewer_than_k.is_empty() {
+        warnings.push(format!("fewer conversations than the k = {k} clusters: sources {fewer_than_k}"));
+    }
+    if !under_ten.is_empty() {
+        warnings.push(format!(
+            "fewer than 10 conversations per cluster (k = {k}), so their histograms are noisy: sources {under_ten}"
+        ));
     }
     warnings
 }
@@ -300,4 +307,24 @@ fn remove_stale_codebooks(dir: &Path, fitted: &[String]) -> Result<(), ClusterEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_shortfall_shared_by_several_sources_is_one_warning_naming_them_all() {
+        let rows: BTreeMap<String, u64> =
+            [("human", 560), ("sim-a", 280), ("sim-b", 280), ("sim-c", 30)].map(|(s, n)| (s.to_owned(), n)).into();
+        assert_eq!(
+            size_warnings(&rows, 50),
+            [
+                "fewer conversations than the k = 50 clusters: sources sim-c (30)",
+                "fewer than 10 conversations per cluster (k = 50), so their histograms are noisy: sources sim-a (280), \
+                 sim-b (280)",
+            ]
+        );
+        assert!(size_warnings(&rows, 3).is_empty());
+    }
 }

@@ -178,7 +178,8 @@ impl DivergenceParams {
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "divergences estimated");
         let sizes: Vec<Sizes> =
             estimates.iter().map(|e| Sizes { n_reference: e.n_reference, n_source: e.n_source, k: e.k }).collect();
-        warnings.extend(sample_size_summary(&items, &sizes, assignments, &compared, reference));
+        let (sources, facets) = (&assignments.sources, &assignments.facets);
+        warnings.extend(sample_size_summary(&items, &sizes, sources, facets, &compared, reference));
 
         let context = tables::Context { out_dir: &self.out_dir, config, assignments, reference, compared: &compared };
         let mut files = vec![

@@ -5,7 +5,8 @@
 //! divergence table, the per-facet table, the pairwise matrix, the USI table and the mixtures; built in
 //! [`table_builders`], written by [`tables`] and [`latex`]), `OUT/figures/` (SVG and PNG for the page, PDF at a
 //! journal's width for a paper; see [`figures`]) and `OUT/report.html` (one self-contained page: tables, inlined
-//! figures, cluster explanations, manifest and warnings; every piece of transcript text HTML-escaped; see [`html`]).
+//! figures first after a table of contents, the cluster explanations, then the warnings and notes and the manifest,
+//! folded; every piece of transcript text HTML-escaped; see [`html`]).
 //! Every file is written through a temporary name and renamed. Cost: milliseconds to a few seconds (the figures);
 //! memory: the tables, which are small.
 
@@ -88,12 +89,12 @@ impl ReportParams {
             table_files.extend(table.write(&tables_dir, table.latex(self.paper))?);
         }
         let (figures, mut warnings) = figures::write_figures(&data, &figures_dir)?;
-        let page = html::page(&data, &tables, &figures);
-        let report = self.out_dir.join(REPORT_FILE);
-        crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         if data.divergence.is_empty() {
             warnings.push("no comparison rows (a single source?): the report has no divergence tables".into());
         }
+        let page = html::page(&data, &tables, &figures, &warnings);
+        let report = self.out_dir.join(REPORT_FILE);
+        crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         let figure_files = figures
             .iter()
             .flat_map(|f| {

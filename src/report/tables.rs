@@ -154,16 +154,21 @@ impl Table {
         rows.into_iter().map(|row| row.into_iter().map(|cell| (cell.text(), cell.bold)).collect()).collect()
     }
 
-    /// Each cell as rounded text in its parts (see [`RenderedCell`]).
-    pub fn rendered_cells(&self, digits: usize) -> Vec<Vec<RenderedCell>> {
-        let best = self.best();
-        // Scores on 0-100 (USI) read better with one decimal.
-        let column_digits: Vec<usize> = (0..self.columns.len())
+    /// The decimals each column is shown with: `digits`, or one where a value reaches 10 (scores on 0-100, as USI,
+    /// read better with one decimal).
+    pub fn column_digits(&self, digits: usize) -> Vec<usize> {
+        (0..self.columns.len())
             .map(|j| {
                 let large = self.rows.iter().filter_map(|r| r[j].value()).any(|v| v.is_finite() && v.abs() >= 10.0);
                 if large { 1 } else { digits }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Each cell as rounded text in its parts (see [`RenderedCell`]).
+    pub fn rendered_cells(&self, digits: usize) -> Vec<Vec<RenderedCell>> {
+        let best = self.best();
+        let column_digits = self.column_digits(digits);
         self.rows
             .iter()
             .map(|row| {
