@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::data::{ClusterRow, ReportData, SHOWN_SOURCES, left_out_note};
-use super::figures::Figure;
+use super::figures::{Figure, HISTORY_FIGURE};
 use super::tables::Table;
 
 /// How many clusters of each simulator the explanations list (those contributing most to JS).
@@ -150,6 +150,20 @@ fn explanations(out: &mut String, data: &ReportData, facet: &str) {
     }
 }
 
+/// The trend across the nights of `history.parquet`: its figure and the last nights' table, or why there is none.
+fn history_section(out: &mut String, data: &ReportData, figures: &[Figure]) {
+    out.push_str("<h2 id=\"history\">Night by night</h2>\n");
+    match figures.iter().find(|f| f.name == HISTORY_FIGURE) {
+        Some(trend) => figure(out, trend),
+        None => {
+            let _ = writeln!(out, "<p>{}</p>", escape(&super::history::page::missing(data)));
+        }
+    }
+    if let Some(table) = super::history::page::nights_table(data) {
+        html_table(out, &table);
+    }
+}
+
 /// Every warning the manifest's stages recorded.
 fn warnings(data: &ReportData) -> Vec<String> {
     let mut all = Vec::new();
@@ -195,12 +209,13 @@ pub fn page(data: &ReportData, tables: &[Table], figures: &[Figure]) -> String {
     for table in tables {
         html_table(&mut out, table);
     }
-    if !figures.is_empty() {
+    if figures.iter().any(|f| f.name != HISTORY_FIGURE) {
         out.push_str("<h2>Figures</h2>\n");
-        for f in figures {
+        for f in figures.iter().filter(|f| f.name != HISTORY_FIGURE) {
             figure(&mut out, f);
         }
     }
+    history_section(&mut out, data, figures);
     out.push_str("<h2>What the clusters mean</h2>\n");
     let mut facets = data.facets();
     if let Some(headline) = data.headline_facet() {

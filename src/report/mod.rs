@@ -12,6 +12,7 @@ mod columns;
 pub mod data;
 pub mod error;
 pub mod figures;
+pub mod history;
 pub mod html;
 pub mod scene;
 pub mod table_builders;

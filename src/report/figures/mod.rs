@@ -4,7 +4,8 @@
 //! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet),
 //! `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet with 95% intervals and the human split-half
 //! ceiling), `usi_components` (D1-D4, Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and
-//! `mds_map` (classical MDS of the JS distances).
+//! `mds_map` (classical MDS of the JS distances) and `history_js` (the trend across the nights of
+//! `history.parquet`, per simulator; only when there is a history).
 //!
 //! How: every figure is first laid out as a [`Scene`] ([`super::scene`]) in logical pixels (shapes and text, every
 //! position computed here; text widths from a fixed table of glyph advances, [`text_width`]), then drawn by
@@ -21,6 +22,7 @@
 
 mod axis;
 mod histograms;
+mod history_js;
 mod js_by_facet;
 mod labels;
 mod lookup;
@@ -39,6 +41,8 @@ use crate::report::data::ReportData;
 use crate::report::error::ReportError;
 use crate::report::scene::{Font, font};
 use histograms::histograms;
+pub use history_js::HISTORY_FIGURE;
+use history_js::history_js;
 use js_by_facet::js_by_facet;
 pub use labels::clean;
 use mds_map::mds_map;
@@ -73,6 +77,7 @@ pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<
     } else {
         plots.extend(usi_components(data));
     }
+    plots.extend(history_js(data));
     remove_stale(dir, &plots);
     let font = if plots.is_empty() { Font { path: None, note: None } } else { font() };
     match (&font.path, &font.note) {
@@ -113,7 +118,7 @@ fn remove_stale(dir: &Path, plots: &[Plot]) {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some((stem, extension)) = name.rsplit_once('.') else { continue };
-        let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map"].contains(&stem)
+        let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map", HISTORY_FIGURE].contains(&stem)
             || stem.starts_with("histograms_");
         if ours && ["svg", "png"].contains(&extension) && !plots.iter().any(|p| p.name == stem) {
             let _ = std::fs::remove_file(entry.path());
