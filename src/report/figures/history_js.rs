@@ -290,3 +290,85 @@ fn flush(scene: &mut Scene, points: &mut Vec<(f64, f64)>, color: Rgb, width: f64
     }
     points.clear();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::history::HistoryRow;
+
+    /// A JS row of `source` on facet `all` on night `number`, whose settings changed when `settings_changed`.
+    fn row(number: u64, source: &str, value: f64, settings_changed: bool) -> HistoryRow {
+        let night = Night {
+            night: number,
+            date: format!("2025-12-{number:02}"),
+            simgap_version: "0".into(),
+            inputs_sha256: format!("i{number}"),
+            input_files: number,
+            inputs_change: if number == 1 { InputsChange::First } else { InputsChange::Grew },
+            settings_sha256: "s".into(),
+            settings_change: if settings_changed { SettingsChange::Changed } else { SettingsChange::Unchanged },
+        };
+        HistoryRow {
+            night,
+            reference: "human".into(),
+            source: source.into(),
+            kind: "simulator".into(),
+            facet: Some("all".into()),
+            estimate: Estimate::JsCorrected,
+            unit: Some("nats".into()),
+            value,
+            lo: value - 0.01,
+            hi: value + 0.01,
+            human_ceiling: 0.0,
+            human_ceiling_lo: -0.01,
+            human_ceiling_hi: 0.02,
+        }
+    }
+
+    /// Lines in the JS colour through three points or more.
+    fn js_lines_through_three(svg: &str) -> usize {
+        let colour = format!("#{:02X}{:02X}{:02X}", POINT.0, POINT.1, POINT.2).to_lowercase();
+        svg.split("<polyline")
+            .skip(1)
+            .map(|element| element.split("/>").next().unwrap_or_default().to_lowercase())
+            .filter(|element| element.contains(&colour))
+            .filter(|element| {
+                let points = element.split("points=\"").nth(1).unwrap_or_default();
+                points.split('"').next().unwrap_or_default().split_whitespace().count() >= 3
+            })
+            .count()
+    }
+
+    fn circles(plot: &Plot) -> usize {
+        plot.scene.svg().unwrap().matches("<circle").count()
+    }
+
+    #[test]
+    fn no_history_no_figure_one_night_one_point_per_simulator() {
+        let mut data = ReportData::default();
+        assert!(history_js(&data).is_none());
+        data.history = vec![row(1, "sim-a", 0.2, false), row(1, "sim-b", 0.1, false)];
+        let plot = history_js(&data).expect("one night is drawn");
+        assert_eq!(circles(&plot), 2 + 1, "a point per simulator and the legend's");
+        assert!(plot.caption.contains("One night so far"), "{}", plot.caption);
+    }
+
+    #[test]
+    fn every_night_is_a_point_and_a_settings_change_breaks_the_line_and_is_marked() {
+        let mut data = ReportData::default();
+        for (number, value) in [(1, 0.3), (2, 0.25), (3, 0.2)] {
+            data.history.push(row(number, "sim-a", value, number == 3));
+        }
+        data.history.push(row(3, "sim-b", f64::NAN, true));
+        let plot = history_js(&data).unwrap();
+        let svg = plot.scene.svg().unwrap();
+        assert_eq!(circles(&plot), 3 + 1, "sim-a's three nights; sim-b has no value");
+        assert_eq!(svg.matches(">S<").count(), 1, "night 3 is marked in sim-a's panel only once");
+        assert!(!svg.contains("NaN") && svg.contains(">12-03<"));
+        // Nights 1 and 2 joined, night 3 apart: no JS line through three nights; one without the change.
+        assert_eq!(js_lines_through_three(&svg), 0);
+        let mut unbroken = data.clone();
+        unbroken.history.iter_mut().for_each(|r| r.night.settings_change = SettingsChange::Unchanged);
+        assert_eq!(js_lines_through_three(&history_js(&unbroken).unwrap().scene.svg().unwrap()), 1);
+    }
+}

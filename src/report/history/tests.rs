@@ -52,7 +52,7 @@ fn data(js: f64, files: &[(&str, &str)]) -> ReportData {
         human_ceiling_js: bounded(0.02),
         corrected: CorrectedRow { js, ..corrected.clone() },
         human_ceiling_js_corrected: bounded(0.001),
-        js_above_ceiling: bounded(js),
+        js_above_ceiling: js,
         p_value: 0.01,
         warning: None,
     };
