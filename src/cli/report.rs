@@ -10,7 +10,8 @@ use simgap::report::ReportSummary;
 /// Turn the divergence tables into tables for a paper, figures and a self-contained HTML report.
 ///
 /// Reads: OUT/divergence.parquet, pairwise.parquet, mixtures.parquet, clusters.parquet, usi.parquet,
-/// usi_features.parquet and manifest.json (run `simgap divergence` first).
+/// usi_features.parquet and manifest.json (run `simgap divergence` first); history.parquet where `simgap run`
+/// wrote one (drawn as figures/history_js and the page's "Night by night"; this command adds no night).
 /// Writes: OUT/tables/{main,facets,pairwise,mixtures,usi}.{md,tex,csv} (Markdown, LaTeX with booktabs, CSV; 95%
 /// intervals; best per column in bold; captions with facet, K, smoothing, n per source and seed),
 /// OUT/figures/*.svg and *.png, OUT/report.html (tables, figures, cluster explanations with example turns, manifest,

@@ -36,6 +36,12 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// settings, and the facets and reference the stages share, are checked before any data is read; k against the
 /// data right after ingest. A read-only OUT passes a run with nothing to do and fails one with work to do.
 ///
+/// History: a run whose input set (file contents) or settings (every table but [output] and [report], the files
+/// they name, the simgap version) differ from the last night recorded adds its night to OUT/history.parquet and
+/// history.csv (conversations per source; per simulator and facet the corrected JS with its interval and the human
+/// ceiling; the USI), dated in UTC, or by SOURCE_DATE_EPOCH (seconds since 1970) when set; earlier rows never
+/// change, and the report draws the trend (figures/history_js). A failed or killed run adds nothing.
+///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
 /// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for
 /// inputs of many small files, whose parts are left uncompressed).
