@@ -3,7 +3,7 @@
 //! Consumes: [`ReportData`]. Produces, in `OUT/figures/`, each as `NAME.svg` and `NAME.png`:
 //! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet),
 //! `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet with 95% intervals and the human split-half
-//! ceiling), `usi_components` (D1-D4, Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and
+//! ceiling), `usi_components` (D1-D4, Eval, 100(1-ECE) and USI per simulator; only when USI was computed),
 //! `mds_map` (classical MDS of the JS distances) and `history_js` (the trend across the nights of
 //! `history.parquet`, per simulator; only when there is a history).
 //!
