@@ -52,7 +52,8 @@ fn cached_files(out: &Path) -> Vec<(String, bool)> {
 }
 
 /// Every deterministic output (tables, codebooks, rejects, paper tables) by path below OUT; not the manifest or the
-/// HTML page, which carry timings, nor the codebooks' fit time.
+/// HTML page, which carry timings, nor the codebooks' fit time, nor the history, which records the runs (one night
+/// per run whose inputs or settings changed, dated) rather than the inputs (`tests/cli_history.rs`).
 fn outputs(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for folder in ["", "codebooks", "tables"] {
@@ -61,7 +62,7 @@ fn outputs(out: &Path) -> BTreeMap<String, Vec<u8>> {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
             let kept = [".parquet", ".jsonl", ".json", ".md", ".tex", ".csv"].iter().any(|e| name.ends_with(e));
-            if path.is_file() && kept && name != "manifest.json" {
+            if path.is_file() && kept && name != "manifest.json" && !name.starts_with("history.") {
                 let mut bytes = std::fs::read(&path).unwrap();
                 if folder == "codebooks" {
                     let mut codebook: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use common::stderr;
 
-const FIGURES: [&str; 5] = ["histograms_all", "pairwise_js", "js_by_facet", "usi_components", "mds_map"];
+/// Every figure of a `simgap run` (`history_js`: its first night, one point per simulator).
+const FIGURES: [&str; 6] = ["histograms_all", "pairwise_js", "js_by_facet", "usi_components", "mds_map", "history_js"];
 
 /// The demo pipeline with small bootstrap settings, in a temp folder.
 fn demo() -> (tempfile::TempDir, PathBuf) {

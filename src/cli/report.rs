@@ -10,7 +10,8 @@ use simgap::report::ReportSummary;
 /// Turn the divergence tables into tables for a paper, figures and a self-contained HTML report.
 ///
 /// Reads: OUT/divergence.parquet, pairwise.parquet, mixtures.parquet, clusters.parquet, usi.parquet,
-/// usi_features.parquet and manifest.json (run `simgap divergence` first). Writes:
+/// usi_features.parquet and manifest.json (run `simgap divergence` first); history.parquet where `simgap run`
+/// wrote one (drawn as figures/history_js and the page's "Night by night"; this command adds no night). Writes:
 /// OUT/tables/{main,facets,pairwise,mixtures,usi}.{md,tex,csv} (Markdown, CSV, and LaTeX with booktabs laid out to fit
 /// the paper of [report] paper: two-column by default; 95% intervals; best per column in bold where two or more
 /// simulators compare; captions with facet, K, smoothing, n per source and seed), OUT/figures/*.svg and *.png (for the

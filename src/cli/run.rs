@@ -17,8 +17,9 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 ///
 /// Writes: a new generation of the outputs, OUT/.generations/<n>/ (ingest -> conversations.parquet, rejects.jsonl;
 /// features -> features.parquet, features_rejects.jsonl; cluster -> codebooks/<facet>.json, assignments.parquet;
-/// divergence -> divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; report -> tables/,
-/// figures/, report.html; manifest.json, each stage's section after its files), which starts as hard links to the
+/// divergence -> divergence, pairwise, mixtures, clusters, usi and usi_features .parquet; history.parquet and
+/// history.csv, a night's headline numbers added when the inputs or settings changed; report -> tables/, figures/,
+/// report.html; manifest.json, each stage's section after its files), which starts as hard links to the
 /// current generation's files; when every stage is done, one atomic rename of the symlink OUT/current makes the
 /// whole set current. OUT/<output> are symlinks through OUT/current, so readers see the previous run's complete set
 /// or this run's, never a mix; a failed or killed run changes nothing they see (the generation before the current
@@ -34,6 +35,12 @@ use simgap::pipeline::incremental::{Session, Stage, external_read};
 /// removes the generation it left and does what is needed again. --force recomputes everything. Every stage's
 /// settings, and the facets and reference the stages share, are checked before any data is read; k against the
 /// data right after ingest. A read-only OUT passes a run with nothing to do and fails one with work to do.
+///
+/// History: a run whose input set (file contents) or settings (every table but [output] and [report], the files
+/// they name, the simgap version) differ from the last night recorded adds its night to OUT/history.parquet and
+/// history.csv (conversations per source; per simulator and facet the corrected JS with its interval and the human
+/// ceiling; the USI), dated in UTC, or by SOURCE_DATE_EPOCH (seconds since 1970) when set; earlier rows never
+/// change, and the report draws the trend (figures/history_js). A failed or killed run adds nothing.
 ///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
 /// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for
@@ -62,6 +69,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     config.cluster.check()?;
     config.divergence.check()?;
     config.check_across_stages()?;
+    // The night's date for the history, from SOURCE_DATE_EPOCH when set: a bad value fails before any stage.
+    let night = simgap::pipeline::history::night_date()?;
     if let Some(sources) = declared_sources(&config).filter(|s| !s.is_empty()) {
         check_sources(&config, &sources)?;
     }
@@ -74,7 +83,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session)?;
     check_against_ingested(&config, accepted, sources.as_deref())?;
 
-    later_stages(&config, out, global, &mut session)?;
+    later_stages(&config, out, global, &mut session, &night)?;
     session.finish(&config)?;
     // One line on stdout, even with -q and when every stage was skipped: where the results are.
     super::outcome::print_to_stdout(&where_the_results_are(&out_dir, outcome))?;
@@ -156,12 +165,14 @@ fn declared_sources(config: &PipelineConfig) -> Option<Vec<(String, SourceKind)>
     Some(sources)
 }
 
-/// Features, cluster, divergence and report, each run or skipped as the session's plan says.
+/// Features, cluster, divergence and report, each run or skipped as the session's plan says; between the last two,
+/// the night `night` (its date) recorded in the history, which the report reads.
 fn later_stages(
     config: &PipelineConfig,
     out: Option<&PathBuf>,
     global: &GlobalArgs,
     session: &mut Session,
+    night: &str,
 ) -> anyhow::Result<()> {
     let mut reads = BTreeMap::from([(CONVERSATIONS_FILE.to_owned(), session.output_hash(CONVERSATIONS_FILE)?)]);
     external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
@@ -201,7 +212,9 @@ fn later_stages(
         session.ran(&plan, config, &report.files, None)?;
     }
 
-    let plan = session.plan(Stage::Report, config, session.outputs_of(Stage::Divergence))?;
+    let mut reads = session.outputs_of(Stage::Divergence);
+    reads.extend(simgap::pipeline::history::record_night(config, session, night)?);
+    let plan = session.plan(Stage::Report, config, reads)?;
     if plan.skip {
         session.skipped(&plan, config)?;
     } else {

@@ -196,6 +196,16 @@ impl Session {
         &self.work_dir
     }
 
+    /// The output folder (whose `manifest.json`, until [`finish`](Self::finish), is the previous run's).
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Whether the folder was opened read-only: the run can only skip stages and writes nothing.
+    pub fn read_only(&self) -> bool {
+        self.generation == GenerationState::ReadOnly
+    }
+
     /// The section a previous run recorded for `stage`.
     pub fn recorded(&self, stage: Stage) -> Option<&Value> {
         self.recorded.get(stage.name())
@@ -389,7 +399,7 @@ pub fn fingerprint(stage: Stage, settings: &Value, reads: &BTreeMap<String, Stri
 }
 
 /// `value` with every object's keys in order, whatever order it was built in.
-fn sorted(value: &Value) -> Value {
+pub(super) fn sorted(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let keys: BTreeMap<&String, &Value> = map.iter().collect();

@@ -2,10 +2,12 @@
 //! manifest every stage records itself in, and what lets `simgap run` skip unchanged stages.
 //!
 //! Consumes: a pipeline file (see [`config`]). Produces: stage params (`ingest_params`), `OUT/manifest.json`
-//! (see [`manifest`]) and per-stage fingerprints and skip decisions (see [`incremental`]).
+//! (see [`manifest`]), per-stage fingerprints and skip decisions (see [`incremental`]), and the night each run adds
+//! to the history (see [`history`]).
 
 pub mod config;
 pub mod generation;
+pub mod history;
 pub mod incremental;
 
 use std::path::PathBuf;

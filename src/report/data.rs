@@ -1,10 +1,10 @@
 //! The divergence stage's tables read back for the report: one plain struct per row.
 //!
 //! Consumes: `OUT/divergence.parquet`, `pairwise.parquet`, `mixtures.parquet`, `clusters.parquet`, `usi.parquet`,
-//! `usi_features.parquet` and `manifest.json`. Produces: [`ReportData`], and which sources the figures, the pairwise
-//! matrix and the cluster explanations show when there are more than [`SHOWN_SOURCES`] ([`ReportData::shown_sources`],
-//! [`left_out_note`]). Numbers without a value (null) read as NaN. The tables are small (rows per facet x source), so
-//! they are read whole.
+//! `usi_features.parquet` and `manifest.json`, and `history.parquet` where a nightly run wrote one. Produces:
+//! [`ReportData`], and which sources the figures, the pairwise matrix and the cluster explanations show when there
+//! are more than [`SHOWN_SOURCES`] ([`ReportData::shown_sources`], [`left_out_note`]). Numbers without a value
+//! (null) read as NaN. The tables are small (rows per facet x source), so they are read whole.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -161,6 +161,8 @@ pub struct ReportData {
     pub usi_features: Vec<UsiFeatureRow>,
     /// `OUT/manifest.json` (Null when absent).
     pub manifest: serde_json::Value,
+    /// `OUT/history.parquet`: the headline numbers of every night recorded (empty when absent).
+    pub history: Vec<super::history::record::HistoryRow>,
 }
 
 impl ReportData {
@@ -246,6 +248,7 @@ impl ReportData {
             usi,
             usi_features,
             manifest,
+            history: super::history::table::read(out_dir)?,
         };
         Ok(data.in_source_order())
     }

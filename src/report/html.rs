@@ -21,7 +21,7 @@ use std::fmt::Write;
 pub use markup::{base64, escape};
 
 use super::data::{ReportData, SHOWN_SOURCES};
-use super::figures::Figure;
+use super::figures::{Figure, HISTORY_FIGURE};
 use super::tables::Table;
 
 /// The tables the results open with, in this order: the headline table, the per-facet table, USI. The others
@@ -54,9 +54,11 @@ struct Section {
 pub fn page(data: &ReportData, tables: &[Table], figures: &[Figure], report_warnings: &[String]) -> String {
     let notes = notes::notes(&data.manifest, report_warnings);
     let mut sections = vec![results(tables)];
+    let (trend, figures): (Vec<&Figure>, Vec<&Figure>) = figures.iter().partition(|f| f.name == HISTORY_FIGURE);
     if !figures.is_empty() {
-        sections.push(figures_section(figures));
+        sections.push(figures_section(&figures));
     }
+    sections.push(history_section(data, trend.first().copied()));
     sections.push(clusters(data));
     sections.push(notes_section(&notes));
     sections.push(manifest_section(data));
@@ -127,13 +129,31 @@ fn results(tables: &[Table]) -> Section {
     Section { id: "results", title: "Results".into(), body, entries }
 }
 
-fn figures_section(figures: &[Figure]) -> Section {
+fn figures_section(figures: &[&Figure]) -> Section {
     let mut body = String::new();
     for figure in figures {
         markup::figure(&mut body, figure);
     }
     let entries = figures.iter().map(|f| (markup::figure_anchor(f), f.title.clone())).collect();
     Section { id: "figures", title: "Figures".into(), body, entries }
+}
+
+/// The trend across the nights of `history.parquet`: its figure and the last nights' table, or why there is none.
+fn history_section(data: &ReportData, trend: Option<&Figure>) -> Section {
+    let mut body = String::new();
+    match trend {
+        Some(figure) => markup::figure(&mut body, figure),
+        None => {
+            let _ = writeln!(body, "<p>{}</p>", escape(&super::history::page::missing(data)));
+        }
+    }
+    let mut entries: Vec<(String, String)> =
+        trend.iter().map(|f| (markup::figure_anchor(f), f.title.clone())).collect();
+    if let Some(table) = super::history::page::nights_table(data) {
+        markup::table(&mut body, &table);
+        entries.push((markup::table_anchor(&table), table.title.clone()));
+    }
+    Section { id: "history", title: "Night by night".into(), body, entries }
 }
 
 fn clusters(data: &ReportData) -> Section {

@@ -14,6 +14,7 @@ mod columns;
 pub mod data;
 pub mod error;
 pub mod figures;
+pub mod history;
 pub mod html;
 pub mod latex;
 pub mod scene;
@@ -97,9 +98,7 @@ impl ReportParams {
         crate::atomic::write_atomic(&report, page.as_bytes()).map_err(ReportError::write(&report))?;
         let figure_files = figures
             .iter()
-            .flat_map(|f| {
-                [Some(f.svg_path.clone()), f.png_path.clone(), Some(f.pdf_path.clone())].into_iter().flatten()
-            })
+            .flat_map(|f| [Some(f.svg_path.clone()), f.png_path.clone(), f.pdf_path.clone()].into_iter().flatten())
             .collect();
         Ok(ReportSummary {
             tables: table_files,

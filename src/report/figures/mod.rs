@@ -5,8 +5,9 @@
 //! `histograms_<facet>` (each simulator's cluster histogram against the reference's on the headline facet, each
 //! panel's share axis scaled to its own data), `pairwise_js` (the pairwise JS heatmap), `js_by_facet` (JS per facet
 //! with 95% intervals and the human split-half ceiling; facets without a value left out), `usi_components` (D1-D4,
-//! Eval, 100(1-ECE) and USI per simulator; only when USI was computed) and `mds_map` (classical MDS of the JS
-//! distances). Sources are in one order everywhere ([`ReportData::sources`]: the reference, then the simulators
+//! Eval, 100(1-ECE) and USI per simulator; only when USI was computed), `mds_map` (classical MDS of the JS
+//! distances) and, for the page only (SVG and PNG, no PDF), `history_js` (the trend across the nights of
+//! `history.parquet`, per simulator; only when there is a history). Sources are in one order everywhere ([`ReportData::sources`]: the reference, then the simulators
 //! closest to it), the tables' order.
 //!
 //! How: every figure is laid out twice as a [`Scene`] ([`super::scene`]) in logical pixels (shapes and text, every
@@ -28,6 +29,7 @@
 mod axis;
 pub mod format;
 mod histograms;
+mod history_js;
 mod js_by_facet;
 mod labels;
 mod lookup;
@@ -49,6 +51,8 @@ use crate::report::error::ReportError;
 use crate::report::scene::{Font, font};
 pub use format::{Format, PaperWidth};
 use histograms::histograms;
+pub use history_js::HISTORY_FIGURE;
+use history_js::history_js;
 use js_by_facet::js_by_facet;
 pub use labels::clean;
 use mds_map::mds_map;
@@ -68,8 +72,8 @@ pub struct Figure {
     pub svg: String,
     pub svg_path: PathBuf,
     pub png_path: Option<PathBuf>,
-    /// The figure for a paper (no title, a journal's width, 8-9 pt text).
-    pub pdf_path: PathBuf,
+    /// The figure for a paper (no title, a journal's width, 8-9 pt text); none for the page-only `history_js`.
+    pub pdf_path: Option<PathBuf>,
 }
 
 /// Every figure the data allows, laid out for the screen or (`paper`) for a paper page.
@@ -91,8 +95,10 @@ fn draw(data: &ReportData, paper: bool, warnings: &mut Vec<String>) -> Vec<Plot>
 /// Writes every figure into `dir`; returns them and any warnings.
 pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<String>), ReportError> {
     let mut warnings = Vec::new();
-    let plots = draw(data, false, &mut warnings);
+    let mut plots = draw(data, false, &mut warnings);
     let paper_plots = draw(data, true, &mut Vec::new());
+    // The nightly trend is a dashboard's figure, not a paper's: no PDF.
+    plots.extend(history_js(data));
     remove_stale(dir, &plots);
     let font = if plots.is_empty() { Font { path: None, note: None } } else { font() };
     match (&font.path, &font.note) {
@@ -101,13 +107,23 @@ pub fn write_figures(data: &ReportData, dir: &Path) -> Result<(Vec<Figure>, Vec<
         _ => {}
     }
     let mut figures = Vec::new();
+    let paper_plots = paper_plots.into_iter().map(Some).chain(std::iter::repeat_with(|| None));
     for (plot, paper) in plots.into_iter().zip(paper_plots) {
         let svg_path = dir.join(format!("{}.svg", plot.name));
         let svg = plot.scene.svg().map_err(|message| ReportError::Figure { path: svg_path.clone(), message })?;
         crate::atomic::write_atomic(&svg_path, svg.as_bytes()).map_err(ReportError::write(&svg_path))?;
-        let pdf_path = dir.join(format!("{}.pdf", paper.name));
-        let pdf = paper.scene.pdf(1.0 / format::UNITS_PER_POINT);
-        crate::atomic::write_atomic(&pdf_path, &pdf).map_err(ReportError::write(&pdf_path))?;
+        let pdf_path = match paper {
+            Some(paper) => {
+                let path = dir.join(format!("{}.pdf", paper.name));
+                let pdf = paper.scene.pdf(1.0 / format::UNITS_PER_POINT);
+                crate::atomic::write_atomic(&path, &pdf).map_err(ReportError::write(&path))?;
+                Some(path)
+            }
+            None => {
+                let _ = std::fs::remove_file(dir.join(format!("{}.pdf", plot.name)));
+                None
+            }
+        };
         let png = dir.join(format!("{}.png", plot.name));
         let png_path = match &font.path {
             Some(_) => match plot.scene.write_png(&png) {
@@ -137,7 +153,7 @@ fn remove_stale(dir: &Path, plots: &[Plot]) {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some((stem, extension)) = name.rsplit_once('.') else { continue };
-        let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map"].contains(&stem)
+        let ours = ["pairwise_js", "js_by_facet", "usi_components", "mds_map", HISTORY_FIGURE].contains(&stem)
             || stem.starts_with("histograms_");
         if ours && ["svg", "png", "pdf"].contains(&extension) && !plots.iter().any(|p| p.name == stem) {
             let _ = std::fs::remove_file(entry.path());
