@@ -38,10 +38,10 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let targets: Vec<(PathBuf, &str)> = TEMPLATE.iter().map(|(name, text)| (args.dir.join(name), *text)).collect();
-    if !args.force {
-        if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists()) {
-            anyhow::bail!("{} exists: simgap init writes only new files (--force overwrites)", existing.display());
-        }
+    if !args.force
+        && let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists())
+    {
+        anyhow::bail!("{} exists: simgap init writes only new files (--force overwrites)", existing.display());
     }
     for (path, text) in &targets {
         write_file(path, text)?;

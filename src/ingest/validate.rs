@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::record::{Conversation, Message, RawConversation, Role, SourceKind};
+use super::record::{Conversation, Message, RawConversation, RawMessage, Role, SourceKind};
 use super::timestamp::parse_timestamp;
 use crate::ingest::options::{EmptyPolicy, IngestOptions};
 
@@ -80,6 +80,31 @@ pub fn check_record(
     if raw_messages.is_empty() {
         return Err(Rejection::new("no messages"));
     }
+    let (messages, user_turns_with_text) = check_messages(options, raw_messages)?;
+    if user_turns_with_text == 0 {
+        return Err(Rejection::new("no user turn with text"));
+    }
+    if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
+        return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
+    }
+    Ok(Conversation {
+        conversation_id: id,
+        source,
+        kind,
+        task_id: raw.task_id,
+        run: raw.run,
+        outcome: raw.outcome,
+        survey: raw.survey.map(|s| s.to_string()),
+        metadata: raw.metadata,
+        messages,
+        input_file: input_file.to_owned(),
+        input_record,
+    })
+}
+
+/// The messages of one record, canonical, and how many user turns have text; or the first message's reject reason
+/// (unknown role, over the size limit, an empty user message, a timestamp that does not parse).
+fn check_messages(options: &IngestOptions, raw_messages: Vec<RawMessage>) -> Result<(Vec<Message>, usize), Rejection> {
     let mut messages = Vec::with_capacity(raw_messages.len());
     let mut user_turns_with_text = 0usize;
     for (i, message) in raw_messages.into_iter().enumerate() {
@@ -113,25 +138,7 @@ pub fn check_record(
         }
         messages.push(Message { role, content: message.content, timestamp });
     }
-    if user_turns_with_text == 0 {
-        return Err(Rejection::new("no user turn with text"));
-    }
-    if let Some(outcome) = raw.outcome.filter(|o| !o.is_finite()) {
-        return Err(Rejection::new(format!("outcome {outcome} is not a finite number")));
-    }
-    Ok(Conversation {
-        conversation_id: id,
-        source,
-        kind,
-        task_id: raw.task_id,
-        run: raw.run,
-        outcome: raw.outcome,
-        survey: raw.survey.map(|s| s.to_string()),
-        metadata: raw.metadata,
-        messages,
-        input_file: input_file.to_owned(),
-        input_record,
-    })
+    Ok((messages, user_turns_with_text))
 }
 
 /// The rules across records, in input order: a source has one kind (its first accepted conversation's), and a
