@@ -12,7 +12,7 @@ use simgap::cluster::ClusterConfig;
 use simgap::divergence::DivergenceConfig;
 use simgap::features::FeaturesConfig;
 use simgap::features::embedding::EmbeddingConfig;
-use simgap::ingest::options::{CsvOptions, IngestOptions, InputConfig, RecLlmSimOptions};
+use simgap::ingest::options::{CsvOptions, IngestOptions, InputConfig, RecLlmSimOptions, TableOptions};
 use simgap::pipeline::config::{OutputConfig, PipelineConfig};
 use simgap::report::ReportConfig;
 
@@ -74,6 +74,7 @@ fn accepted() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("input", keys_of::<InputConfig>()),
         ("input.csv", keys_of::<CsvOptions>()),
         ("input.recllmsim", keys_of::<RecLlmSimOptions>()),
+        ("input.table", keys_of::<TableOptions>()),
         ("ingest", keys_of::<IngestOptions>()),
         ("features", keys_of::<FeaturesConfig>()),
         ("features.embeddings", keys_of::<EmbeddingConfig>()),

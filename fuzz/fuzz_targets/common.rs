@@ -2,9 +2,9 @@
 //! ingest stage into a temporary output folder.
 //!
 //! Property checked on every input: no panic (libFuzzer reports it), no hang (libFuzzer's -timeout), and nothing
-//! lost: the report's read = accepted + rejected, conversations.parquet holds `accepted` rows and rejects.jsonl
-//! `rejected` lines. An error is allowed only where the file could not be read at all (IngestError::Io), never for
-//! content that was read.
+//! lost: the report's read = accepted + rejected + filtered, conversations.parquet holds `accepted` rows and
+//! rejects.jsonl `rejected` lines. An error is allowed only where the file could not be read at all
+//! (IngestError::Io), never for content that was read.
 
 use std::path::Path;
 
@@ -28,9 +28,11 @@ pub fn ingest(input_toml: &str, file_name: &str, data: &[u8]) {
 }
 
 fn check_conserved(report: &simgap::ingest::IngestReport, out: &Path) {
-    assert_eq!(report.read, report.accepted + report.rejected, "read != accepted + rejected");
+    let counted = report.accepted + report.rejected + report.filtered;
+    assert_eq!(report.read, counted, "read != accepted + rejected + filtered");
     for file in &report.files {
-        assert_eq!(file.read, file.accepted + file.rejected, "{}: read != accepted + rejected", file.file);
+        let counted = file.accepted + file.rejected + file.filtered;
+        assert_eq!(file.read, counted, "{}: read != accepted + rejected + filtered", file.file);
     }
     let rejects = std::fs::read(&report.rejects_file).unwrap_or_default();
     let lines = rejects.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64;

@@ -9,13 +9,14 @@ use simgap::pipeline::config::PipelineConfig;
 
 /// Read every transcript the pipeline names into one Parquet table.
 ///
-/// Reads: the pipeline file's [[input]] paths (files, folders or globs) in their formats.
+/// Reads: the pipeline file's [[input]] paths (files, folders or globs) in their formats, tables (Parquet, Arrow,
+/// CSV, NDJSON) through polars scans with the input's filter pushed down.
 /// Writes: OUT/conversations.parquet (one row per conversation: conversation_id, source, kind, task_id, run,
 /// outcome, survey, messages, input_file, input_record, metadata), OUT/rejects.jsonl (one line per rejected record:
-/// file, line or record, reason, excerpt) and the `ingest` section of OUT/manifest.json (per-file hashes and
-/// read = accepted + rejected). Outputs are replaced only when the stage succeeds.
+/// file, line, row or record, reason, excerpt) and the `ingest` section of OUT/manifest.json (per-file hashes and
+/// read = accepted + rejected + filtered). Outputs are replaced only when the stage succeeds.
 /// Cost: one pass over the inputs; about as fast as the disk for JSONL and CSV, which stream in bounded memory;
-/// JSON documents are held one file at a time.
+/// tables stream in batches (an Arrow IPC stream is read whole); JSON documents are held one file at a time.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).

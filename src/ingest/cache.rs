@@ -84,13 +84,16 @@ pub struct PartSummary {
     /// The file's name in outputs, and its content hash (also in the key; kept for people reading the cache).
     pub file: String,
     pub sha256: String,
-    /// Records read = rows + rejected.
+    /// Records read = rows + rejected + filtered.
     pub read: u64,
     /// Rows in `KEY.parquet`: records that passed the record's own rules.
     pub rows: u64,
     /// Lines in `KEY.rejects.jsonl`, and their size in bytes.
     pub rejected: u64,
     pub rejects_bytes: u64,
+    /// Records the input's filter left out.
+    #[serde(default)]
+    pub filtered: u64,
     pub warnings: u64,
     pub warning_examples: Vec<String>,
     /// For each reject, in order, how many rows came before it in the file.
@@ -104,7 +107,7 @@ impl PartSummary {
         let summary: PartSummary = serde_json::from_slice(&bytes).ok()?;
         let rejects_bytes = std::fs::metadata(&paths.rejects).ok()?.len();
         let consistent = summary.reject_positions.len() as u64 == summary.rejected
-            && summary.read == summary.rows + summary.rejected
+            && summary.read == summary.rows + summary.rejected + summary.filtered
             && rejects_bytes == summary.rejects_bytes
             && summary.reject_positions.windows(2).all(|w| w[0] <= w[1])
             && summary.reject_positions.last().is_none_or(|&last| last <= summary.rows);
@@ -258,6 +261,7 @@ mod tests {
             kind: Some(SourceKind::Simulator),
             csv: None,
             recllmsim: None,
+            table: None,
         }
     }
 
@@ -321,6 +325,7 @@ mod tests {
             rows: 1,
             rejected: 1,
             rejects_bytes: 15,
+            filtered: 0,
             warnings: 0,
             warning_examples: Vec::new(),
             reject_positions: vec![0],

@@ -89,7 +89,7 @@ impl Merge {
             }
         }
         rejected += copy_rejects_before(row, &mut self.rejects)?;
-        if row != summary.rows || accepted + rejected != summary.read {
+        if row != summary.rows || accepted + rejected + summary.filtered != summary.read {
             return Err(damaged("its rows or rejects differ from its summary"));
         }
         Ok((accepted, rejected))
@@ -102,6 +102,8 @@ pub(super) struct CurrentFile {
     pub(super) defaults: InputDefaults,
     pub(super) accepted: u64,
     pub(super) rejected: u64,
+    /// Records the input's filter left out.
+    pub(super) filtered: u64,
     pub(super) warnings: u64,
     pub(super) warning_examples: Vec<String>,
 }
@@ -113,6 +115,7 @@ impl CurrentFile {
             defaults,
             accepted: 0,
             rejected: 0,
+            filtered: 0,
             warnings: 0,
             warning_examples: Vec::new(),
         }
@@ -195,6 +198,10 @@ impl RecordSink for Collector {
 
     fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError> {
         self.record_reject(location, &reason, None, None, raw)
+    }
+
+    fn filtered(&mut self, count: u64) {
+        self.current().filtered += count;
     }
 
     fn warn(&mut self, location: Location, message: String) {

@@ -19,11 +19,13 @@ pub mod cache;
 mod collector;
 pub mod error;
 pub mod formats;
+pub mod grouping;
 pub mod input_files;
 pub mod options;
 pub mod record;
 pub mod rejects;
 pub mod report;
+pub mod table_options;
 pub mod timestamp;
 pub mod validate;
 pub mod writer;
@@ -150,9 +152,11 @@ impl IngestParams {
                     kind: input.kind,
                     bytes: file.disk_bytes(),
                     sha256: String::new(), // filled in from the hashing thread below
-                    read: current.accepted + current.rejected,
+                    read: current.accepted + current.rejected + current.filtered,
                     accepted: current.accepted,
                     rejected: current.rejected,
+                    filtered: current.filtered,
+                    filter: input.table.as_ref().and_then(|t| t.filter.clone()),
                     warnings: current.warnings,
                     warning_examples: current.warning_examples,
                     cached: false,
@@ -260,6 +264,8 @@ impl IngestParams {
                 read: summary.read,
                 accepted,
                 rejected,
+                filtered: summary.filtered,
+                filter: input.table.as_ref().and_then(|t| t.filter.clone()),
                 warnings: summary.warnings,
                 warning_examples: summary.warning_examples,
                 cached,
@@ -312,9 +318,10 @@ impl IngestParams {
         let summary = PartSummary {
             file: entry.file.display.clone(),
             sha256: entry.sha256.clone(),
-            read: current.accepted + current.rejected,
+            read: current.accepted + current.rejected + current.filtered,
             rows,
             rejected: current.rejected,
+            filtered: current.filtered,
             rejects_bytes,
             warnings: current.warnings,
             warning_examples: current.warning_examples,

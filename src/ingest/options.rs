@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::grouping::RowGrouping;
 use super::record::{Format, Role, SourceKind};
+pub use super::table_options::{TableFileType, TableLayout, TableOptions};
 
 /// One `[[input]]`: a file, folder or glob of transcripts in one format. Serialised into the key of its files'
 /// cache parts.
@@ -24,6 +26,9 @@ pub struct InputConfig {
     pub kind: Option<SourceKind>,
     pub csv: Option<CsvOptions>,
     pub recllmsim: Option<RecLlmSimOptions>,
+    /// `format = "table"`: the layout and column names (all optional: the defaults read WildChat and LMSYS-Chat-1M).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableOptions>,
 }
 
 /// `[ingest]`: limits and policies for bad input, shared by every input.
@@ -100,7 +105,7 @@ pub struct CsvOptions {
     /// `contiguous` (default): a conversation's rows are consecutive, memory stays bounded, and an id that comes
     /// back later is a duplicate. `any`: rows may interleave; the whole file is grouped in memory.
     #[serde(default)]
-    pub grouping: CsvGrouping,
+    pub grouping: RowGrouping,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -109,14 +114,6 @@ pub enum ExtraFieldsPolicy {
     #[default]
     Reject,
     Merge,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CsvGrouping {
-    #[default]
-    Contiguous,
-    Any,
 }
 
 /// `[input.recllmsim]`.
@@ -168,6 +165,12 @@ impl InputConfig {
         if self.recllmsim.is_some() && self.format != Format::RecLlmSim {
             return Err(format!("{which}: [input.recllmsim] is only for format \"recllmsim\""));
         }
+        if self.table.is_some() && self.format != Format::Table {
+            return Err(format!("{which}: [input.table] is only for format \"table\""));
+        }
+        if self.format == Format::Table {
+            self.table_options().check(&which, self.source.is_some(), self.kind.is_some())?;
+        }
         if let Some(csv) = &self.csv {
             if !csv.delimiter.is_ascii() {
                 return Err(format!("{which}: csv.delimiter must be one ASCII character"));
@@ -181,6 +184,13 @@ impl InputConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl InputConfig {
+    /// `[input.table]`, or its defaults where the input has none.
+    pub fn table_options(&self) -> TableOptions {
+        self.table.clone().unwrap_or_default()
     }
 }
 

@@ -96,6 +96,8 @@ pub enum Format {
     #[serde(rename = "recllmsim")]
     RecLlmSim,
     Chitchat,
+    /// Parquet, Arrow IPC, CSV or NDJSON tables read through polars (`[input.table]`).
+    Table,
 }
 
 impl Format {
@@ -110,6 +112,7 @@ impl Format {
             Format::Multiwoz => "multiwoz",
             Format::RecLlmSim => "recllmsim",
             Format::Chitchat => "chitchat",
+            Format::Table => "table",
         }
     }
 
@@ -121,9 +124,13 @@ impl Format {
             Format::Csv => &["csv", "tsv"],
             Format::Multiwoz => &["json", "zip"],
             Format::TauBench | Format::Tau2 | Format::RecLlmSim | Format::Chitchat => &["json"],
+            Format::Table => TABLE_EXTENSIONS,
         }
     }
 }
+
+/// The extensions of the table files `format = "table"` takes from a folder (Parquet, Arrow IPC, CSV, NDJSON).
+pub const TABLE_EXTENSIONS: &[&str] = &["parquet", "pq", "arrow", "ipc", "feather", "csv", "tsv", "ndjson", "jsonl"];
 
 /// Where in an input file a record came from. Serialised (as `{"Line": 7}`, ...) in the per-file cache parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +139,10 @@ pub enum Location {
     Line(u64),
     /// 1-based first and last line of a multi-line record (a CSV conversation).
     Lines { first: u64, last: u64 },
+    /// 1-based row of a table (after a CSV table's header).
+    Row(u64),
+    /// 1-based first and last row of a conversation spread over rows (a message-per-row table).
+    Rows { first: u64, last: u64 },
     /// 0-based index of a record within a JSON document.
     Record(u64),
     /// 0-based index of a record and the byte offset where it starts (JSON arrays, where truncation happens).
@@ -145,6 +156,7 @@ impl Location {
     pub fn record_number(self) -> i64 {
         match self {
             Location::Line(n) | Location::Lines { first: n, .. } | Location::Record(n) => n as i64,
+            Location::Row(n) | Location::Rows { first: n, .. } => n as i64,
             Location::RecordAt { index, .. } => index as i64,
             Location::File => 0,
         }
@@ -160,6 +172,13 @@ impl Location {
             Location::Lines { first, last } => {
                 out.insert("line".into(), json!(first));
                 out.insert("last_line".into(), json!(last));
+            }
+            Location::Row(n) => {
+                out.insert("row".into(), json!(n));
+            }
+            Location::Rows { first, last } => {
+                out.insert("row".into(), json!(first));
+                out.insert("last_row".into(), json!(last));
             }
             Location::Record(n) => {
                 out.insert("record".into(), json!(n));
@@ -181,6 +200,9 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Lines { first, last } if first == last => write!(f, "line {first}"),
             Location::Lines { first, last } => write!(f, "lines {first}-{last}"),
+            Location::Row(n) => write!(f, "row {n}"),
+            Location::Rows { first, last } if first == last => write!(f, "row {first}"),
+            Location::Rows { first, last } => write!(f, "rows {first}-{last}"),
             Location::Record(n) => write!(f, "record {n}"),
             Location::RecordAt { index, byte_offset } => {
                 write!(f, "record {index} (byte offset {byte_offset})")

@@ -1,5 +1,5 @@
-//! What the ingest stage did: per file, records read = accepted + rejected, with warnings and whether the file
-//! came from the cache; per source, the accepted conversations; and the terminal's summary table of it.
+//! What the ingest stage did: per file, records read = accepted + rejected + filtered, with warnings and whether the
+//! file came from the cache; per source, the accepted conversations; and the terminal's summary table of it.
 //!
 //! Consumes: the counts the [`super::collector`] keeps. Produces: [`IngestReport`] (serialised into the manifest)
 //! and [`summary`].
@@ -26,6 +26,11 @@ pub struct FileReport {
     pub read: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// Records the input's `filter` left out (tables); read = accepted + rejected + filtered.
+    pub filtered: u64,
+    /// The filter, where the input has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     pub warnings: u64,
     pub warning_examples: Vec<String>,
     /// Whether the file's rows came from its part in `OUT/.cache/ingest` (unchanged content and settings) rather
@@ -48,6 +53,7 @@ pub struct IngestReport {
     pub read: u64,
     pub accepted: u64,
     pub rejected: u64,
+    pub filtered: u64,
     pub warnings: u64,
     pub seconds: f64,
     pub conversations_file: PathBuf,
@@ -55,7 +61,7 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    /// The report of a finished ingest: per-file counts summed (read = accepted + rejected).
+    /// The report of a finished ingest: per-file counts summed (read = accepted + rejected + filtered).
     pub(super) fn total(
         files: Vec<FileReport>,
         sources: BTreeMap<String, SourceCount>,
@@ -68,6 +74,7 @@ impl IngestReport {
             read: files.iter().map(|f| f.read).sum(),
             accepted,
             rejected: files.iter().map(|f| f.rejected).sum(),
+            filtered: files.iter().map(|f| f.filtered).sum(),
             warnings: files.iter().map(|f| f.warnings).sum(),
             files,
             sources,
@@ -75,39 +82,50 @@ impl IngestReport {
             conversations_file,
             rejects_file,
         };
-        debug_assert_eq!(report.read, report.accepted + report.rejected);
+        debug_assert_eq!(report.read, report.accepted + report.rejected + report.filtered);
         report
     }
 }
 
-/// A summary for the terminal: read = accepted + rejected per input (files listed when an input names a few),
-/// then conversations per source.
+/// A summary for the terminal: read = accepted + rejected per input (files listed when an input names a few), with
+/// a `filtered` column where an input has a filter, then conversations per source.
 pub fn summary(report: &IngestReport) -> String {
     use std::fmt::Write;
     const FILES_LISTED: usize = 8;
-    let mut rows: Vec<(String, u64, u64, u64)> = Vec::new();
+    let counts = |f: &FileReport| [f.read, f.accepted, f.rejected, f.filtered];
+    let mut rows: Vec<(String, [u64; 4])> = Vec::new();
     let mut inputs: Vec<&str> = report.files.iter().map(|f| f.input.as_str()).collect();
     inputs.dedup();
     for input in inputs {
         let files: Vec<&FileReport> = report.files.iter().filter(|f| f.input == input).collect();
         if files.len() <= FILES_LISTED {
-            rows.extend(files.iter().map(|f| (f.file.clone(), f.read, f.accepted, f.rejected)));
+            rows.extend(files.iter().map(|f| (f.file.clone(), counts(f))));
         } else {
-            let sum = |get: fn(&FileReport) -> u64| files.iter().map(|f| get(f)).sum::<u64>();
-            rows.push((
-                format!("{input} ({} files)", files.len()),
-                sum(|f| f.read),
-                sum(|f| f.accepted),
-                sum(|f| f.rejected),
-            ));
+            let mut sum = [0u64; 4];
+            for file in &files {
+                for (total, count) in sum.iter_mut().zip(counts(file)) {
+                    *total += count;
+                }
+            }
+            rows.push((format!("{input} ({} files)", files.len()), sum));
         }
     }
-    rows.push(("total".into(), report.read, report.accepted, report.rejected));
+    rows.push(("total".into(), [report.read, report.accepted, report.rejected, report.filtered]));
+    let with_filtered = report.files.iter().any(|f| f.filter.is_some());
+    let columns = if with_filtered { 4 } else { 3 };
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(5);
     let mut out = String::new();
-    let _ = writeln!(out, "{:<width$}  {:>9}  {:>9}  {:>9}", "input", "read", "accepted", "rejected");
-    for (name, read, accepted, rejected) in rows {
-        let _ = writeln!(out, "{name:<width$}  {read:>9}  {accepted:>9}  {rejected:>9}");
+    let _ = write!(out, "{:<width$}", "input");
+    for heading in &["read", "accepted", "rejected", "filtered"][..columns] {
+        let _ = write!(out, "  {heading:>9}");
+    }
+    let _ = writeln!(out);
+    for (name, counts) in rows {
+        let _ = write!(out, "{name:<width$}");
+        for count in &counts[..columns] {
+            let _ = write!(out, "  {count:>9}");
+        }
+        let _ = writeln!(out);
     }
     let _ = writeln!(out);
     for (source, count) in &report.sources {

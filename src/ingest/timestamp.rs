@@ -62,6 +62,34 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
+/// `seconds` since 1970-01-01 UTC plus `nanos` as ISO 8601 (`2023-04-09T00:02:53.25Z`; the fraction only where it
+/// is not zero, without trailing zeros): what [`parse_timestamp`] reads back.
+pub fn format_utc(seconds: i64, nanos: u32) -> String {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    let mut text =
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    if nanos > 0 {
+        text.push_str(format!(".{nanos:09}").trim_end_matches('0'));
+    }
+    text.push('Z');
+    text
+}
+
+/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01, after Howard Hinnant's
+/// `civil_from_days`.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -94,5 +122,15 @@ mod tests {
         assert_eq!(parse_timestamp("NaN"), None);
         assert_eq!(parse_timestamp(""), None);
         assert_eq!(parse_timestamp("2026-03-01T10:00:02Zjunk"), None);
+    }
+
+    #[test]
+    fn formatted_times_parse_back() {
+        for (seconds, nanos) in [(0, 0), (1_709_164_800, 0), (-1, 999_000_000), (1_680_998_573, 250_000_000)] {
+            let text = format_utc(seconds, nanos);
+            assert_eq!(parse_timestamp(&text), Some(seconds as f64 + f64::from(nanos) / 1e9), "{text}");
+        }
+        assert_eq!(format_utc(1_709_164_800, 0), "2024-02-29T00:00:00Z");
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 }

@@ -25,8 +25,9 @@ use std::rc::Rc;
 
 use super::sink::{FormatReader, RecordSink};
 use crate::ingest::error::IngestError;
+use crate::ingest::grouping::RowGrouping;
 use crate::ingest::input_files::InputFile;
-use crate::ingest::options::{ColumnRef, CsvGrouping, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
+use crate::ingest::options::{ColumnRef, CsvOptions, ExtraFieldsPolicy, Utf8Policy};
 use crate::ingest::record::{Location, RawConversation, RawMessage, Role};
 
 pub struct CsvReader {
@@ -178,7 +179,7 @@ impl CsvReader {
             );
         };
         let position = match self.options.grouping {
-            CsvGrouping::Contiguous => {
+            RowGrouping::Contiguous => {
                 if open.last().is_some_and(|g| g.id != id) {
                     let done = open.pop().expect("checked non-empty");
                     emit(done, sink)?;
@@ -188,7 +189,7 @@ impl CsvReader {
                 }
                 0
             }
-            CsvGrouping::Any => *index_of.entry(id.clone()).or_insert_with(|| {
+            RowGrouping::Any => *index_of.entry(id.clone()).or_insert_with(|| {
                 open.push(Group::new(id, line, raw_row.clone()));
                 open.len() - 1
             }),
@@ -377,7 +378,7 @@ mod tests {
             timestamp: None,
             roles: BTreeMap::from([("usr".into(), "user".into()), ("sys".into(), "assistant".into())]),
             extra_fields: ExtraFieldsPolicy::Reject,
-            grouping: CsvGrouping::Contiguous,
+            grouping: RowGrouping::Contiguous,
         }
     }
 
@@ -435,7 +436,7 @@ mod tests {
         opts.text = ColumnRef::Name("utt".into());
         opts.order = Some(ColumnRef::Name("n".into()));
         opts.roles = BTreeMap::from([("0".into(), "user".into()), ("1".into(), "assistant".into())]);
-        opts.grouping = CsvGrouping::Any;
+        opts.grouping = RowGrouping::Any;
         let text = "n,id,who,utt\n1,a,1,second\n5,b,0,only\n0,a,0,first\n";
         let sink = read_text(&CsvReader::new(opts), "h.csv", text.as_bytes());
         assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);

@@ -12,6 +12,7 @@ mod jsonl;
 mod multiwoz;
 mod recllmsim;
 mod sharegpt;
+mod table;
 mod tau2;
 mod tau_bench;
 
@@ -38,6 +39,7 @@ pub fn reader_for(input: &InputConfig) -> Box<dyn FormatReader> {
         Format::Multiwoz => Box::new(multiwoz::MultiwozReader),
         Format::RecLlmSim => Box::new(recllmsim::RecLlmSimReader::new(input.recllmsim.clone().unwrap_or_default())),
         Format::Chitchat => Box::new(chitchat::ChitchatReader),
+        Format::Table => Box::new(table::TableReader::new(input.table_options())),
     }
 }
 
@@ -55,6 +57,7 @@ pub(crate) mod testing {
         pub accepted: Vec<(Location, RawConversation)>,
         pub rejected: Vec<(Location, String)>,
         pub warnings: Vec<(Location, String)>,
+        pub filtered: u64,
         pub policy: Option<Utf8Policy>,
     }
 
@@ -66,6 +69,9 @@ pub(crate) mod testing {
         fn reject(&mut self, location: Location, reason: String, _raw: &[u8]) -> Result<(), IngestError> {
             self.rejected.push((location, reason));
             Ok(())
+        }
+        fn filtered(&mut self, count: u64) {
+            self.filtered += count;
         }
         fn warn(&mut self, location: Location, message: String) {
             self.warnings.push((location, message));

@@ -14,6 +14,8 @@ pub trait RecordSink {
     fn accept(&mut self, location: Location, record: RawConversation) -> Result<(), IngestError>;
     /// A record that could not be read. `raw` is the record's bytes, or a prefix of them, for the excerpt.
     fn reject(&mut self, location: Location, reason: String, raw: &[u8]) -> Result<(), IngestError>;
+    /// `count` records were read and left out by the input's filter (tables); they are counted, not written.
+    fn filtered(&mut self, count: u64);
     /// Something was changed but the record kept (invalid UTF-8 replaced).
     fn warn(&mut self, location: Location, message: String);
     fn utf8_policy(&self) -> Utf8Policy;
