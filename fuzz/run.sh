@@ -4,7 +4,8 @@
 # (read at run time, never committed). Builds with the stable toolchain (RUSTC_BOOTSTRAP=1 lets cargo fuzz pass
 # its flags; no sanitizer, so panics, hangs, aborts and the targets' assertions are what is caught). A finding
 # leaves its input in fuzz/artifacts/<target>/ and makes the script exit non-zero.
-# Usage: fuzz/run.sh [SECONDS [TARGET...]]     Cost: about 8 minutes to build cold on 2 cores, then SECONDS each.
+# Usage: fuzz/run.sh [SECONDS [TARGET...]]
+# Cost: about 23 minutes to build cold on 2 cores (polars, for the table target, is most of it), then SECONDS each.
 # libFuzzer's seed is SIMGAP_FUZZ_SEED (default 1, so a CI failure can be rerun; 0 draws one at random).
 set -euo pipefail
 seconds=${1:-20}

@@ -135,30 +135,23 @@ pub fn for_each_batch<E>(
     };
     std::thread::scope(|scope| {
         let engine = scope.spawn(move || query.collect_with_engine(Engine::Streaming).map(|_| ()));
-        let mut handed = Ok(());
-        loop {
+        // The next batch, until the engine is done and its channel empty (the wait is bounded, so that a sender the
+        // engine kept alive after finishing cannot hang the reader).
+        let next = || loop {
             match receive.recv_timeout(Duration::from_millis(20)) {
-                Ok(batch) => match each(batch) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        handed = Err(e);
-                        break;
-                    }
-                },
-                Err(RecvTimeoutError::Timeout) if !engine.is_finished() => {}
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    // The engine is done: what it sent before finishing is still in the channel.
-                    while let Ok(batch) = receive.try_recv() {
-                        match each(batch) {
-                            Ok(true) => {}
-                            Ok(false) => break,
-                            Err(e) => {
-                                handed = Err(e);
-                                break;
-                            }
-                        }
-                    }
+                Ok(batch) => return Some(batch),
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) if engine.is_finished() => return receive.try_recv().ok(),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        };
+        let mut handed = Ok(());
+        while let Some(batch) = next() {
+            match each(batch) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    handed = Err(e);
                     break;
                 }
             }
