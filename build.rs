@@ -10,7 +10,10 @@ fn main() {
     if std::env::var_os("SIMGAP_TABLE_CORPORA").is_some() {
         println!("cargo::rustc-cfg=table_corpora");
     }
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data-samples");
+    // Read when the script runs, not baked in when it is compiled: a target folder shared by two checkouts (worktrees,
+    // CI clones at new paths) may run a script compiled for the other one.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts");
+    let shared = std::path::Path::new(&manifest_dir).join("../shared/data-samples");
     println!("cargo::rerun-if-changed={}", shared.display());
     if shared.is_dir() {
         println!("cargo::rustc-cfg=shared_data");
