@@ -72,7 +72,7 @@ pub fn open(
         }
         TableFileType::Ndjson => LazyJsonLineReader::new(path).with_row_index(row_index).finish()?,
     };
-    Ok(with_hive_columns(frame, &file.relative_stem)?)
+    with_hive_columns(frame, &file.relative_stem)
 }
 
 /// Whether an Arrow IPC file is the stream format (no `ARROW1` magic at its start).
