@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::cluster::ClusterReport;
-use simgap::pipeline::config::PipelineConfig;
+use crate::cluster::ClusterReport;
+use crate::pipeline::config::PipelineConfig;
 
 /// Quantise the behaviour vectors: one k-means codebook per facet, and one over all features.
 ///

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::divergence::DivergenceReport;
-use simgap::pipeline::config::PipelineConfig;
+use crate::divergence::DivergenceReport;
+use crate::pipeline::config::PipelineConfig;
 
 /// Compare every source's behaviour distribution with the reference's, on every facet.
 ///

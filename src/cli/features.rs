@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::global::GlobalArgs;
 use super::outcome::{Outcome, print_to_stdout};
-use simgap::features::{self, FeaturesReport};
-use simgap::pipeline::config::PipelineConfig;
+use crate::features::{self, FeaturesReport};
+use crate::pipeline::config::PipelineConfig;
 
 /// Turn every conversation into a behavioural feature vector.
 ///
@@ -60,7 +60,7 @@ pub fn features_stage(
     let mut section = serde_json::to_value(&report)?;
     if let Some(lexicons) = &config.features.lexicons {
         let bytes = std::fs::read(lexicons).with_context(|| format!("reading {}", lexicons.display()))?;
-        section["lexicons_sha256"] = simgap::hashing::sha256_bytes(&bytes).into();
+        section["lexicons_sha256"] = crate::hashing::sha256_bytes(&bytes).into();
     }
     super::manifest::record_in_manifest(&out_dir, config, "features", section)?;
     tracing::info!(

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::ingest::{self, IngestReport};
-use simgap::pipeline::config::PipelineConfig;
+use crate::ingest::{self, IngestReport};
+use crate::pipeline::config::PipelineConfig;
 
 /// Read every transcript the pipeline names into one Parquet table.
 ///

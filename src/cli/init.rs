@@ -60,7 +60,7 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    simgap::atomic::write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    crate::atomic::write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

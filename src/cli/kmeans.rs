@@ -12,8 +12,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::cluster::kmeans::KMeansParams;
-use simgap::cluster::scaling::{Normalisation, Scaler};
+use crate::cluster::kmeans::KMeansParams;
+use crate::cluster::scaling::{Normalisation, Scaler};
 
 /// K-means on the numeric columns of a Parquet file.
 ///
@@ -37,12 +37,12 @@ pub struct Args {
     pub columns: Option<Vec<String>>,
     #[arg(long)]
     pub k: usize,
-    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_RESTARTS)]
+    #[arg(long, default_value_t = crate::cluster::kmeans::DEFAULT_RESTARTS)]
     pub restarts: usize,
-    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_MAX_ITER)]
+    #[arg(long, default_value_t = crate::cluster::kmeans::DEFAULT_MAX_ITER)]
     pub max_iter: usize,
     /// Relative tolerance (times the mean feature variance), as scikit-learn's.
-    #[arg(long, default_value_t = simgap::cluster::kmeans::DEFAULT_TOL)]
+    #[arg(long, default_value_t = crate::cluster::kmeans::DEFAULT_TOL)]
     pub tol: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -162,7 +162,7 @@ pub fn run(args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
         "columns": columns,
         "rows": data.nrows(),
     });
-    simgap::atomic::write_atomic(&args.out, serde_json::to_string_pretty(&codebook)?.as_bytes())
+    crate::atomic::write_atomic(&args.out, serde_json::to_string_pretty(&codebook)?.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;
     tracing::info!(
         k = args.k,

@@ -7,11 +7,11 @@ use anyhow::Context;
 /// Records a stage's section in OUT/manifest.json; shared by every stage's command and `simgap run`.
 pub fn record_in_manifest(
     out_dir: &std::path::Path,
-    config: &simgap::pipeline::config::PipelineConfig,
+    config: &crate::pipeline::config::PipelineConfig,
     stage: &str,
     section: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let manifest = simgap::manifest::MANIFEST_FILE;
-    simgap::manifest::record_stage(out_dir, config.manifest_file(), stage, section)
+    let manifest = crate::manifest::MANIFEST_FILE;
+    crate::manifest::record_stage(out_dir, config.manifest_file(), stage, section)
         .with_context(|| format!("writing {}", out_dir.join(manifest).display()))
 }

@@ -17,6 +17,7 @@ pub mod synth;
 use clap::{Parser, Subcommand};
 
 use global::GlobalArgs;
+use outcome::Outcome;
 
 /// Measures how far LLM user simulators are from real users.
 ///
@@ -48,4 +49,19 @@ pub enum Command {
     Report(report::Args),
     Run(run::Args),
     Synth(synth::Args),
+}
+
+/// Runs one subcommand: what `main` does after parsing and setting up logs and threads.
+pub fn execute(command: Command, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Ingest(command) => ingest::run(command, global),
+        Command::Features(command) => features::run(command, global),
+        Command::Cluster(command) => cluster::run(command, global),
+        Command::Divergence(command) => divergence::run(command, global),
+        Command::Kmeans(command) => kmeans::run(command, global),
+        Command::Report(command) => report::run(command, global),
+        Command::Run(command) => run::run(command, global),
+        Command::Synth(command) => synth::run(command, global),
+        Command::Init(command) => init::run(command, global),
+    }
 }

@@ -7,13 +7,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use simgap::cluster::ClusterError;
-use simgap::cluster::kmeans::KMeansError;
-use simgap::divergence::DivergenceError;
-use simgap::features::FeaturesError;
-use simgap::ingest::IngestError;
-use simgap::pipeline::config::ConfigError;
-use simgap::report::ReportError;
+use crate::cluster::ClusterError;
+use crate::cluster::kmeans::KMeansError;
+use crate::divergence::DivergenceError;
+use crate::features::FeaturesError;
+use crate::ingest::IngestError;
+use crate::pipeline::config::ConfigError;
+use crate::report::ReportError;
 
 /// How a successful command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

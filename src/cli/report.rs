@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::pipeline::config::PipelineConfig;
-use simgap::report::ReportSummary;
+use crate::pipeline::config::PipelineConfig;
+use crate::report::ReportSummary;
 
 /// Turn the divergence tables into tables for a paper, figures and a self-contained HTML report.
 ///

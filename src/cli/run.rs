@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::ingest::{self, CONVERSATIONS_FILE, SourceKind};
-use simgap::pipeline::config::PipelineConfig;
-use simgap::pipeline::incremental::{Session, Stage, external_read};
+use crate::ingest::{self, CONVERSATIONS_FILE, SourceKind};
+use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::incremental::{Session, Stage, external_read};
 
 /// Run every stage of the pipeline, in order, into one output folder; on a rerun, only what changed.
 ///
@@ -63,6 +63,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let (outcome, out_dir) = run_without_summary(args, global)?;
+    // One line on stdout, even with -q and when every stage was skipped: where the results are.
+    super::outcome::print_to_stdout(&where_the_results_are(&out_dir, outcome))?;
+    Ok(outcome)
+}
+
+/// Everything `simgap run` does but the line on stdout (a library caller, the Python package, reports the output
+/// folder its own way). Returns the outcome and the output folder.
+pub fn run_without_summary(args: Args, global: &GlobalArgs) -> anyhow::Result<(Outcome, PathBuf)> {
     let config = PipelineConfig::load(&args.pipeline)?;
     // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
     config.features_params(config.out_dir(args.out.as_ref())?, false).check_settings()?;
@@ -70,7 +79,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     config.divergence.check()?;
     config.check_across_stages()?;
     // The night's date for the history, from SOURCE_DATE_EPOCH when set: a bad value fails before any stage.
-    let night = simgap::pipeline::history::night_date()?;
+    let night = crate::pipeline::history::night_date()?;
     if let Some(sources) = declared_sources(&config).filter(|s| !s.is_empty()) {
         check_sources(&config, &sources)?;
     }
@@ -85,17 +94,15 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 
     later_stages(&config, out, global, &mut session, &night)?;
     session.finish(&config)?;
-    // One line on stdout, even with -q and when every stage was skipped: where the results are.
-    super::outcome::print_to_stdout(&where_the_results_are(&out_dir, outcome))?;
-    Ok(outcome)
+    Ok((outcome, out_dir))
 }
 
 /// The line a finished run ends with: the report, the tables and (when records were rejected) the rejects.
 fn where_the_results_are(out_dir: &std::path::Path, outcome: Outcome) -> String {
     let mut line = format!(
         "results: {} (tables in {}, every output in {})",
-        out_dir.join(simgap::report::REPORT_FILE).display(),
-        out_dir.join(simgap::report::TABLES_DIR).display(),
+        out_dir.join(crate::report::REPORT_FILE).display(),
+        out_dir.join(crate::report::TABLES_DIR).display(),
         out_dir.display()
     );
     if outcome == Outcome::WithRejects {
@@ -117,7 +124,7 @@ fn check_against_ingested(
     }
     let fixed_k = config.cluster.k.fixed();
     if let Some((accepted, k)) = accepted.zip(fixed_k).filter(|&(n, k)| n > 0 && n < k as u64) {
-        return Err(simgap::cluster::ClusterError::Config(format!(
+        return Err(crate::cluster::ClusterError::Config(format!(
             "[cluster] k = {k} is more than the {accepted} conversations accepted: lower k, or leave it out (\"auto\" \
              takes a tenth of the smallest source; at most a quarter keeps the corrected divergences' intervals \
              validated, docs/method.md)"
@@ -131,7 +138,7 @@ fn check_against_ingested(
 /// Checked before any stage when every input names its source and kind, else right after ingest.
 fn check_sources(config: &PipelineConfig, sources: &[(String, SourceKind)]) -> anyhow::Result<()> {
     let names = || sources.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ");
-    let fail = |message: String| Err(simgap::divergence::DivergenceError::Config(message).into());
+    let fail = |message: String| Err(crate::divergence::DivergenceError::Config(message).into());
     // A reference the pipeline file declares is checked with the file (`check_across_stages`); one the records name
     // can only be checked here, after ingest.
     if let Some(reference) = &config.divergence.reference
@@ -148,7 +155,7 @@ fn check_sources(config: &PipelineConfig, sources: &[(String, SourceKind)]) -> a
     }
     if config.divergence.reference.is_none() {
         let (names, kinds): (Vec<String>, Vec<SourceKind>) = sources.iter().cloned().unzip();
-        simgap::divergence::only_human(&names, &kinds)?;
+        crate::divergence::only_human(&names, &kinds)?;
     }
     Ok(())
 }
@@ -186,7 +193,7 @@ fn later_stages(
         session.ran(&plan, config, &[report.features_file, report.rejects_file], None)?;
     }
 
-    let features_file = simgap::features::FEATURES_FILE;
+    let features_file = crate::features::FEATURES_FILE;
     let reads = BTreeMap::from([(features_file.to_owned(), session.output_hash(features_file)?)]);
     let plan = session.plan(Stage::Cluster, config, reads)?;
     if plan.skip {
@@ -213,7 +220,7 @@ fn later_stages(
     }
 
     let mut reads = session.outputs_of(Stage::Divergence);
-    reads.extend(simgap::pipeline::history::record_night(config, session, night)?);
+    reads.extend(crate::pipeline::history::record_night(config, session, night)?);
     let plan = session.plan(Stage::Report, config, reads)?;
     if plan.skip {
         session.skipped(&plan, config)?;

@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
-use simgap::synth::SynthParams;
-use simgap::synth::profiles::{self, DEFAULT_SIMULATORS};
+use crate::synth::SynthParams;
+use crate::synth::profiles::{self, DEFAULT_SIMULATORS};
 
 /// Generate a synthetic corpus: one human source and simulators with different behaviour profiles.
 ///

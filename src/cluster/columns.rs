@@ -55,7 +55,12 @@ impl FeatureTable {
         let file = File::open(path).map_err(|source| ClusterError::Open { path: path.to_owned(), source })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|source| ClusterError::Parquet { path: path.to_owned(), source })?;
-        let schema = builder.schema().as_ref().clone();
+        Self::from_schema(path, builder.schema().as_ref().clone())
+    }
+
+    /// A feature table held elsewhere (batches in memory, a shard of a distributed run) by its schema; `path` names
+    /// it in errors, and [`Self::batches`] reads it only where it is a file.
+    pub fn from_schema(path: &Path, schema: Schema) -> Result<Self, ClusterError> {
         let mut by_facet =
             facet_columns(&schema).map_err(|problem| ClusterError::Table { path: path.to_owned(), problem })?;
         let all_columns: Vec<String> = schema

@@ -217,6 +217,20 @@ impl FeaturesParams {
     /// The engine: the cue lists, the embeddings (and what loading them found wrong) and, where a facet needs them,
     /// the document frequencies of a first pass over the conversations.
     fn engine(&self, conversations_path: &Path) -> Result<(FeatureEngine, Vec<EmbeddingIssue>), FeaturesError> {
+        let (engine, embedding_issues) = self.engine_before_frequencies()?;
+        if !engine.needs_frequencies() {
+            return Ok((engine, embedding_issues));
+        }
+        let frequencies = self
+            .document_frequencies(conversations_path, &engine)
+            .map_err(|message| FeaturesError::Read { path: conversations_path.to_owned(), message })?;
+        Ok((engine.with_frequencies(frequencies), embedding_issues))
+    }
+
+    /// The engine without the corpus's document frequencies, for a driver that computes them itself
+    /// ([`FeatureEngine::frequencies_of`] per batch, merged): the cue lists and the embeddings (with what loading
+    /// them found wrong).
+    pub fn engine_before_frequencies(&self) -> Result<(FeatureEngine, Vec<EmbeddingIssue>), FeaturesError> {
         let cue_lists = match &self.lexicons {
             Some(path) => CueLists::with_overrides(path)?,
             None => CueLists::built_in(),
@@ -235,13 +249,7 @@ impl FeaturesParams {
             cue_lists.compile()?,
             embeddings,
         );
-        if !engine.needs_frequencies() {
-            return Ok((engine, embedding_issues));
-        }
-        let frequencies = self
-            .document_frequencies(conversations_path, &engine)
-            .map_err(|message| FeaturesError::Read { path: conversations_path.to_owned(), message })?;
-        Ok((engine.with_frequencies(frequencies), embedding_issues))
+        Ok((engine, embedding_issues))
     }
 
     /// Every batch of conversations computed and written, skipped rows to the rejects. Three threads of work

@@ -34,24 +34,7 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> FeaturesError {
 impl FeaturesWriter {
     pub fn create(path: &Path, columns: &[Column]) -> Result<Self, FeaturesError> {
         let target = AtomicPath::new(path);
-        // The identity columns exactly as the conversations table has them.
-        let conversations = crate::ingest::writer::schema();
-        let mut fields: Vec<Field> = COLUMNS[..6]
-            .iter()
-            .map(|name| conversations.field_with_name(name).expect("an identity column of the ingest schema").clone())
-            .collect();
-        for column in columns {
-            fields.push(
-                Field::new(&column.name, DataType::Float64, true)
-                    .with_metadata(HashMap::from([("facet".to_owned(), column.facet.name().to_owned())])),
-            );
-        }
-        let facets: serde_json::Map<String, serde_json::Value> =
-            columns.iter().map(|c| (c.name.clone(), c.facet.name().into())).collect();
-        let schema = Arc::new(Schema::new(fields).with_metadata(HashMap::from([
-            ("simgap.facets".to_owned(), serde_json::Value::Object(facets).to_string()),
-            ("simgap.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
-        ])));
+        let schema = schema(columns);
         // Bounded row groups: the writer buffers one in memory.
         let properties = crate::table::writer_properties(Some(ROW_GROUP_ROWS));
         let file = std::fs::File::create(target.temp()).map_err(|e| write_error(target.temp(), e))?;
@@ -65,20 +48,8 @@ impl FeaturesWriter {
         if kept.is_empty() {
             return Ok(());
         }
-        let indices = UInt32Array::from(kept.to_vec());
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for name in &COLUMNS[..6] {
-            let column = batch.batch.column_by_name(name).expect("the reader checked the columns");
-            arrays.push(take(column, &indices, None).map_err(|e| write_error(self.target.temp(), e))?);
-        }
-        let width = self.schema.fields().len() - 6;
-        for j in 0..width {
-            let column: Float64Array = values.iter().map(|row| Some(row[j]).filter(|v| !v.is_nan())).collect();
-            arrays.push(Arc::new(column));
-        }
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| write_error(self.target.temp(), e))?;
-        self.writer.write(&batch).map_err(|e| write_error(self.target.temp(), e))
+        let rows = feature_rows(&self.schema, batch, kept, values).map_err(|e| write_error(self.target.temp(), e))?;
+        self.writer.write(&rows).map_err(|e| write_error(self.target.temp(), e))
     }
 
     pub fn finish(self) -> Result<(), FeaturesError> {
@@ -87,4 +58,47 @@ impl FeaturesWriter {
         let path = target.final_path().to_owned();
         target.commit().map_err(|e| write_error(&path, e))
     }
+}
+
+/// The schema of `features.parquet` for `columns`: the identity columns exactly as the conversations table has them,
+/// then one nullable float64 per feature tagged with its facet, and the facets in the `simgap.facets` metadata.
+pub fn schema(columns: &[Column]) -> SchemaRef {
+    let conversations = crate::ingest::writer::schema();
+    let mut fields: Vec<Field> = COLUMNS[..6]
+        .iter()
+        .map(|name| conversations.field_with_name(name).expect("an identity column of the ingest schema").clone())
+        .collect();
+    for column in columns {
+        fields.push(
+            Field::new(&column.name, DataType::Float64, true)
+                .with_metadata(HashMap::from([("facet".to_owned(), column.facet.name().to_owned())])),
+        );
+    }
+    let facets: serde_json::Map<String, serde_json::Value> =
+        columns.iter().map(|c| (c.name.clone(), c.facet.name().into())).collect();
+    Arc::new(Schema::new(fields).with_metadata(HashMap::from([
+        ("simgap.facets".to_owned(), serde_json::Value::Object(facets).to_string()),
+        ("simgap.version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+    ])))
+}
+
+/// The feature rows of one batch, in the table's `schema` ([`schema`]): the rows `kept` of `batch` (their identity
+/// columns) with their `values` (NaN written as null).
+pub fn feature_rows(
+    schema: &SchemaRef,
+    batch: &ConversationBatch,
+    kept: &[u32],
+    values: &[Vec<f64>],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let indices = UInt32Array::from(kept.to_vec());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for name in &COLUMNS[..6] {
+        let column = batch.batch.column_by_name(name).expect("the reader checked the columns");
+        arrays.push(take(column, &indices, None)?);
+    }
+    for j in 0..schema.fields().len() - 6 {
+        let column: Float64Array = values.iter().map(|row| Some(row[j]).filter(|v| !v.is_nan())).collect();
+        arrays.push(Arc::new(column));
+    }
+    RecordBatch::try_new(schema.clone(), arrays)
 }
