@@ -469,7 +469,7 @@ def kmeans(matrix: Any, k: int, *, restarts: int = 3, max_iter: int = 300, tol: 
     scikit-learn). Deterministic for a seed, on any number of threads."""
     matrix = _matrix(matrix, "matrix")
     native = _simgap.kmeans(matrix, matrix.shape, k, restarts, max_iter, tol, seed, precision)
-    centroids = np.frombuffer(bytes(native.centroids), dtype="<f8").reshape(native.k, matrix.shape[1])
+    centroids = np.frombuffer(native.centroids, dtype="<f8").reshape(native.k, matrix.shape[1])
     return KMeans(labels=np.asarray(native.labels, dtype=np.uint32), centroids=centroids, inertia=native.inertia,
                   iterations=native.iterations, converged=native.converged, restart=native.restart)
 

@@ -53,7 +53,7 @@ class Codebook:
 @final
 class KMeansResult:
     labels: list[int]
-    centroids: list[int]
+    centroids: bytes
     k: int
     inertia: float
     iterations: int

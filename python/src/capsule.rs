@@ -67,6 +67,12 @@ pub fn import_table(object: &Bound<'_, PyAny>, what: &str) -> PyResult<Table> {
             from_ffi(array, schema)
         }
         .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))?;
+        if !matches!(data.data_type(), arrow::datatypes::DataType::Struct(_)) {
+            return Err(PyTypeError::new_err(format!(
+                "{what}: expected a table or record batch, got an Arrow array of {}",
+                data.data_type()
+            )));
+        }
         let batch = RecordBatch::from(StructArray::from(data));
         return Ok(Table { schema: batch.schema(), batches: vec![batch] });
     }

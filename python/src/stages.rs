@@ -24,7 +24,7 @@ use simgap::cluster::{ClusterConfig, assign::assign_batch, facets_to_fit, fit_co
 use simgap::divergence::comparison::{Resampling, estimate, reference_replicates};
 use simgap::divergence::histogram::{Histogram, Smoothing};
 use simgap::divergence::measures::Divergences;
-use simgap::features::engine::{FeatureEngine, NO_USER_TURN};
+use simgap::features::engine::FeatureEngine;
 use simgap::features::lexical::DocumentFrequencies;
 use simgap::features::reader::{COLUMNS, ConversationBatch};
 use simgap::features::{Facet, FeaturesConfig, FeaturesParams};
@@ -241,7 +241,6 @@ pub fn features(
         Ok::<_, String>((schema, out, notes))
     });
     let (schema, batches, notes) = computed.map_err(data_error)?;
-    let _ = NO_USER_TURN; // the reasons are the engine's own texts
     Ok((ArrowStream::new(schema, batches), notes))
 }
 
@@ -264,6 +263,15 @@ pub fn feature_list(lexical_dimensions: usize) -> Vec<(String, String)> {
 /// A feature table from Python: its batches and the facets its schema's `simgap.facets` metadata names.
 fn feature_table(object: &Bound<'_, PyAny>) -> PyResult<(FeatureTable, Table)> {
     let table = import_table(object, "features")?;
+    for name in ["conversation_id", "source"] {
+        if table.schema.field_with_name(name).is_err() {
+            let has: Vec<&str> = table.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return Err(config_error(format!(
+                "the features table has no {name:?} column (its columns: {}); simgap.features gives this shape",
+                has.join(", ")
+            )));
+        }
+    }
     let features = FeatureTable::from_schema(Path::new("features table"), table.schema.as_ref().clone())
         .map_err(|e| to_python(e.into()))?;
     Ok((features, table))
@@ -475,7 +483,7 @@ fn matrix(py: Python<'_>, data: &PyBuffer<f64>, (rows, columns): (usize, usize))
 #[pyclass(module = "simgap._simgap", get_all)]
 pub struct KMeansResult {
     pub labels: Vec<u32>,
-    pub centroids: Vec<u8>,
+    pub centroids: Py<PyBytes>,
     pub k: usize,
     pub inertia: f64,
     pub iterations: usize,
@@ -504,37 +512,34 @@ pub fn kmeans(
     let params =
         simgap::cluster::kmeans::KMeansParams::new(k).restarts(restarts).max_iter(max_iter).tol(tol).seed(seed);
     let fitted = py.detach(|| fit_and_label(&params, rows.view(), precision));
-    fitted.map_err(|e| to_python(e.into()))
+    let (labels, centroids, inertia, iterations, converged, restart) = fitted.map_err(|e| to_python(e.into()))?;
+    let centroids: Vec<u8> = centroids.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let centroids = PyBytes::new(py, &centroids).unbind();
+    Ok(KMeansResult { labels, centroids, k, inertia, iterations, converged, restart })
 }
+
+/// Labels, centroids (f64, in the input space), inertia, iterations, converged, winning restart.
+type Fitted = (Vec<u32>, Array2<f64>, f64, usize, bool, usize);
 
 fn fit_and_label(
     params: &simgap::cluster::kmeans::KMeansParams,
     rows: ArrayView2<f64>,
     precision: Precision,
-) -> Result<KMeansResult, simgap::cluster::kmeans::KMeansError> {
-    let (centroids, labels, inertia, iterations, converged, restart) = match precision {
+) -> Result<Fitted, simgap::cluster::kmeans::KMeansError> {
+    match precision {
         Precision::F64 => {
             let model = params.fit_array(rows)?;
             let (labels, _) = model.assign(rows)?;
-            (model.centroids.clone(), labels, model.inertia, model.iterations, model.converged, model.restart)
+            Ok((labels, model.centroids, model.inertia, model.iterations, model.converged, model.restart))
         }
         Precision::F32 => {
             let rows = rows.mapv(|v| v as f32);
             let model = params.fit_array(rows.view())?;
             let (labels, _) = model.assign(rows.view())?;
             let centroids = model.centroids.mapv(f64::from);
-            (centroids, labels, model.inertia, model.iterations, model.converged, model.restart)
+            Ok((labels, centroids, model.inertia, model.iterations, model.converged, model.restart))
         }
-    };
-    Ok(KMeansResult {
-        labels,
-        centroids: centroids.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        k: params.k,
-        inertia,
-        iterations,
-        converged,
-        restart,
-    })
+    }
 }
 
 // ---- divergences ----------------------------------------------------------------------------------------------

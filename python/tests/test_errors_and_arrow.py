@@ -148,3 +148,19 @@ def test_divergence_rejects_mismatched_histograms():
         simgap.divergence([1, 2, 3], [1, 2], counts=True)
     with pytest.raises(simgap.SimgapConfigError, match="smoothing"):
         simgap.divergence([0, 1], [1, 0], smoothing="laplace")
+
+
+def test_kmeans_in_f32_agrees_with_f64_on_separated_blobs():
+    rng = np.random.default_rng(5)
+    data = np.vstack([rng.normal(0, 1, (300, 8)), rng.normal(8, 1, (300, 8)), rng.normal(-8, 1, (300, 8))])
+    f64, f32 = simgap.kmeans(data, k=3, seed=1), simgap.kmeans(data, k=3, seed=1, precision="f32")
+    assert f32.centroids.shape == (3, 8) and abs(f32.inertia - f64.inertia) / f64.inertia < 1e-4
+    with pytest.raises(simgap.SimgapConfigError, match="precision"):
+        simgap.kmeans(data, k=3, precision="f16")
+
+
+def test_an_arrow_array_or_a_table_without_identities_is_refused(features):
+    with pytest.raises(TypeError, match="got an Arrow array"):
+        simgap._simgap.features(pa.array([1, 2, 3]), "{}")
+    with pytest.raises(simgap.SimgapConfigError, match=r'no "source" column'):
+        simgap.Codebook.fit(features.drop_columns(["source"]), facet="usi")
