@@ -12,7 +12,9 @@ The common case, as easy as ``mauve.compute_mauve``::
 
 A pipeline file, as the CLI runs it: ``simgap.run("pipelines/demo.toml")``.
 The stages one by one: ``ingest`` -> ``features`` -> ``Codebook.fit`` / ``Codebook.assign`` -> ``divergence``;
-``kmeans`` on any matrix; ``frequencies`` and ``Frequencies.merge`` for callers that shard the work themselves.
+``kmeans`` on any matrix. For callers that shard the work themselves, the partial results merge in any order:
+``frequencies`` (features), ``sample_keys`` and ``fit_sample`` (then ``Codebook.fit_sample``), and cluster counts
+(``divergence(..., counts=True)``).
 
 Errors are ``SimgapConfigError`` (bad settings; also a ``ValueError``; the CLI's exit code 2) or ``SimgapError``
 (bad data or files; exit code 1), with the CLI's messages.
@@ -39,10 +41,14 @@ from ._errors import SimgapConfigError, SimgapError
 
 __version__: str = _simgap.__version__
 Frequencies = _simgap.Frequencies
+SampleKeys = _simgap.SampleKeys
+FitSample = _simgap.FitSample
 
 __all__ = [
     "Codebook",
+    "FitSample",
     "Frequencies",
+    "SampleKeys",
     "KMeans",
     "RunResult",
     "Ingested",
@@ -51,10 +57,12 @@ __all__ = [
     "compare",
     "divergence",
     "features",
+    "fit_sample",
     "frequencies",
     "ingest",
     "kmeans",
     "run",
+    "sample_keys",
 ]
 
 Output = Literal["pyarrow", "polars"]
@@ -395,6 +403,17 @@ class Codebook:
         return cls(_simgap.Codebook.fit(table, facet, settings))
 
     @classmethod
+    def fit_sample(cls, sample: FitSample, keys: SampleKeys, facet: str = "all", k: int | Literal["auto"] = "auto", *,
+                   restarts: int = 3, pca_variance: float | None = None, precision: Literal["f64", "f32"] = "f64",
+                   max_iter: int = 300, tol: float = 1e-4, minibatch: int | None = None) -> "Codebook":
+        """Fits facet ``facet`` on a fit sample merged from shards (:func:`fit_sample` of each shard, merged) with the
+        merged :func:`sample_keys` of every shard: the codebook :meth:`fit` gives on the whole table with the same
+        settings (the k-means seed is the keys')."""
+        settings = _json({"k": k, "restarts": restarts, "pca_variance": pca_variance, "precision": precision,
+                          "max_iter": max_iter, "tol": tol, "minibatch": minibatch})
+        return cls(_simgap.Codebook.fit_sample(sample, keys, facet, settings))
+
+    @classmethod
     def fit_pair(cls, human: Any, simulator: Any, seed: int = 0) -> tuple["Codebook", np.ndarray, np.ndarray]:
         """The per-pair protocol of arXiv 2605.07847 on two embedding matrices (rows x dimensions): both pooled, rows
         L2-normalised, PCA to 90% of the variance, k-means with K = 500 (capped at the rows), 500 iterations, 5
@@ -448,6 +467,21 @@ class Codebook:
 
     def __repr__(self) -> str:
         return f"Codebook(facet={self.facet!r}, k={self.k}, columns={len(self.columns)}, inertia={self.inertia:.6g})"
+
+
+def sample_keys(features: Any, seed: int = 0) -> SampleKeys:
+    """The first pass of a sharded codebook fit: every row's sampling hash (seeded, per source) of a features table
+    or one shard of it. ``merge`` the shards' keys in any order (``to_json`` / ``from_json`` or pickle carry them)."""
+    return _simgap.SampleKeys.of(_features_table(features), seed)
+
+
+def fit_sample(features: Any, keys: SampleKeys, first_row: int, *, sample_size: int = 200_000,
+               balance: Literal["equal", "proportional"] = "equal") -> FitSample:
+    """The second pass: the rows of a shard that the fit sample takes, given the merged keys of every shard.
+    ``first_row`` is the shard's first row in the whole table (the fit sees the sample in table order). ``merge``
+    the shards' samples in any order, then :meth:`Codebook.fit_sample`."""
+    return _simgap.FitSample.of(_features_table(features), keys, first_row,
+                                _json({"sample_size": sample_size, "balance": balance}))
 
 
 @dataclass

@@ -8,9 +8,12 @@
 //! while Rust works, and rayon uses every core.
 
 mod capsule;
+mod codebook;
 mod commands;
 mod errors;
-mod stages;
+mod features;
+mod numeric;
+mod sample;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -21,16 +24,18 @@ use pyo3::prelude::*;
 fn _simgap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<capsule::ArrowStream>()?;
-    module.add_class::<stages::Frequencies>()?;
-    module.add_class::<stages::Codebook>()?;
-    module.add_class::<stages::KMeansResult>()?;
+    module.add_class::<features::Frequencies>()?;
+    module.add_class::<codebook::Codebook>()?;
+    module.add_class::<numeric::KMeansResult>()?;
+    module.add_class::<sample::SampleKeys>()?;
+    module.add_class::<sample::FitSample>()?;
     module.add_function(wrap_pyfunction!(commands::run_pipeline, module)?)?;
     module.add_function(wrap_pyfunction!(commands::ingest_pipeline, module)?)?;
     module.add_function(wrap_pyfunction!(commands::pipeline_toml, module)?)?;
-    module.add_function(wrap_pyfunction!(stages::features, module)?)?;
-    module.add_function(wrap_pyfunction!(stages::frequencies, module)?)?;
-    module.add_function(wrap_pyfunction!(stages::feature_list, module)?)?;
-    module.add_function(wrap_pyfunction!(stages::kmeans, module)?)?;
-    module.add_function(wrap_pyfunction!(stages::divergence, module)?)?;
+    module.add_function(wrap_pyfunction!(features::features, module)?)?;
+    module.add_function(wrap_pyfunction!(features::frequencies, module)?)?;
+    module.add_function(wrap_pyfunction!(features::feature_list, module)?)?;
+    module.add_function(wrap_pyfunction!(numeric::kmeans, module)?)?;
+    module.add_function(wrap_pyfunction!(numeric::divergence, module)?)?;
     Ok(())
 }

@@ -142,3 +142,30 @@ def test_kmeans_is_deterministic_and_matches_its_labels():
     assert sorted(np.bincount(first.labels)) == [200, 200]
     nearest = ((data[:, None, :] - first.centroids[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
     assert np.array_equal(nearest, first.labels)
+
+
+def test_a_codebook_fitted_from_shards_equals_the_whole_tables(demo_run):
+    import pickle
+
+    import pyarrow as pa
+
+    features = pq.read_table(demo_run / "features.parquet")
+    bounds = [(0, 97), (97, 500), (597, 803)]
+    shards = [(first, features.slice(first, length)) for first, length in bounds]
+    keys = None
+    for _, shard in reversed(shards):
+        part = pickle.loads(pickle.dumps(simgap.sample_keys(shard)))
+        keys = part if keys is None else keys.merge(part)
+    assert keys.rows == {"human": 560, "sim-near-human": 280, "sim-polite-verbose": 280, "sim-terse-impatient": 280}
+    sample = None
+    for first, shard in [shards[1], shards[2], shards[0]]:
+        part = pickle.loads(pickle.dumps(simgap.fit_sample(shard, keys, first)))
+        sample = part if sample is None else sample.merge(part)
+    for facet in ("usi", "all"):
+        sharded = json.loads(simgap.Codebook.fit_sample(sample, keys, facet=facet).to_json())
+        written = json.loads((demo_run / "codebooks" / f"{facet}.json").read_text())
+        sharded.pop("seconds"), written.pop("seconds")
+        assert sharded == written, f"codebook {facet} from shards differs from codebooks/{facet}.json"
+    labels = [simgap.Codebook.fit_sample(sample, keys, facet="usi").assign(shard) for _, shard in shards]
+    assert pa.concat_tables(labels)["cluster"].to_pylist() == \
+        pl.read_parquet(demo_run / "assignments.parquet")["cluster_usi"].to_list()

@@ -106,7 +106,7 @@ impl SamplePlan {
 
 /// The sample's rows of each facet, batch by batch. Each batch's rows are keyed by the table row of the batch's
 /// first row, so parts merged in any order give the sample in table order, the order the fit sees.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FitSample {
     parts: BTreeMap<String, BTreeMap<u64, Array2<f64>>>,
 }
