@@ -108,7 +108,7 @@ def test_tables_from_every_producer_give_the_same_features(conversations):
     import duckdb
 
     relation = duckdb.sql("select * from conversations")
-    assert simgap.features(relation.arrow(), facets=["usi"]).equals(expected)
+    assert simgap.features(relation, facets=["usi"]).equals(expected)  # a DuckDB relation, through its capsule
     assert simgap.features(conversations.to_batches()[0], facets=["usi"]).num_rows <= expected.num_rows
     as_polars = simgap.features(conversations, facets=["usi"], output="polars")
     assert isinstance(as_polars, pl.DataFrame) and as_polars.height == expected.num_rows

@@ -22,9 +22,10 @@ use outcome::Outcome;
 /// Measures how far LLM user simulators are from real users.
 ///
 /// Reads conversation transcripts of humans and simulators (JSONL, OpenAI messages, tau-bench, tau2-bench,
-/// ShareGPT, CSV/TSV, MultiWOZ, RecLLMSim, chitchat) into one Parquet table, turns each conversation into
-/// behavioural features, quantizes them with k-means and compares every simulator with the humans (KL, JS, TV,
-/// MAUVE, User-Sim Index, with bootstrap intervals and human baselines). A pipeline file (TOML) names the inputs, settings and output folder.
+/// ShareGPT, CSV/TSV, MultiWOZ, RecLLMSim, chitchat, and Parquet / Arrow / CSV / NDJSON tables) into one Parquet
+/// table, turns each conversation into behavioural features, quantizes them with k-means and compares every
+/// simulator with the humans (KL, JS, TV, MAUVE, User-Sim Index, with bootstrap intervals and human baselines). A
+/// pipeline file (TOML) names the inputs, settings and output folder.
 #[derive(Debug, Parser)]
 #[command(
     name = "simgap",
