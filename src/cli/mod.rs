@@ -9,6 +9,7 @@ pub mod init;
 pub mod kmeans;
 pub mod logging;
 pub mod manifest;
+pub mod merge;
 pub mod outcome;
 pub mod report;
 pub mod run;
@@ -49,6 +50,7 @@ pub enum Command {
     Kmeans(kmeans::Args),
     Report(report::Args),
     Run(run::Args),
+    Merge(merge::Args),
     Synth(synth::Args),
 }
 
@@ -62,6 +64,7 @@ pub fn execute(command: Command, global: &GlobalArgs) -> anyhow::Result<Outcome>
         Command::Kmeans(command) => kmeans::run(command, global),
         Command::Report(command) => report::run(command, global),
         Command::Run(command) => run::run(command, global),
+        Command::Merge(command) => merge::run(command, global),
         Command::Synth(command) => synth::run(command, global),
         Command::Init(command) => init::run(command, global),
     }

@@ -13,6 +13,7 @@ use crate::divergence::DivergenceError;
 use crate::features::FeaturesError;
 use crate::ingest::IngestError;
 use crate::pipeline::config::ConfigError;
+use crate::pipeline::shards::ShardError;
 use crate::report::ReportError;
 
 /// How a successful command ended.
@@ -56,6 +57,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
             || cause.downcast_ref::<ClusterError>().is_some_and(ClusterError::is_usage)
             || cause.downcast_ref::<DivergenceError>().is_some_and(DivergenceError::is_usage)
             || cause.downcast_ref::<ReportError>().is_some_and(ReportError::is_usage)
+            || cause.downcast_ref::<ShardError>().is_some_and(|e| matches!(e, ShardError::Config(_)))
             || cause.downcast_ref::<KMeansError>().is_some_and(|e| !matches!(e, KMeansError::Linfa(_)))
     });
     ExitCode::from(if usage { 2 } else { 1 })

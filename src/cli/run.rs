@@ -60,9 +60,30 @@ pub struct Args {
     /// (which is rebuilt).
     #[arg(long)]
     pub force: bool,
+    /// Run one shard of N instead of the whole pipeline: I/N, 0 <= I < N (a Slurm array index, a task of a
+    /// scheduler). Each call does the shard's next round (ingest, frequencies, features, sample, assign: five in all)
+    /// into the parts folder and exits; `simgap merge` joins a round once every shard has done it, and the fifth
+    /// merge writes OUT, equal to a `simgap run` of the same pipeline, table for table. docs/scale.md shows the
+    /// loop. Cost: the round's share of the stage's work, on this machine's cores.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::pipeline::shards::Shard>,
+    /// The parts folder of a sharded run (with --shard): where the shards write and the merges read; a folder
+    /// every shard and the merge can see. Default OUT/.shards.
+    #[arg(long, value_name = "DIR", requires = "shard")]
+    pub parts: Option<PathBuf>,
+}
+
+/// Where the stages' outputs come from: computed here, or taken from the last merge of a sharded run.
+#[derive(Debug, Clone, Copy)]
+pub enum Stages<'a> {
+    Compute,
+    Merged(&'a std::path::Path),
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    if let Some(shard) = args.shard {
+        return super::merge::run_shard(&args, shard);
+    }
     let (outcome, out_dir) = run_without_summary(args, global)?;
     // One line on stdout, even with -q and when every stage was skipped: where the results are.
     super::outcome::print_to_stdout(&where_the_results_are(&out_dir, outcome))?;
@@ -72,6 +93,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 /// Everything `simgap run` does but the line on stdout (a library caller, the Python package, reports the output
 /// folder its own way). Returns the outcome and the output folder.
 pub fn run_without_summary(args: Args, global: &GlobalArgs) -> anyhow::Result<(Outcome, PathBuf)> {
+    run_stages(args, global, Stages::Compute)
+}
+
+/// [`run_without_summary`], each stage's outputs computed or taken from a sharded run's last merge.
+pub fn run_stages(args: Args, global: &GlobalArgs, stages: Stages<'_>) -> anyhow::Result<(Outcome, PathBuf)> {
     let config = PipelineConfig::load(&args.pipeline)?;
     // Settings of the later stages are checked before the first one runs: a typo fails in a second, not an hour in.
     config.features_params(config.out_dir(args.out.as_ref())?, false).check_settings()?;
@@ -89,16 +115,16 @@ pub fn run_without_summary(args: Args, global: &GlobalArgs) -> anyhow::Result<(O
     let generation = session.work_dir().to_path_buf();
     let out = Some(&generation);
 
-    let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session)?;
+    let (outcome, accepted, sources) = ingest_stage(&config, &args, global, &mut session, stages)?;
     check_against_ingested(&config, accepted, sources.as_deref())?;
 
-    later_stages(&config, out, global, &mut session, &night)?;
+    later_stages(&config, out, global, &mut session, &night, stages)?;
     session.finish(&config)?;
     Ok((outcome, out_dir))
 }
 
 /// The line a finished run ends with: the report, the tables and (when records were rejected) the rejects.
-fn where_the_results_are(out_dir: &std::path::Path, outcome: Outcome) -> String {
+pub(super) fn where_the_results_are(out_dir: &std::path::Path, outcome: Outcome) -> String {
     let mut line = format!(
         "results: {} (tables in {}, every output in {})",
         out_dir.join(crate::report::REPORT_FILE).display(),
@@ -180,6 +206,7 @@ fn later_stages(
     global: &GlobalArgs,
     session: &mut Session,
     night: &str,
+    stages: Stages<'_>,
 ) -> anyhow::Result<()> {
     let mut reads = BTreeMap::from([(CONVERSATIONS_FILE.to_owned(), session.output_hash(CONVERSATIONS_FILE)?)]);
     external_read(&mut reads, "[features] lexicons", config.features.lexicons.as_deref());
@@ -188,6 +215,10 @@ fn later_stages(
     let plan = session.plan(Stage::Features, config, reads)?;
     if plan.skip {
         session.skipped(&plan, config)?;
+    } else if let Stages::Merged(merged) = stages {
+        let files = [crate::features::FEATURES_FILE, crate::features::FEATURES_REJECTS_FILE];
+        let (outputs, section) = super::merge::take_merged(merged, session.work_dir(), &files, "features")?;
+        session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::features::features_stage(config, out, global)?;
         session.ran(&plan, config, &[report.features_file, report.rejects_file], None)?;
@@ -198,6 +229,9 @@ fn later_stages(
     let plan = session.plan(Stage::Cluster, config, reads)?;
     if plan.skip {
         session.skipped(&plan, config)?;
+    } else if let Stages::Merged(merged) = stages {
+        let (outputs, section) = super::merge::take_merged_cluster(merged, session.work_dir())?;
+        session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::cluster::cluster_stage(config, out, global)?;
         let mut outputs = vec![report.assignments_file];
@@ -214,6 +248,9 @@ fn later_stages(
     let plan = session.plan(Stage::Divergence, config, reads)?;
     if plan.skip {
         session.skipped(&plan, config)?;
+    } else if let Stages::Merged(merged) = stages {
+        let (outputs, section) = super::merge::take_merged_divergence(merged, session.work_dir())?;
+        session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::divergence::divergence_stage(config, out, global)?;
         session.ran(&plan, config, &report.files, None)?;
@@ -244,6 +281,7 @@ fn ingest_stage(
     args: &Args,
     global: &GlobalArgs,
     session: &mut Session,
+    stages: Stages<'_>,
 ) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>)> {
     let out_dir = config.out_dir(args.out.as_ref())?;
     let mut params = config.ingest_params(session.work_dir().to_path_buf(), args.strict, !global.quiet);
@@ -271,6 +309,13 @@ fn ingest_stage(
                 .collect()
         });
         return Ok((if rejected > 0 { Outcome::WithRejects } else { Outcome::Clean }, accepted, sources));
+    }
+    if let Stages::Merged(merged) = stages {
+        let files = [CONVERSATIONS_FILE, ingest::REJECTS_FILE];
+        let (outputs, section) = super::merge::take_merged(merged, session.work_dir(), &files, "ingest")?;
+        session.ran(&plan, config, &outputs, Some(section.clone()))?;
+        let report: super::merge::IngestCounts = serde_json::from_value(section)?;
+        return Ok(report.outcome());
     }
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };
     let outputs = [report.conversations_file.clone(), report.rejects_file.clone()];

@@ -69,6 +69,13 @@ impl AssignmentWriter {
 
     /// Writes the identity of `batch`'s rows (a batch of the feature table) with their clusters.
     pub fn write(&mut self, batch: &RecordBatch, clusters: Vec<Vec<Option<u32>>>) -> Result<(), ClusterError> {
+        let out = self.rows(batch, clusters)?;
+        let path = self.target.final_path();
+        self.writer.write(&out).map_err(|source| ClusterError::WriteParquet { path: path.to_owned(), source })
+    }
+
+    /// The rows [`Self::write`] writes, without writing them.
+    pub fn rows(&self, batch: &RecordBatch, clusters: Vec<Vec<Option<u32>>>) -> Result<RecordBatch, ClusterError> {
         let path = self.target.final_path();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for name in ["conversation_id", "source", "kind"] {
@@ -79,9 +86,17 @@ impl AssignmentWriter {
             columns.push(column.clone());
         }
         columns.extend(clusters.into_iter().map(|c| Arc::new(UInt32Array::from(c)) as ArrayRef));
-        let out = RecordBatch::try_new(self.schema.clone(), columns)
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|source| ClusterError::Arrow { path: path.to_owned(), source })
+    }
+
+    /// Writes rows already in the table's layout (a batch of another `assignments.parquet` of the same facets, such
+    /// as a shard's part): how parts are joined into the stage's table.
+    pub fn write_rows(&mut self, rows: &RecordBatch) -> Result<(), ClusterError> {
+        let path = self.target.final_path();
+        let rows = RecordBatch::try_new(self.schema.clone(), rows.columns().to_vec())
             .map_err(|source| ClusterError::Arrow { path: path.to_owned(), source })?;
-        self.writer.write(&out).map_err(|source| ClusterError::WriteParquet { path: path.to_owned(), source })
+        self.writer.write(&rows).map_err(|source| ClusterError::WriteParquet { path: path.to_owned(), source })
     }
 
     /// Closes the file and renames it into place.

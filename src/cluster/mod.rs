@@ -131,15 +131,7 @@ impl ClusterParams {
             first_row += batch.num_rows() as u64;
         }
 
-        let mut warnings = Vec::new();
-        let mut codebooks: Vec<Codebook> = Vec::new();
-        for facet in &facets {
-            let rows = sample.facet(facet, table.by_facet[facet].len());
-            match fit_codebook(config, &k, &table, facet, rows)? {
-                Ok(codebook) => codebooks.push(codebook),
-                Err(warning) => warnings.push(warning),
-            }
-        }
+        let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, &sample)?;
 
         // Pass 3: assign every row, streaming; the codebooks go in after the assignments they produced.
         let assignments_path = self.out_dir.join(ASSIGNMENTS_FILE);
@@ -200,6 +192,27 @@ pub fn facets_to_fit(config: &ClusterConfig, table: &FeatureTable) -> Result<Vec
     Ok(list.clone())
 }
 
+/// Every facet's codebook from the merged fit sample, in the order of `facets`, with the warnings of the facets
+/// left without one.
+pub fn fit_codebooks(
+    config: &ClusterConfig,
+    k: &ChosenK,
+    table: &FeatureTable,
+    facets: &[String],
+    sample: &FitSample,
+) -> Result<(Vec<Codebook>, Vec<String>), ClusterError> {
+    let mut warnings = Vec::new();
+    let mut codebooks: Vec<Codebook> = Vec::new();
+    for facet in facets {
+        let rows = sample.facet(facet, table.by_facet[facet].len());
+        match fit_codebook(config, k, table, facet, rows)? {
+            Ok(codebook) => codebooks.push(codebook),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    Ok((codebooks, warnings))
+}
+
 /// One facet's codebook from its sample rows, with `k` clusters (`auto`: at most one per row), or (inner `Err`) the
 /// warning of a facet with no value to fit.
 /// Rows without any value in the facet (no timestamps, no embedding) are not fitted and get no cluster; for
@@ -247,7 +260,7 @@ pub fn fit_codebook(
 
 /// Writes each codebook to `dir/<facet>.json` and removes the codebooks of facets not fitted this time, so the
 /// folder matches the assignments.
-fn write_codebooks(dir: &Path, codebooks: &[Codebook]) -> Result<Vec<FacetReport>, ClusterError> {
+pub fn write_codebooks(dir: &Path, codebooks: &[Codebook]) -> Result<Vec<FacetReport>, ClusterError> {
     std::fs::create_dir_all(dir).map_err(|source| ClusterError::Write { path: dir.to_owned(), source })?;
     let mut reports = Vec::with_capacity(codebooks.len());
     for codebook in codebooks {
@@ -275,7 +288,7 @@ fn write_codebooks(dir: &Path, codebooks: &[Codebook]) -> Result<Vec<FacetReport
 
 /// The sources with fewer conversations than clusters, and those with fewer than ten per cluster: each fact one
 /// warning naming every source it concerns, with their sizes.
-fn size_warnings(source_rows: &BTreeMap<String, u64>, k: usize) -> Vec<String> {
+pub fn size_warnings(source_rows: &BTreeMap<String, u64>, k: usize) -> Vec<String> {
     let sized = |keep: &dyn Fn(usize) -> bool| -> String {
         let sides: Vec<String> =
             source_rows.iter().filter(|(_, rows)| keep(**rows as usize)).map(|(s, r)| format!("{s} ({r})")).collect();

@@ -22,7 +22,7 @@ use super::config::DivergenceError;
 use super::inputs::{Assignments, ConversationExtras, FeatureInputs};
 use super::tally::{RowBatch, SampledTurns, Tally, TallyPlan};
 use crate::cluster::codebook::Codebook;
-use crate::features::reader::ConversationBatches;
+use crate::features::reader::{ConversationBatches, ConversationRow};
 use crate::features::text::{Reading, prepare};
 use crate::hashing::row_hash;
 
@@ -211,7 +211,6 @@ fn sampled_turns(
     sampled: &[(u64, u64)],
     stopwords: &rustc_hash::FxHashSet<String>,
 ) -> Result<Vec<(u64, SampledTurns)>, String> {
-    let reading = Reading { words: Some(stopwords), assistant_text: false };
     let file_rows: Vec<u64> = sampled.iter().map(|&(file_row, _)| file_row).collect();
     let groups: Vec<(usize, &[u64])> = ConversationBatches::row_groups(path)?
         .into_iter()
@@ -226,12 +225,7 @@ fn sampled_turns(
         let mut turns = Vec::with_capacity(rows.len());
         for batch in ConversationBatches::open_group_rows(path, &[], group, rows)? {
             let batch = batch?;
-            turns.extend(batch.rows()?.iter().map(|conversation| {
-                let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
-                let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
-                let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
-                Some(SampledTurns { words, example })
-            }));
+            turns.extend(batch.rows()?.iter().map(|conversation| sampled_turns_of(conversation, stopwords)));
         }
         Ok(turns)
     };
@@ -251,6 +245,19 @@ fn sampled_turns(
         return Err("fewer sampled rows read than chosen: the table changed while it was read".into());
     }
     Ok(out)
+}
+
+/// A sampled conversation's user-turn words (without `stopwords`) and its first user turn; None without a user
+/// turn.
+pub fn sampled_turns_of(
+    conversation: &ConversationRow<'_>,
+    stopwords: &rustc_hash::FxHashSet<String>,
+) -> Option<SampledTurns> {
+    let reading = Reading { words: Some(stopwords), assistant_text: false };
+    let prepared = prepare(&conversation.messages, conversation.kind, reading)?;
+    let words = prepared.turns().flat_map(|t| t.content_words()).map(str::to_owned).collect();
+    let example = prepared.turns().find_map(|t| t.text.as_deref()).map(str::to_owned);
+    Some(SampledTurns { words, example })
 }
 
 /// Pass 3: the assignments' and features' batches of the same rows, tallied: the rows in `range` alone. Batches are

@@ -195,7 +195,9 @@ impl FeaturesParams {
         let features_path = self.out_dir.join(FEATURES_FILE);
         let rejects_path = self.out_dir.join(FEATURES_REJECTS_FILE);
         let mut rejects = RejectsWriter::create(&rejects_path)?;
-        let mut counts = self.compute_and_write(&engine, &conversations_path, &features_path, &mut rejects)?;
+        let batches = ConversationBatches::open(&conversations_path)
+            .map_err(|message| FeaturesError::Read { path: conversations_path.clone(), message })?;
+        let mut counts = self.compute_and_write(&engine, batches, &conversations_path, &features_path, &mut rejects)?;
         let issue_count = self.write_embedding_issues(&engine, &embedding_issues, &mut rejects)?;
         rejects.finish()?;
         for means in counts.sources.values_mut() {
@@ -258,13 +260,13 @@ impl FeaturesParams {
     fn compute_and_write(
         &self,
         engine: &FeatureEngine,
+        batches: ConversationBatches,
         conversations_path: &Path,
         features_path: &Path,
         rejects: &mut RejectsWriter,
     ) -> Result<RunCounts, FeaturesError> {
         let read_error = |message: String| FeaturesError::Read { path: conversations_path.to_owned(), message };
         let mut writer = writer::FeaturesWriter::create(features_path, engine.columns())?;
-        let batches = ConversationBatches::open(conversations_path).map_err(read_error)?;
         let progress = crate::progress::count_bar(self.progress, batches.rows(), "features");
         let mut counts = RunCounts::default();
         let (to_writer, writer_inbox) =
@@ -302,6 +304,26 @@ impl FeaturesParams {
         progress.finish_and_clear();
         writer.finish()?;
         Ok(counts)
+    }
+
+    /// A shard's part of the stage: the conversations `rows` of `conversations_path` computed with `engine` (which
+    /// holds the whole corpus's document frequencies), their feature rows written to `features_path` and the rows
+    /// skipped to `rejects_path` (lines of `features_rejects.jsonl`, rows numbered in the whole table). The parts of
+    /// consecutive ranges, concatenated in order, are the stage's own tables. Embeddings are not supported here.
+    pub fn run_rows(
+        &self,
+        engine: &FeatureEngine,
+        conversations_path: &Path,
+        rows: std::ops::Range<u64>,
+        features_path: &Path,
+        rejects_path: &Path,
+    ) -> Result<PartCounts, FeaturesError> {
+        let batches = ConversationBatches::open_range(conversations_path, &[], rows)
+            .map_err(|message| FeaturesError::Read { path: conversations_path.to_owned(), message })?;
+        let mut rejects = RejectsWriter::create_part(rejects_path)?;
+        let counts = self.compute_and_write(engine, batches, conversations_path, features_path, &mut rejects)?;
+        rejects.finish()?;
+        Ok(PartCounts { read: counts.read, written: counts.written, skipped: counts.skipped })
     }
 
     /// The embeddings' problems (rows that matched no conversation, unreadable vectors) written as rejects; how many.
@@ -380,6 +402,14 @@ pub fn summary(report: &FeaturesReport) -> String {
     }
     let _ = writeln!(out);
     out
+}
+
+/// What a shard's part of the stage read, wrote and skipped ([`FeaturesParams::run_rows`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartCounts {
+    pub read: u64,
+    pub written: u64,
+    pub skipped: u64,
 }
 
 /// What the run read, wrote and skipped, and each source's feature means.

@@ -55,6 +55,37 @@ impl ConversationBatches {
         Self::open_rows(path, extra, Some((group, rows)))
     }
 
+    /// Opens the rows `range` of the table (0-based, end exclusive; clipped to the table), with the columns `extra`
+    /// beside the usual ones: a shard's part of the table. Batches number their rows in the whole table, so what
+    /// they produce (rejects naming rows) is what a pass over the whole table produces for those rows.
+    pub fn open_range(path: &Path, extra: &[&str], range: std::ops::Range<u64>) -> Result<Self, String> {
+        let mut batches = Self::open_rows(path, extra, None)?;
+        let total = batches.rows;
+        let (start, end) = (range.start.min(total), range.end.min(total));
+        if (start, end) == (0, total) {
+            return Ok(batches);
+        }
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+        let schema = builder.schema().clone();
+        let mut roots = Vec::new();
+        for name in COLUMNS.iter().chain(extra) {
+            roots.push(schema.index_of(name).map_err(|_| format!("no column {name:?}"))?);
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let selection =
+            RowSelection::from_consecutive_ranges(std::iter::once(start as usize..end as usize), total as usize);
+        batches.reader = builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .with_row_selection(selection)
+            .build()
+            .map_err(|e| e.to_string())?;
+        batches.rows = end - start;
+        batches.next_row = start;
+        Ok(batches)
+    }
+
     fn open_rows(path: &Path, extra: &[&str], selection: Option<(usize, &[u64])>) -> Result<Self, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;

@@ -52,6 +52,14 @@ impl FeaturesWriter {
         self.writer.write(&rows).map_err(|e| write_error(self.target.temp(), e))
     }
 
+    /// Writes rows already in the table's layout (a batch of another `features.parquet` of the same columns, such as
+    /// a shard's part): how parts are joined into the stage's table.
+    pub fn write_rows(&mut self, rows: &RecordBatch) -> Result<(), FeaturesError> {
+        let rows = RecordBatch::try_new(self.schema.clone(), rows.columns().to_vec())
+            .map_err(|e| write_error(self.target.temp(), e))?;
+        self.writer.write(&rows).map_err(|e| write_error(self.target.temp(), e))
+    }
+
     pub fn finish(self) -> Result<(), FeaturesError> {
         let Self { writer, target, .. } = self;
         writer.close().map_err(|e| write_error(target.temp(), e))?;

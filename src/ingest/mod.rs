@@ -177,12 +177,26 @@ impl IngestParams {
     /// Resolves every input to its files and hashes them (in parallel): the ingest stage's fingerprint and the keys
     /// of its cache parts. A path that matches nothing fails here, before anything is written.
     pub fn snapshot(&self) -> Result<InputSnapshot, IngestError> {
+        self.snapshot_of(|_| true)
+    }
+
+    /// Every input's files, in order, without hashing them: the list whose positions [`Self::build_parts`] and
+    /// [`Self::snapshot_of`] take.
+    pub fn input_files(&self) -> Result<Vec<(usize, input_files::InputFile)>, IngestError> {
         let mut files = Vec::new();
         for (index, input) in self.inputs.iter().enumerate() {
             for file in input_files::resolve(&input.path, input.format, &self.base_dir, &self.output_root)? {
                 files.push((index, file));
             }
         }
+        Ok(files)
+    }
+
+    /// [`Self::snapshot`] of the files at the positions `keep` accepts alone (a shard's files): only those are
+    /// hashed.
+    pub fn snapshot_of(&self, keep: impl Fn(usize) -> bool) -> Result<InputSnapshot, IngestError> {
+        let files: Vec<(usize, input_files::InputFile)> =
+            self.input_files()?.into_iter().enumerate().filter(|(at, _)| keep(*at)).map(|(_, f)| f).collect();
         let mut disk_paths: Vec<PathBuf> = files.iter().map(|(_, f)| f.disk_path.clone()).collect();
         disk_paths.sort();
         disk_paths.dedup();
@@ -280,6 +294,30 @@ impl IngestParams {
         let read_files = files.iter().filter(|f| !f.cached).count();
         tracing::debug!(read_files, cached_files = files.len() - read_files, removed_parts = removed, "ingest cache");
         Ok(IngestReport::total(files, sources, accepted, started, conversations_path, rejects_path))
+    }
+
+    /// A shard's part of the stage: the cache parts (in `OUT/.cache/ingest`) of the snapshot's files (a shard's,
+    /// from [`Self::snapshot_of`]), each built unless it exists already; [`Self::run_cached`] then merges every
+    /// part without reading a file again, so shards that build disjoint ranges of files give, together, what one
+    /// run gives. Returns the number of parts built and found.
+    pub fn build_parts(&self, snapshot: &InputSnapshot) -> Result<(usize, usize), IngestError> {
+        self.check()?;
+        let cache_dir = self.output_root.join(cache::CACHE_DIR);
+        std::fs::create_dir_all(&cache_dir).map_err(|source| IngestError::Io { path: cache_dir.clone(), source })?;
+        let progress = indicatif::ProgressBar::hidden();
+        let (mut built, mut found) = (0, 0);
+        for entry in &snapshot.files {
+            let input = &self.inputs[entry.input];
+            let key = cache::part_key(input, &self.options, &entry.file, &entry.sha256);
+            let paths = PartPaths::new(&cache_dir, &key);
+            if PartSummary::load(&paths).is_some() {
+                found += 1;
+                continue;
+            }
+            self.build_part(input, entry, &paths, &progress)?;
+            built += 1;
+        }
+        Ok((built, found))
     }
 
     /// Reads one file into its cache part: the rows that pass the record's own rules, the rejects, the summary last.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod generation;
 pub mod history;
 pub mod incremental;
+pub mod shards;
 
 use std::path::PathBuf;
 
