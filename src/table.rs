@@ -103,3 +103,53 @@ pub struct WriteError {
     pub path: std::path::PathBuf,
     pub message: String,
 }
+
+/// Rows given to the Parquet writer in batches of exactly [`CHUNK_ROWS`] rows, counted from the table's first row,
+/// whatever batches they arrive in. The writer cuts pages at points counted from the start of each batch it is given,
+/// so the same rows written in other batches (a shard's part, a reader's) would give other bytes; cut here, a table
+/// joined from parts is byte for byte the table written in one pass.
+pub struct ChunkedWriter {
+    writer: parquet::arrow::ArrowWriter<std::fs::File>,
+    pending: Vec<arrow::array::RecordBatch>,
+    pending_rows: usize,
+}
+
+/// Rows per batch handed to the Parquet writer; divides every row group size the stages use.
+pub const CHUNK_ROWS: usize = 8192;
+
+impl ChunkedWriter {
+    pub fn new(writer: parquet::arrow::ArrowWriter<std::fs::File>) -> Self {
+        ChunkedWriter { writer, pending: Vec::new(), pending_rows: 0 }
+    }
+
+    pub fn write(&mut self, batch: &arrow::array::RecordBatch) -> parquet::errors::Result<()> {
+        let mut rest = batch.clone();
+        while self.pending_rows + rest.num_rows() >= CHUNK_ROWS {
+            let take = CHUNK_ROWS - self.pending_rows;
+            self.pending.push(rest.slice(0, take));
+            rest = rest.slice(take, rest.num_rows() - take);
+            self.flush()?;
+        }
+        if rest.num_rows() > 0 {
+            self.pending_rows += rest.num_rows();
+            self.pending.push(rest);
+        }
+        Ok(())
+    }
+
+    /// The pending rows as one batch, to the writer.
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let parts = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
+        match parts.as_slice() {
+            [] => Ok(()),
+            [one] => self.writer.write(one),
+            [first, ..] => self.writer.write(&arrow::compute::concat_batches(&first.schema(), &parts)?),
+        }
+    }
+
+    pub fn close(mut self) -> parquet::errors::Result<()> {
+        self.flush()?;
+        self.writer.close().map(|_| ())
+    }
+}

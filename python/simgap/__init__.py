@@ -16,6 +16,9 @@ The stages one by one: ``ingest`` -> ``features`` -> ``Codebook.fit`` / ``Codebo
 ``frequencies`` (features), ``sample_keys`` and ``fit_sample`` (then ``Codebook.fit_sample``), and cluster counts
 (``divergence(..., counts=True)``).
 
+Past one machine: ``simgap.ray.run(pipeline, shards=N)`` and ``simgap.spark.run(spark, pipeline, shards=N)`` run the
+pipeline's shards as Ray or Spark tasks and write the output folder ``simgap run`` writes (docs/scale.md).
+
 Errors are ``SimgapConfigError`` (bad settings; also a ``ValueError``; the CLI's exit code 2) or ``SimgapError``
 (bad data or files; exit code 1), with the CLI's messages.
 """

@@ -43,7 +43,7 @@ pub fn run_pipeline(
     strict: bool,
 ) -> PyResult<u8> {
     let global = quiet();
-    let args = simgap::cli::run::Args { pipeline, out, strict, force };
+    let args = simgap::cli::run::Args { pipeline, out, strict, force, shard: None, parts: None };
     let ran = py.detach(|| simgap::cli::run::run_without_summary(args, &global));
     ran.map(|(outcome, _)| exit_code(outcome)).map_err(to_python)
 }
@@ -68,4 +68,41 @@ pub fn pipeline_toml(settings_json: &str, base_dir: PathBuf) -> PyResult<String>
     simgap::pipeline::config::PipelineConfig::parse(&text, &path, &base_dir)
         .map_err(|e| to_python(anyhow::Error::new(e)))?;
     Ok(text)
+}
+
+/// `simgap run PIPELINE --shard INDEX/COUNT [--parts PARTS] [--out OUT]` but its line on stdout: the shard's next
+/// round. Returns (round, seconds).
+#[pyfunction]
+#[pyo3(signature = (pipeline, index, count, parts=None, out=None))]
+pub fn shard_round(
+    py: Python<'_>,
+    pipeline: PathBuf,
+    index: usize,
+    count: usize,
+    parts: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> PyResult<(String, f64)> {
+    quiet();
+    let shard = format!("{index}/{count}").parse::<simgap::pipeline::shards::Shard>().map_err(config_error)?;
+    let args = simgap::cli::shard::ShardArgs { pipeline, out, parts, strict: false, force: false };
+    let report = py.detach(|| simgap::cli::shard::shard_round(&args, shard)).map_err(to_python)?;
+    Ok((report.round, report.seconds))
+}
+
+/// `simgap merge PIPELINE [--parts PARTS...] [--out OUT]` but its line on stdout. Returns (the round merged, the
+/// next round) while rounds remain, else ("done", exit code as text: "0", or "3" with rejected records).
+#[pyfunction]
+#[pyo3(signature = (pipeline, parts=Vec::new(), out=None))]
+pub fn merge_parts(
+    py: Python<'_>,
+    pipeline: PathBuf,
+    parts: Vec<PathBuf>,
+    out: Option<PathBuf>,
+) -> PyResult<(String, String)> {
+    let global = quiet();
+    let args = simgap::cli::merge::Args { pipeline, out, parts };
+    match py.detach(|| simgap::cli::merge::merge_without_summary(args, &global)).map_err(to_python)? {
+        simgap::cli::merge::MergeOutcome::Round { round, next, .. } => Ok((round.to_owned(), next.to_owned())),
+        simgap::cli::merge::MergeOutcome::Done { outcome, .. } => Ok(("done".into(), exit_code(outcome).to_string())),
+    }
 }

@@ -175,6 +175,9 @@ pub fn frequencies(py: Python<'_>, conversations: &Bound<'_, PyAny>, settings_js
 }
 
 /// The feature rows of a conversations table, and the rows that got none (row, conversation_id, source, reason).
+/// A conversation without a feature row: (row, conversation id, source, reason).
+type SkippedRow = (u64, String, String, String);
+
 #[pyfunction]
 #[pyo3(signature = (conversations, settings_json, frequencies=None))]
 pub fn features(
@@ -182,7 +185,7 @@ pub fn features(
     conversations: &Bound<'_, PyAny>,
     settings_json: &str,
     frequencies: Option<PyRef<'_, Frequencies>>,
-) -> PyResult<(ArrowStream, Vec<(u64, String, String, String)>)> {
+) -> PyResult<(ArrowStream, Vec<SkippedRow>)> {
     let table = import_table(conversations, "conversations")?;
     let engine = feature_engine(settings_json)?;
     let batches = conversation_batches(&table)?;

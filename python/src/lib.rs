@@ -32,6 +32,8 @@ fn _simgap(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(commands::run_pipeline, module)?)?;
     module.add_function(wrap_pyfunction!(commands::ingest_pipeline, module)?)?;
     module.add_function(wrap_pyfunction!(commands::pipeline_toml, module)?)?;
+    module.add_function(wrap_pyfunction!(commands::shard_round, module)?)?;
+    module.add_function(wrap_pyfunction!(commands::merge_parts, module)?)?;
     module.add_function(wrap_pyfunction!(features::features, module)?)?;
     module.add_function(wrap_pyfunction!(features::frequencies, module)?)?;
     module.add_function(wrap_pyfunction!(features::feature_list, module)?)?;

@@ -113,6 +113,9 @@ pub struct FitSample {
     pub settings_json: String,
 }
 
+/// What pickle stores of a fit sample: the rebuilding function and its arguments (IPC bytes, columns, settings).
+type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyBytes>, String, String));
+
 #[pymethods]
 impl FitSample {
     /// The rows of a shard (whose first row is row `first_row` of the whole table) that the sample takes, given the
@@ -160,7 +163,7 @@ impl FitSample {
         Ok(FitSample { inner, columns, settings_json: settings_json.to_owned() })
     }
 
-    fn __reduce__<'py>(slf: Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>, String, String))> {
+    fn __reduce__<'py>(slf: Bound<'py, Self>) -> PyResult<Reduced<'py>> {
         let rebuild = slf.get_type().getattr("from_bytes")?;
         let parts = slf.borrow().to_bytes(slf.py())?;
         Ok((rebuild, parts))

@@ -1,17 +1,14 @@
 //! `simgap merge PIPELINE.toml --parts DIR...`: joins a round of a sharded run once every shard has done it; the
-//! last merge writes OUT as `simgap run` does. Also `simgap run --shard I/N`, one shard's round.
+//! last merge writes OUT as `simgap run` does.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use std::path::PathBuf;
 
 use super::global::GlobalArgs;
 use super::outcome::Outcome;
 use super::run::Stages;
-use crate::ingest::SourceKind;
+use super::shard::into_anyhow;
 use crate::pipeline::config::PipelineConfig;
-use crate::pipeline::shards::{self, Merged, Parts, ROUNDS, Shard, ShardError};
+use crate::pipeline::shards::{self, Merged, Parts};
 
 /// Join one round of a sharded run (`simgap run PIPELINE --shard I/N`) once every shard has done it.
 ///
@@ -46,6 +43,33 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let pipeline = args.pipeline.clone();
+    let (line, outcome) = match merge_without_summary(args, global)? {
+        MergeOutcome::Round { round, next, shards } => (
+            format!(
+                "merged round {round} of {shards} shards; next round: {next} (`simgap run {} --shard I/{shards}` for \
+                 every I, then `simgap merge` again)\n",
+                pipeline.display()
+            ),
+            Outcome::Clean,
+        ),
+        MergeOutcome::Done { outcome, out_dir } => (super::run::where_the_results_are(&out_dir, outcome), outcome),
+    };
+    super::outcome::print_to_stdout(&line)?;
+    Ok(outcome)
+}
+
+/// What a merge did.
+#[derive(Debug)]
+pub enum MergeOutcome {
+    /// A round merged; `next` comes.
+    Round { round: &'static str, next: &'static str, shards: usize },
+    /// The last round merged and OUT written.
+    Done { outcome: Outcome, out_dir: PathBuf },
+}
+
+/// Everything `simgap merge` does but its line on stdout (for a library caller: the Python package's drivers).
+pub fn merge_without_summary(args: Args, global: &GlobalArgs) -> anyhow::Result<MergeOutcome> {
     let config = PipelineConfig::load(&args.pipeline)?;
     let out_dir = config.out_dir(args.out.as_ref())?;
     let parts: Vec<Parts> = if args.parts.is_empty() {
@@ -54,15 +78,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         args.parts.iter().cloned().map(Parts::new).collect()
     };
     match shards::merge(&config, &out_dir, &parts).map_err(into_anyhow)? {
-        Merged::Round { round, next, shards } => {
-            let line = format!(
-                "merged round {round} of {shards} shards; next round: {next} (`simgap run {} --shard I/{shards}` for \
-                 every I, then `simgap merge` again)\n",
-                args.pipeline.display()
-            );
-            super::outcome::print_to_stdout(&line)?;
-            Ok(Outcome::Clean)
-        }
+        Merged::Round { round, next, shards } => Ok(MergeOutcome::Round { round, next, shards }),
         Merged::Ready { merged_dir, .. } => {
             let run_args = super::run::Args {
                 pipeline: args.pipeline,
@@ -73,131 +89,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 parts: None,
             };
             let (outcome, out_dir) = super::run::run_stages(run_args, global, Stages::Merged(&merged_dir))?;
-            super::outcome::print_to_stdout(&super::run::where_the_results_are(&out_dir, outcome))?;
-            Ok(outcome)
+            Ok(MergeOutcome::Done { outcome, out_dir })
         }
     }
-}
-
-/// `simgap run PIPELINE --shard I/N`: the shard's next round.
-pub fn run_shard(args: &super::run::Args, shard: Shard) -> anyhow::Result<Outcome> {
-    if args.strict || args.force {
-        anyhow::bail!(ShardError::Config("--strict and --force are not supported with --shard".into()));
-    }
-    let config = PipelineConfig::load(&args.pipeline)?;
-    let out_dir = config.out_dir(args.out.as_ref())?;
-    let parts = Parts::new(args.parts.clone().unwrap_or_else(|| Parts::default_for(&out_dir)));
-    let report = shards::run_shard(&config, &out_dir, &parts, shard).map_err(into_anyhow)?;
-    let round = ROUNDS.iter().position(|r| *r == report.round).unwrap_or(0) + 1;
-    let line = format!(
-        "shard {}: round {round} of {} ({}) done in {:.2} s; when every shard has, run `simgap merge {}{}`\n",
-        report.shard,
-        ROUNDS.len(),
-        report.round,
-        report.seconds,
-        args.pipeline.display(),
-        args.parts.as_ref().map(|p| format!(" --parts {}", p.display())).unwrap_or_default()
-    );
-    super::outcome::print_to_stdout(&line)?;
-    Ok(Outcome::Clean)
-}
-
-/// A stage's own error keeps its type (and so its exit code); the others are the shards'.
-fn into_anyhow(error: ShardError) -> anyhow::Error {
-    match error {
-        ShardError::Stage(inner) => inner,
-        other => other.into(),
-    }
-}
-
-/// What the driver needs of the merged ingest: the outcome, the conversations accepted and the sources.
-#[derive(Debug, serde::Deserialize)]
-pub struct IngestCounts {
-    accepted: u64,
-    rejected: u64,
-    sources: BTreeMap<String, serde_json::Value>,
-}
-
-impl IngestCounts {
-    pub fn outcome(&self) -> (Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>) {
-        let sources = self
-            .sources
-            .iter()
-            .filter_map(|(name, count)| {
-                let kind = count.get("kind").and_then(|k| k.as_str()).and_then(SourceKind::parse)?;
-                Some((name.clone(), kind))
-            })
-            .collect();
-        let outcome = if self.rejected > 0 { Outcome::WithRejects } else { Outcome::Clean };
-        (outcome, Some(self.accepted), Some(sources))
-    }
-}
-
-/// `files` of the merged folder put into the run's generation (linked, or copied across file systems), and the
-/// stage's manifest section with its paths moved there too.
-pub fn take_merged(
-    merged: &Path,
-    generation: &Path,
-    files: &[&str],
-    stage: &str,
-) -> anyhow::Result<(Vec<PathBuf>, serde_json::Value)> {
-    let outputs =
-        files.iter().map(|name| place(&merged.join(name), &generation.join(name))).collect::<Result<_, _>>()?;
-    Ok((outputs, section(merged, generation, stage)?))
-}
-
-/// The cluster stage's outputs: the codebooks (those of facets not fitted this time removed) and the labels.
-pub fn take_merged_cluster(merged: &Path, generation: &Path) -> anyhow::Result<(Vec<PathBuf>, serde_json::Value)> {
-    let dir = crate::cluster::CODEBOOKS_DIR;
-    let mut outputs = vec![place(
-        &merged.join(crate::cluster::ASSIGNMENTS_FILE),
-        &generation.join(crate::cluster::ASSIGNMENTS_FILE),
-    )?];
-    let fitted: Vec<String> = serde_json::from_slice(&std::fs::read(merged.join("codebook_facets.json"))?)?;
-    let target = generation.join(dir);
-    std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
-    for entry in std::fs::read_dir(&target)? {
-        let path = entry?.path();
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if path.extension().is_some_and(|e| e == "json") && !fitted.contains(&stem) {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
-    for facet in &fitted {
-        let name = format!("{facet}.json");
-        outputs.push(place(&merged.join(dir).join(&name), &target.join(&name))?);
-    }
-    Ok((outputs, section(merged, generation, "cluster")?))
-}
-
-/// The divergence stage's tables, as its manifest section lists them.
-pub fn take_merged_divergence(merged: &Path, generation: &Path) -> anyhow::Result<(Vec<PathBuf>, serde_json::Value)> {
-    let section = section(merged, generation, "divergence")?;
-    let files = section["files"].as_array().context("the merged divergence section lists no files")?;
-    let mut outputs = Vec::new();
-    for file in files {
-        let path = PathBuf::from(file.as_str().context("a file that is not a path")?);
-        let name = path.file_name().context("a file without a name")?;
-        outputs.push(place(&merged.join(name), &generation.join(name))?);
-    }
-    Ok((outputs, section))
-}
-
-/// The stage's manifest section the merge wrote, its paths into `merged` moved into `generation`.
-fn section(merged: &Path, generation: &Path, stage: &str) -> anyhow::Result<serde_json::Value> {
-    let path = merged.join(shards::section_file(stage));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let (from, to) = (merged.to_string_lossy().into_owned(), generation.to_string_lossy().into_owned());
-    Ok(serde_json::from_str(&text.replace(&from, &to)).with_context(|| format!("reading {}", path.display()))?)
-}
-
-/// `from` at `to`: a hard link, or a copy where the two are on different file systems; whatever was at `to` goes.
-fn place(from: &Path, to: &Path) -> anyhow::Result<PathBuf> {
-    if to.exists() {
-        std::fs::remove_file(to).with_context(|| format!("removing {}", to.display()))?;
-    }
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    }
-    Ok(to.to_owned())
 }

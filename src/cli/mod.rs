@@ -1,5 +1,6 @@
 //! The command line as a table of contents: the subcommand list, and one file per subcommand, each an `Args` struct whose doc comments are its `--help`, and a `run`.
 
+pub mod assembled;
 pub mod cluster;
 pub mod divergence;
 pub mod features;
@@ -13,6 +14,7 @@ pub mod merge;
 pub mod outcome;
 pub mod report;
 pub mod run;
+pub mod shard;
 pub mod synth;
 
 use clap::{Parser, Subcommand};

@@ -82,7 +82,14 @@ pub enum Stages<'a> {
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(shard) = args.shard {
-        return super::merge::run_shard(&args, shard);
+        let shard_args = super::shard::ShardArgs {
+            pipeline: args.pipeline,
+            out: args.out,
+            parts: args.parts,
+            strict: args.strict,
+            force: args.force,
+        };
+        return super::shard::run(&shard_args, shard);
     }
     let (outcome, out_dir) = run_without_summary(args, global)?;
     // One line on stdout, even with -q and when every stage was skipped: where the results are.
@@ -217,7 +224,7 @@ fn later_stages(
         session.skipped(&plan, config)?;
     } else if let Stages::Merged(merged) = stages {
         let files = [crate::features::FEATURES_FILE, crate::features::FEATURES_REJECTS_FILE];
-        let (outputs, section) = super::merge::take_merged(merged, session.work_dir(), &files, "features")?;
+        let (outputs, section) = super::assembled::take_merged(merged, session.work_dir(), &files, "features")?;
         session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::features::features_stage(config, out, global)?;
@@ -230,7 +237,7 @@ fn later_stages(
     if plan.skip {
         session.skipped(&plan, config)?;
     } else if let Stages::Merged(merged) = stages {
-        let (outputs, section) = super::merge::take_merged_cluster(merged, session.work_dir())?;
+        let (outputs, section) = super::assembled::take_merged_cluster(merged, session.work_dir())?;
         session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::cluster::cluster_stage(config, out, global)?;
@@ -249,7 +256,7 @@ fn later_stages(
     if plan.skip {
         session.skipped(&plan, config)?;
     } else if let Stages::Merged(merged) = stages {
-        let (outputs, section) = super::merge::take_merged_divergence(merged, session.work_dir())?;
+        let (outputs, section) = super::assembled::take_merged_divergence(merged, session.work_dir())?;
         session.ran(&plan, config, &outputs, Some(section))?;
     } else {
         let report = super::divergence::divergence_stage(config, out, global)?;
@@ -312,9 +319,9 @@ fn ingest_stage(
     }
     if let Stages::Merged(merged) = stages {
         let files = [CONVERSATIONS_FILE, ingest::REJECTS_FILE];
-        let (outputs, section) = super::merge::take_merged(merged, session.work_dir(), &files, "ingest")?;
+        let (outputs, section) = super::assembled::take_merged(merged, session.work_dir(), &files, "ingest")?;
         session.ran(&plan, config, &outputs, Some(section.clone()))?;
-        let report: super::merge::IngestCounts = serde_json::from_value(section)?;
+        let report: super::assembled::IngestCounts = serde_json::from_value(section)?;
         return Ok(report.outcome());
     }
     let report = if args.strict { params.run()? } else { params.run_cached(&snapshot, args.force)? };

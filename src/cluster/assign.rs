@@ -44,7 +44,7 @@ pub fn assign_batch(
 
 /// `assignments.parquet`: identity columns and one uint32 cluster column per codebook.
 pub struct AssignmentWriter {
-    writer: ArrowWriter<File>,
+    writer: crate::table::ChunkedWriter,
     schema: SchemaRef,
     target: AtomicPath,
 }
@@ -64,7 +64,7 @@ impl AssignmentWriter {
             File::create(target.temp()).map_err(|source| ClusterError::Write { path: path.to_owned(), source })?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .map_err(|source| ClusterError::WriteParquet { path: path.to_owned(), source })?;
-        Ok(Self { writer, schema, target })
+        Ok(Self { writer: crate::table::ChunkedWriter::new(writer), schema, target })
     }
 
     /// Writes the identity of `batch`'s rows (a batch of the feature table) with their clusters.

@@ -83,8 +83,9 @@ impl SampleKeys {
     }
 }
 
-/// Which rows the sample takes: a row of a source whose hash is at most the source's threshold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which rows the sample takes: a row of a source whose hash is at most the source's threshold. Small (two numbers
+/// per source): what a driver sends its shards, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SamplePlan {
     pub quotas: BTreeMap<String, usize>,
     /// The largest hash each source's sample takes (None: the source gives no row).

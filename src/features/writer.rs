@@ -22,7 +22,7 @@ use crate::atomic::AtomicPath;
 const ROW_GROUP_ROWS: usize = 16_384;
 
 pub struct FeaturesWriter {
-    writer: ArrowWriter<std::fs::File>,
+    writer: crate::table::ChunkedWriter,
     schema: SchemaRef,
     target: AtomicPath,
 }
@@ -40,7 +40,7 @@ impl FeaturesWriter {
         let file = std::fs::File::create(target.temp()).map_err(|e| write_error(target.temp(), e))?;
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| write_error(target.temp(), e))?;
-        Ok(Self { writer, schema, target })
+        Ok(Self { writer: crate::table::ChunkedWriter::new(writer), schema, target })
     }
 
     /// Writes the rows `kept` of `batch` with their feature values.

@@ -6,16 +6,17 @@
 //! `assignments.parquet` and the divergence tables (assign). Beside each, the stage's section of the manifest
 //! (`<stage>.json`), which the driver records.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::parts::{Parts, Shard, ShardError, io_error};
 use super::rounds::{
-    CODEBOOK_FACETS, FEATURE_ROWS, FREQUENCIES, SAMPLE_KEYS, batches_of, engine, read_json, stage, table_rows,
-    tally_plan, write_json,
+    CODEBOOK_FACETS, FEATURE_ROWS, FREQUENCIES, SAMPLE_PLAN, SOURCE_ROWS, batches_of, engine, read_json, stage,
+    table_rows, tally_plan, write_json,
 };
-use super::{Parts, Shard, ShardError, io_error};
 use crate::cluster::assign::AssignmentWriter;
 use crate::cluster::columns::FeatureTable;
-use crate::cluster::sample::{FitSample, SampleKeys};
+use crate::cluster::sample::{FitSample, SampleKeys, SamplePlan};
 use crate::cluster::{ClusterError, ClusterReport, facets_to_fit, fit_codebooks, size_warnings, write_codebooks};
 use crate::divergence::tally::Tally;
 use crate::features::lexical::DocumentFrequencies;
@@ -94,7 +95,10 @@ impl MergeWork<'_> {
         let rejects_path = merged.join(crate::features::FEATURES_REJECTS_FILE);
         concatenate(&self.files(2, ".rejects.jsonl"), &rejects_path)?;
         write_json(&merged.join(FEATURE_ROWS), &per_shard)?;
-        write_json(&merged.join(SAMPLE_KEYS), &keys)?;
+        // The shards need the plan alone (two numbers per source), not the keys (8 bytes per row).
+        write_json(&merged.join(SOURCE_ROWS), &keys.source_rows())?;
+        let cluster = &self.config.cluster;
+        write_json(&merged.join(SAMPLE_PLAN), &keys.plan(cluster.sample_size, cluster.balance))?;
         let read = table_rows(&merged.join(crate::ingest::CONVERSATIONS_FILE))?;
         let written: u64 = per_shard.iter().sum();
         let mut section = serde_json::json!({
@@ -123,14 +127,14 @@ impl MergeWork<'_> {
         let features_path = merged.join(crate::features::FEATURES_FILE);
         let table = FeatureTable::open(&features_path).map_err(stage)?;
         let facets = facets_to_fit(config, &table).map_err(stage)?;
-        let keys: SampleKeys = read_json(&merged.join(SAMPLE_KEYS))?;
-        let rows = keys.rows() as u64;
+        let source_rows: BTreeMap<String, u64> = read_json(&merged.join(SOURCE_ROWS))?;
+        let rows: u64 = source_rows.values().sum();
         if rows == 0 {
             return Err(stage(ClusterError::NoRows { path: features_path }));
         }
-        let source_rows = keys.source_rows();
-        let k = config.k.choose(keys.smallest_source());
-        let plan = keys.plan(config.sample_size, config.balance);
+        // As `SampleKeys::smallest_source`: the rows of the smallest source.
+        let k = config.k.choose(source_rows.values().copied().min().unwrap_or(0));
+        let plan: SamplePlan = read_json(&merged.join(SAMPLE_PLAN))?;
         let widths = facets.iter().map(|f| (f.clone(), table.by_facet[f].len())).collect();
         let mut sample = FitSample::default();
         for path in self.files(3, ".arrow") {

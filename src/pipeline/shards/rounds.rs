@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 
-use super::{Parts, Shard, ShardError, io_error};
+use super::parts::{Parts, Shard, ShardError, io_error};
 use crate::cluster::assign::{AssignmentWriter, assign_batch};
 use crate::cluster::codebook::Codebook;
 use crate::cluster::columns::FeatureTable;
 use crate::cluster::facets_to_fit;
-use crate::cluster::sample::{FitSample, SampleKeys};
+use crate::cluster::sample::{FitSample, SampleKeys, SamplePlan};
 use crate::divergence::reading::sampled_turns_of;
 use crate::divergence::tally::{RowBatch, SampledTurns, Tally, TallyPlan};
 use crate::features::engine::FeatureEngine;
@@ -25,7 +25,9 @@ use crate::pipeline::config::PipelineConfig;
 
 /// Files of the merged results the rounds read.
 pub(super) const FREQUENCIES: &str = "frequencies.json";
-pub(super) const SAMPLE_KEYS: &str = "sample_keys.json";
+/// The fit sample's plan (per source, its quota and hash threshold), and the rows per source.
+pub(super) const SAMPLE_PLAN: &str = "sample_plan.json";
+pub(super) const SOURCE_ROWS: &str = "source_rows.json";
 /// Feature rows per shard, in shard order (to place a shard's rows in the whole table).
 pub(super) const FEATURE_ROWS: &str = "feature_rows.json";
 /// The facets of the codebooks, in the order the cluster stage fitted them.
@@ -180,8 +182,7 @@ impl ShardWork<'_> {
     /// Round 4: the shard's rows of the fit sample, chosen by the plan of every shard's keys.
     pub fn sample(&self) -> Result<u64, ShardError> {
         let cluster = &self.config.cluster;
-        let keys: SampleKeys = read_json(&self.merged().join(SAMPLE_KEYS))?;
-        let plan = keys.plan(cluster.sample_size, cluster.balance);
+        let plan: SamplePlan = read_json(&self.merged().join(SAMPLE_PLAN))?;
         let table = FeatureTable::open(&self.file(2, ".parquet")).map_err(stage)?;
         let facets = facets_to_fit(cluster, &table).map_err(stage)?;
         let mut first_row = self.first_feature_row()?;
