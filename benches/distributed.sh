@@ -63,12 +63,18 @@ PYEOF
 }
 
 SHARD_LOOP=$WORK/shard_loop.sh
+ROUND_TIMES=$WORK/round_times.txt
 cat > "$SHARD_LOOP" <<SH
 set -e
+now() { date +%s.%N; }
+: > "$ROUND_TIMES"
 for round in 1 2 3 4 5; do
+  start=\$(now)
   for i in \$(seq 0 $((SHARDS - 1))); do "$BIN" -q run "\$1" --out "\$2" --shard \$i/$SHARDS > /dev/null & done
   wait
+  middle=\$(now)
   "$BIN" -q merge "\$1" --out "\$2" > /dev/null
+  echo "\$round \$start \$middle \$(now)" >> "$ROUND_TIMES"
 done
 SH
 DRIVER=$WORK/driver.py
@@ -109,3 +115,13 @@ while read -r name seconds peak; do
   ratio=$(awk -v a="$seconds" -v b="$cli_seconds" 'BEGIN {printf "%.2f", a / b}')
   echo "| $name | $seconds | $ratio | $peak | $same |"
 done < "$WORK/results.txt"
+
+echo
+echo "shard/merge by round ($SHARDS shards at once on $(nproc) cores): wall of the shards, then of the merge"
+echo "| round | shards (s) | merge (s) |"
+echo "|---|---:|---:|"
+names=(ingest frequencies features sample assign)
+while read -r round start middle end; do
+  awk -v n="${names[$((round - 1))]}" -v r="$round" -v a="$start" -v b="$middle" -v c="$end" \
+    'BEGIN {printf "| %d %s | %.2f | %.2f |\n", r, n, b - a, c - b}'
+done < "$ROUND_TIMES"
