@@ -18,8 +18,12 @@ pub struct IngestCounts {
     sources: BTreeMap<String, serde_json::Value>,
 }
 
+/// What the ingest stage tells the stages after it: the outcome, the conversations accepted, the sources with their
+/// kinds (None where it is not known).
+pub type IngestOutcome = (Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>);
+
 impl IngestCounts {
-    pub fn outcome(&self) -> (Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>) {
+    pub fn outcome(&self) -> IngestOutcome {
         let sources = self
             .sources
             .iter()
@@ -88,7 +92,7 @@ fn section(merged: &Path, generation: &Path, stage: &str) -> anyhow::Result<serd
     let path = merged.join(shards::section_file(stage));
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let (from, to) = (merged.to_string_lossy().into_owned(), generation.to_string_lossy().into_owned());
-    Ok(serde_json::from_str(&text.replace(&from, &to)).with_context(|| format!("reading {}", path.display()))?)
+    serde_json::from_str(&text.replace(&from, &to)).with_context(|| format!("reading {}", path.display()))
 }
 
 /// `from` at `to`: a hard link, or a copy where the two are on different file systems; whatever was at `to` goes.

@@ -289,7 +289,7 @@ fn ingest_stage(
     global: &GlobalArgs,
     session: &mut Session,
     stages: Stages<'_>,
-) -> anyhow::Result<(Outcome, Option<u64>, Option<Vec<(String, SourceKind)>>)> {
+) -> anyhow::Result<super::assembled::IngestOutcome> {
     let out_dir = config.out_dir(args.out.as_ref())?;
     let mut params = config.ingest_params(session.work_dir().to_path_buf(), args.strict, !global.quiet);
     params.output_root = out_dir.clone();
