@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{demo_with, project_root, shared_data, stderr};
+use common::{demo_with, shi2019_in, stderr};
 
 /// The night's date every run records, so that the history tables of two runs compare.
 const EPOCH: &str = "1764547200";
@@ -111,12 +111,8 @@ fn sharded_runs_equal_simgap_run_on_the_demo_for_1_3_and_7_shards() {
 #[test]
 #[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn sharded_run_equals_simgap_run_on_shi2019() {
-    let Some(shared) = shared_data() else { return };
-    let text = std::fs::read_to_string(project_root().join("pipelines/shi2019.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("shi2019.toml");
-    let text = text.replace("../../shared/data-samples", shared.to_str().unwrap()).replace("../out/shi2019", "out");
-    std::fs::write(&pipeline, text).unwrap();
+    let Some(pipeline) = shi2019_in(dir.path()) else { return };
     let reference = dir.path().join("reference");
     ok(simgap(&["-q", "run", pipeline.to_str().unwrap(), "--out", reference.to_str().unwrap()]), "simgap run");
     let out = dir.path().join("shards");

@@ -29,7 +29,7 @@ use simgap::features::reader::{ConversationBatch, ConversationBatches};
 use simgap::features::writer::FeaturesWriter;
 use simgap::pipeline::config::PipelineConfig;
 
-use common::{demo_with, project_root, shared_data, simgap, stderr};
+use common::{demo_with, shi2019_in, simgap, stderr};
 
 /// The feature table as one batch.
 fn whole_table(table: &FeatureTable) -> RecordBatch {
@@ -225,12 +225,8 @@ fn stages_by_shards_equal_the_cli_on_the_demo() {
 #[test]
 #[cfg_attr(not(shared_data), ignore = "needs ../shared/data-samples beside the checkout")]
 fn stages_by_shards_equal_the_cli_on_shi2019() {
-    let Some(shared) = shared_data() else { return };
-    let text = std::fs::read_to_string(project_root().join("pipelines/shi2019.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("shi2019.toml");
-    let text = text.replace("../../shared/data-samples", shared.to_str().unwrap()).replace("../out/shi2019", "out");
-    std::fs::write(&pipeline, text).unwrap();
+    let Some(pipeline) = shi2019_in(dir.path()) else { return };
     run_stages(&pipeline);
     let config = PipelineConfig::load(&pipeline).unwrap();
     let shardings: &[&[usize]] = &[&[100_000], &[250], &[7, 1000, 61]];

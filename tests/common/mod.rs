@@ -159,6 +159,17 @@ impl Table {
 
 /// The demo pipeline (`pipelines/demo.toml`) reading the bundled demo data and writing into `out` of a new temp
 /// folder, with `extra` appended (settings tables); returns the folder and the pipeline's path.
+/// `pipelines/shi2019.toml` in `dir`, reading ../shared/data-samples and writing `dir/out`; None (with the reason
+/// printed) where the shared data is absent.
+pub fn shi2019_in(dir: &Path) -> Option<PathBuf> {
+    let shared = shared_data()?;
+    let text = std::fs::read_to_string(project_root().join("pipelines/shi2019.toml")).unwrap();
+    let pipeline = dir.join("shi2019.toml");
+    let text = text.replace("../../shared/data-samples", shared.to_str().unwrap()).replace("../out/shi2019", "out");
+    std::fs::write(&pipeline, text).unwrap();
+    Some(pipeline)
+}
+
 pub fn demo_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let demo = std::fs::read_to_string(project_root().join("pipelines/demo.toml")).unwrap();
