@@ -188,9 +188,9 @@ def _deep_merge(base: dict, extra: Mapping) -> dict:
     return merged
 
 
-def _table_options(table: pa.Table) -> dict:
-    """How the table format reads `table`: its messages column and the identity columns it has."""
-    names = table.schema.names
+def _table_options(schema: pa.Schema) -> dict:
+    """How the table format reads a table of `schema`: its messages column and the identity columns it has."""
+    names = schema.names
     messages = "messages" if "messages" in names else "conversation"
     if messages not in names:
         raise SimgapConfigError(
@@ -198,7 +198,7 @@ def _table_options(table: pa.Table) -> dict:
             f"it has {', '.join(names)}"
         )
     options: dict[str, Any] = {"messages": messages}
-    item = table.schema.field(messages).type
+    item = schema.field(messages).type
     value_type = getattr(item, "value_type", None)
     if value_type is not None and pa.types.is_struct(value_type) and value_type.get_field_index("timestamp") >= 0:
         options["timestamp"] = "timestamp"
@@ -206,6 +206,40 @@ def _table_options(table: pa.Table) -> dict:
         if column in names:
             options[column] = column
     return options
+
+
+def _sources(human: Any, simulators: Mapping[str, Any], human_name: str) -> dict[str, tuple[Any, str]]:
+    """Every source with its kind, the humans first; checked."""
+    if not simulators:
+        raise SimgapConfigError("simulators is empty: name at least one simulator's conversations")
+    sources = {human_name: (human, "human"), **{name: (table, "simulator") for name, table in simulators.items()}}
+    if len(sources) != 1 + len(simulators):
+        raise SimgapConfigError(f"a simulator is named {human_name!r}, the humans' name")
+    return sources
+
+
+def _input_entry(path: str, source: str, kind: str, schema: pa.Schema) -> dict:
+    """The ``[[input]]`` table of a conversations table (file, folder or glob) of ``schema``."""
+    return {"path": path, "format": "table", "source": source, "kind": kind, "table": _table_options(schema)}
+
+
+def _write_pipeline(folder: Path, entries: list[dict], facets: list[str] | None, k: int | str, seed: int,
+                    human_name: str, settings: Mapping[str, Any] | None) -> Path:
+    """``folder/pipeline.toml`` for the inputs ``entries``, output in ``folder/results``, checked as ``simgap run``
+    will read it."""
+    pipeline: dict[str, Any] = {
+        "output": {"dir": "results"},
+        "input": entries,
+        "cluster": {"k": k, "seed": seed},
+        "divergence": {"reference": human_name, "seed": seed},
+    }
+    if facets is not None:
+        pipeline["features"] = {"facets": list(facets)}
+    if settings:
+        pipeline = _deep_merge(pipeline, settings)
+    text = _simgap.pipeline_toml(json.dumps(pipeline), str(folder))
+    (folder / "pipeline.toml").write_text(text)
+    return folder / "pipeline.toml"
 
 
 def compare(human: Any, simulators: Mapping[str, Any], *, facets: list[str] | None = None,
@@ -225,11 +259,7 @@ def compare(human: Any, simulators: Mapping[str, Any], *, facets: list[str] | No
     temporary folder, removed before returning): ``simgap run OUT/pipeline.toml`` reproduces the results byte for
     byte. Returns a :class:`RunResult`; ``result.tables["divergence"]`` and ``["usi"]`` are the headline tables.
     """
-    if not simulators:
-        raise SimgapConfigError("simulators is empty: name at least one simulator's conversations")
-    sources = {human_name: (human, "human"), **{name: (table, "simulator") for name, table in simulators.items()}}
-    if len(sources) != 1 + len(simulators):
-        raise SimgapConfigError(f"a simulator is named {human_name!r}, the humans' name")
+    sources = _sources(human, simulators, human_name)
     keep = out is not None
     folder = Path(out) if keep else Path(tempfile.mkdtemp(prefix="simgap-compare-"))
     try:
@@ -238,25 +268,12 @@ def compare(human: Any, simulators: Mapping[str, Any], *, facets: list[str] | No
         entries = []
         for index, (name, (data, kind)) in enumerate(sources.items()):
             table = _arrow_table(data, name)
-            options = _table_options(table)
             path = inputs / f"{index:03d}.arrow"
             with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
-            entries.append({"path": f"inputs/{path.name}", "format": "table", "source": name, "kind": kind,
-                            "table": options})
-        pipeline: dict[str, Any] = {
-            "output": {"dir": "results"},
-            "input": entries,
-            "cluster": {"k": k, "seed": seed},
-            "divergence": {"reference": human_name, "seed": seed},
-        }
-        if facets is not None:
-            pipeline["features"] = {"facets": list(facets)}
-        if settings:
-            pipeline = _deep_merge(pipeline, settings)
-        text = _simgap.pipeline_toml(json.dumps(pipeline), str(folder))
-        (folder / "pipeline.toml").write_text(text)
-        status = _simgap.run_pipeline(str(folder / "pipeline.toml"), None, force, False)
+            entries.append(_input_entry(f"inputs/{path.name}", name, kind, table.schema))
+        pipeline_file = _write_pipeline(folder, entries, facets, k, seed, human_name, settings)
+        status = _simgap.run_pipeline(str(pipeline_file), None, force, False)
         return _result(status, folder / "results", keep=keep)
     finally:
         if not keep:

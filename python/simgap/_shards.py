@@ -8,10 +8,13 @@ import json
 import os
 import shutil
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from . import _simgap
-from ._pipeline import RunResult, _result
+from ._errors import SimgapConfigError
+from ._pipeline import RunResult, _input_entry, _result, _sources, _write_pipeline
 
 ROUNDS = ("ingest", "frequencies", "features", "sample", "assign")
 
@@ -64,3 +67,25 @@ def drive(pipeline: str | os.PathLike, out: str | os.PathLike | None, parts: str
     if merged != "done":
         raise RuntimeError(f"after five rounds the merge says {merged}")
     return _result(int(status), out_dir, keep=True)
+
+
+def compare_pipeline(out: str | os.PathLike, human: Any, simulators: Mapping[str, Any], human_name: str,
+                     write_parquet, facets: list[str] | None, k: int | str, seed: int,
+                     settings: Mapping[str, Any] | None) -> Path:
+    """The pipeline file of a comparison of distributed tables: ``write_parquet(data, folder)`` writes each source's
+    table with the engine's own parallel writer into ``OUT/inputs/NNN/`` (in order), and ``OUT/pipeline.toml`` names
+    them (``format = "table"``, the options read from the written files' schema), output in ``OUT/results``."""
+    import pyarrow.parquet as pq
+
+    folder = Path(out).resolve()
+    entries = []
+    for index, (name, (data, kind)) in enumerate(_sources(human, simulators, human_name).items()):
+        target = folder / "inputs" / f"{index:03d}"
+        if target.exists():
+            shutil.rmtree(target)
+        write_parquet(data, str(target))
+        files = sorted(target.glob("*.parquet"))
+        if not files:
+            raise SimgapConfigError(f"the {name} table wrote no Parquet file into {target}")
+        entries.append(_input_entry(f"inputs/{index:03d}/*.parquet", name, kind, pq.read_schema(files[0])))
+    return _write_pipeline(folder, entries, facets, k, seed, human_name, settings)

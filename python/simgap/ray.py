@@ -5,6 +5,9 @@
     result = simgap.ray.run("pipelines/demo.toml", out="out/demo", shards=64)
     result.tables["divergence"]
 
+Tables that live in Ray: ``simgap.ray.compare(human=dataset, simulators={"gpt-4o": dataset}, out=...)`` writes
+each Dataset with Ray's own parallel Parquet writer and runs the comparison the same way.
+
 Each of the five rounds (ingest, frequencies, features, sample, assign) is one ``map_batches`` over a dataset of
 shard numbers: every task runs its shard's round with the engine (all of the worker's cores), writing its partial
 result to the parts folder; Ray retries a task that fails (``max_retries``), and a retried shard rewrites its files
@@ -16,6 +19,8 @@ readable by every worker and the driver: a shared file system on a cluster (docs
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from . import _shards
 from ._pipeline import RunResult
@@ -65,3 +70,29 @@ def run(pipeline: str | os.PathLike, out: str | os.PathLike | None = None, *, sh
         return [row["round"] for row in dataset.take_all()]
 
     return _shards.drive(pipeline, out, parts, run_round)
+
+
+def compare(human: Any, simulators: Mapping[str, Any], *, out: str | os.PathLike, shards: int | None = None,
+            facets: list[str] | None = None, k: int | str = "auto", seed: int = 0, human_name: str = "human",
+            settings: Mapping[str, Any] | None = None, max_retries: int = 3) -> RunResult:
+    """:func:`simgap.compare` for Ray Datasets: ``human`` and each simulator a Dataset of conversations, one per row
+    (a ``messages`` column of lists of {role, content}; ``conversation_id``, ``task_id``, ``run``, ``outcome``,
+    ``survey`` used where present).
+
+    Writes each Dataset, in order, with Ray's parallel Parquet writer into ``out/inputs/NNN/``, a pipeline file
+    naming them into ``out/pipeline.toml``, and runs it as :func:`run` does into ``out/results`` (``out`` must be on
+    a file system every worker sees). ``simgap run out/pipeline.toml`` gives the same tables. Returns the
+    :class:`RunResult`.
+    """
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    kept = context.execution_options.preserve_order
+    context.execution_options.preserve_order = True
+    try:
+        pipeline = _shards.compare_pipeline(out, human, simulators, human_name,
+                                            lambda dataset, folder: dataset.write_parquet(folder),
+                                            facets, k, seed, settings)
+    finally:
+        context.execution_options.preserve_order = kept
+    return run(pipeline, shards=shards, max_retries=max_retries)

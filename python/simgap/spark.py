@@ -5,6 +5,9 @@
     spark = SparkSession.builder.master("local[2]").getOrCreate()    # or spark-submit / Databricks
     result = simgap.spark.run(spark, "pipelines/demo.toml", out="out/demo", shards=64)
 
+DataFrames: ``simgap.spark.compare(spark, human=frame, simulators={"gpt-4o": frame}, out=...)`` writes each
+DataFrame with Spark's Parquet writer and runs the comparison the same way.
+
 Each of the five rounds (ingest, frequencies, features, sample, assign) is one ``mapInArrow`` over a DataFrame of
 shard numbers, one partition per shard: the task runs its shard's round with the engine, writing its partial result
 to the parts folder; Spark retries a failed task (``spark.task.maxFailures``; ``local[N,F]`` in local mode), and a
@@ -17,6 +20,8 @@ package (``PYSPARK_PYTHON`` pointing at a Python that has it).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from . import _shards
 from ._pipeline import RunResult
@@ -54,3 +59,22 @@ def run(spark, pipeline: str | os.PathLike, out: str | os.PathLike | None = None
         return [row["round"] for row in frame.collect()]
 
     return _shards.drive(pipeline, out, parts, run_round)
+
+
+def compare(spark, human: Any, simulators: Mapping[str, Any], *, out: str | os.PathLike, shards: int | None = None,
+            facets: list[str] | None = None, k: int | str = "auto", seed: int = 0, human_name: str = "human",
+            settings: Mapping[str, Any] | None = None) -> RunResult:
+    """:func:`simgap.compare` for Spark DataFrames: ``human`` and each simulator a DataFrame of conversations, one
+    per row (a ``messages`` column of arrays of structs {role, content}; ``conversation_id``, ``task_id``, ``run``,
+    ``outcome``, ``survey`` used where present).
+
+    Writes each DataFrame, partitions in order, with Spark's Parquet writer into ``out/inputs/NNN/``, a pipeline file
+    naming them into ``out/pipeline.toml``, and runs it as :func:`run` does into ``out/results`` (``out`` on a file
+    system every executor sees). ``simgap run out/pipeline.toml`` gives the same tables. The rows' order is the
+    partitions' order, as for any table: the same rows after a shuffle (``repartition``) are another order, which
+    changes the codebooks' fit sample order and so may change the numbers. Returns the :class:`RunResult`.
+    """
+    pipeline = _shards.compare_pipeline(out, human, simulators, human_name,
+                                        lambda frame, folder: frame.write.mode("overwrite").parquet(folder),
+                                        facets, k, seed, settings)
+    return run(spark, pipeline, shards=shards)

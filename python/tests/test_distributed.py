@@ -110,3 +110,40 @@ def test_a_second_ray_run_starts_again_and_equals_the_first(ray_local, demo_run,
     simgap.ray.run(pipeline, out=tmp_path / "out", shards=2)
     simgap.ray.run(pipeline, out=tmp_path / "out", shards=2)
     assert_same_outputs(demo_run, tmp_path / "out")
+
+
+def demo_sources(demo_run: Path):
+    """The demo's conversations per source, in the CLI's order, as pyarrow tables (the humans popped first)."""
+    import polars as pl
+
+    from test_same_as_cli import by_source
+
+    sources = {name: frame.to_arrow() for name, frame in
+               by_source(pl.read_parquet(demo_run / "conversations.parquet")).items()}
+    return sources.pop("human"), sources
+
+
+def test_ray_compare_of_datasets_equals_the_cli(ray_local, demo_run, tmp_path):
+    import simgap.ray
+
+    human, simulators = demo_sources(demo_run)
+    as_dataset = lambda table: ray_local.data.from_arrow(table).repartition(3)  # noqa: E731  three blocks each
+    result = simgap.ray.compare(as_dataset(human), {n: as_dataset(t) for n, t in simulators.items()},
+                                out=tmp_path / "cmp", shards=2)
+    assert result.exit_status == 0
+    assert_same_tables(demo_run, tmp_path / "cmp" / "results")
+
+
+def test_spark_compare_of_dataframes_equals_the_cli(spark_local, demo_run, tmp_path):
+    import simgap.spark
+
+    human, simulators = demo_sources(demo_run)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    def as_frame(table):  # the Arrow schema kept (messages stay structs, not maps); slices in order, one per core
+        return spark_local.createDataFrame(table.to_pandas(), schema=from_arrow_schema(table.schema))
+
+    result = simgap.spark.compare(spark_local, as_frame(human), {n: as_frame(t) for n, t in simulators.items()},
+                                  out=tmp_path / "cmp", shards=2)
+    assert result.exit_status == 0
+    assert_same_tables(demo_run, tmp_path / "cmp" / "results")
