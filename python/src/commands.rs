@@ -85,7 +85,7 @@ pub fn shard_round(
     quiet();
     let shard = format!("{index}/{count}").parse::<simgap::pipeline::shards::Shard>().map_err(config_error)?;
     let args = simgap::cli::shard::ShardArgs { pipeline, out, parts, strict: false, force: false };
-    let report = py.detach(|| simgap::cli::shard::shard_round(&args, shard)).map_err(to_python)?;
+    let report = py.detach(|| simgap::cli::shard::shard_round(&args, shard, false)).map_err(to_python)?;
     Ok((report.round, report.seconds))
 }
 

@@ -89,7 +89,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             strict: args.strict,
             force: args.force,
         };
-        return super::shard::run(&shard_args, shard);
+        return super::shard::run(&shard_args, shard, global);
     }
     let (outcome, out_dir) = run_without_summary(args, global)?;
     // One line on stdout, even with -q and when every stage was skipped: where the results are.

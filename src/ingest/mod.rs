@@ -304,7 +304,8 @@ impl IngestParams {
         self.check()?;
         let cache_dir = self.output_root.join(cache::CACHE_DIR);
         std::fs::create_dir_all(&cache_dir).map_err(|source| IngestError::Io { path: cache_dir.clone(), source })?;
-        let progress = indicatif::ProgressBar::hidden();
+        let bytes = snapshot.files.iter().map(|f| f.file.disk_bytes()).sum();
+        let progress = crate::progress::bytes_bar(self.progress, bytes, "ingest");
         let (mut built, mut found) = (0, 0);
         for entry in &snapshot.files {
             let input = &self.inputs[entry.input];
@@ -315,8 +316,10 @@ impl IngestParams {
                 continue;
             }
             self.build_part(input, entry, &paths, &progress)?;
+            progress.inc(entry.file.disk_bytes());
             built += 1;
         }
+        progress.finish_and_clear();
         Ok((built, found))
     }
 

@@ -89,6 +89,7 @@ pub fn run_shard(
     out_dir: &Path,
     parts: &Parts,
     shard: Shard,
+    progress: bool,
 ) -> Result<ShardReport, ShardError> {
     check_supported(config)?;
     let round = next_round(config, parts, shard.count)?;
@@ -103,7 +104,7 @@ pub fn run_shard(
     let started = std::time::Instant::now();
     let dir = parts.round_dir(round);
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    let work = rounds::ShardWork { config, out_dir, parts, shard };
+    let work = rounds::ShardWork { config, out_dir, parts, shard, progress };
     let items = match round {
         0 => work.ingest()?,
         1 => work.frequencies()?,

@@ -112,6 +112,8 @@ pub(super) struct ShardWork<'a> {
     pub out_dir: &'a Path,
     pub parts: &'a Parts,
     pub shard: Shard,
+    /// Progress bars on a terminal (ingest and features, the long rounds).
+    pub progress: bool,
 }
 
 impl ShardWork<'_> {
@@ -130,7 +132,7 @@ impl ShardWork<'_> {
 
     /// Round 1: the cache parts of the shard's input files (a contiguous range of every input's files in order).
     pub fn ingest(&self) -> Result<u64, ShardError> {
-        let params = self.config.ingest_params(self.out_dir.to_owned(), false, false);
+        let params = self.config.ingest_params(self.out_dir.to_owned(), false, self.progress);
         let files = params.input_files().map_err(stage)?.len() as u64;
         let mine = self.shard.range(files);
         let snapshot = params.snapshot_of(|at| mine.contains(&(at as u64))).map_err(stage)?;
@@ -160,7 +162,7 @@ impl ShardWork<'_> {
         let merged = self.merged();
         let engine = engine(self.config, &merged, true)?;
         let rows = self.conversation_rows()?;
-        let params = self.config.features_params(merged.clone(), false);
+        let params = self.config.features_params(merged.clone(), self.progress);
         let conversations = merged.join(crate::ingest::CONVERSATIONS_FILE);
         let (features, rejects) = (self.file(2, ".parquet"), self.file(2, ".rejects.jsonl"));
         params.run_rows(&engine, &conversations, rows.clone(), &features, &rejects).map_err(stage)?;
