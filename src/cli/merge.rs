@@ -22,7 +22,7 @@ use crate::pipeline::shards::{self, Merged, Parts};
 /// round, what `simgap run` reads of OUT (manifest.json, history).
 ///
 /// Writes: the merged results of the round in DIR/merged/ (the first folder): conversations.parquet and
-/// rejects.jsonl; the document frequencies; features.parquet, features_rejects.jsonl and the sample's keys; the
+/// rejects.jsonl; the document frequencies; features.parquet, features_rejects.jsonl and the fit sample's plan; the
 /// codebooks; assignments.parquet and the divergence tables. After the fifth round, OUT as `simgap run` writes it
 /// (a new generation with every output, the manifest, the night in the history, the report), each table equal, byte
 /// for byte, to what `simgap run` writes for the same pipeline and seed, whatever N was. A shard none of the folders
