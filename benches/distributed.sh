@@ -30,7 +30,8 @@ PY=$VENV/bin/python
 export SOURCE_DATE_EPOCH=1764547200 PYSPARK_PYTHON=$PY
 
 CORPUS=$WORK/corpus-$CONVERSATIONS
-[ -f "$CORPUS/pipeline.toml" ] || "$BIN" -q synth --out "$CORPUS" --conversations "$CONVERSATIONS" --simulators 4 --seed 1
+[ -f "$CORPUS/pipeline.toml" ] ||
+  "$BIN" -q synth --out "$CORPUS" --conversations "$CONVERSATIONS" --simulators 4 --seed 1
 PIPELINE=$(realpath "$CORPUS/pipeline.toml")
 
 # measure NAME COMMAND... -> a line "NAME seconds peak_MB" in $WORK/results.txt
