@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Float64Type, Schema};
 use ndarray::Array2;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::error::ClusterError;
@@ -20,6 +21,9 @@ pub const ALL_FACET: &str = "all";
 
 /// Rows per batch read from the feature table.
 const BATCH_ROWS: usize = 8192;
+
+/// The columns that name a row: its source and conversation id.
+const IDENTITY_COLUMNS: [&str; 2] = ["source", "conversation_id"];
 
 /// The feature columns of each facet, from the table's metadata, in column order.
 pub fn facet_columns(schema: &Schema) -> Result<BTreeMap<String, Vec<String>>, String> {
@@ -97,6 +101,24 @@ impl FeatureTable {
         Ok(reader.map(|batch| batch.map_err(|source| ClusterError::Arrow { path: self.path.clone(), source })))
     }
 
+    /// The table's batches with only the columns [`Self::identity`] reads: the sampling pass decodes two columns,
+    /// not every feature.
+    pub fn identity_batches(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, ClusterError>> + '_, ClusterError> {
+        let file = File::open(&self.path).map_err(|source| ClusterError::Open { path: self.path.clone(), source })?;
+        let reader: ParquetRecordBatchReader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|builder| {
+                let schema = builder.parquet_schema();
+                let leaves = (0..schema.num_columns())
+                    .filter(|&i| IDENTITY_COLUMNS.contains(&schema.column(i).path().string().as_str()));
+                let mask = ProjectionMask::leaves(schema, leaves);
+                builder.with_projection(mask).with_batch_size(BATCH_ROWS).build()
+            })
+            .map_err(|source| ClusterError::Parquet { path: self.path.clone(), source })?;
+        Ok(reader.map(|batch| batch.map_err(|source| ClusterError::Arrow { path: self.path.clone(), source })))
+    }
+
     /// The rows `keep` of `columns` in `batch`, as a matrix (NaN for nulls).
     pub fn matrix(&self, batch: &RecordBatch, columns: &[String], keep: &[usize]) -> Result<Array2<f64>, ClusterError> {
         let arrays: Vec<&arrow::array::Float64Array> = columns
@@ -121,6 +143,6 @@ impl FeatureTable {
                 problem: format!("no text column {name:?}"),
             })
         };
-        Ok((text("source")?, text("conversation_id")?))
+        Ok((text(IDENTITY_COLUMNS[0])?, text(IDENTITY_COLUMNS[1])?))
     }
 }

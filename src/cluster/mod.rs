@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 use serde::Serialize;
 
 use crate::atomic::write_atomic;
@@ -109,7 +109,7 @@ impl ClusterParams {
 
         // Pass 1: the sampling hash of every row, then which rows the sample takes.
         let mut keys = SampleKeys::default();
-        for batch in table.batches()? {
+        for batch in table.identity_batches()? {
             keys.add_batch(&table, &batch?, config.seed)?;
         }
         let total_rows = keys.rows();
@@ -131,7 +131,7 @@ impl ClusterParams {
             first_row += batch.num_rows() as u64;
         }
 
-        let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, &sample)?;
+        let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, sample)?;
 
         // Pass 3: assign every row, streaming; the codebooks go in after the assignments they produced.
         let assignments_path = self.out_dir.join(ASSIGNMENTS_FILE);
@@ -192,19 +192,19 @@ pub fn facets_to_fit(config: &ClusterConfig, table: &FeatureTable) -> Result<Vec
     Ok(list.clone())
 }
 
-/// Every facet's codebook from the merged fit sample, in the order of `facets`, with the warnings of the facets
-/// left without one.
+/// Every facet's codebook from the merged fit sample (taken out facet by facet), in the order of `facets`, with the
+/// warnings of the facets left without one.
 pub fn fit_codebooks(
     config: &ClusterConfig,
     k: &ChosenK,
     table: &FeatureTable,
     facets: &[String],
-    sample: &FitSample,
+    mut sample: FitSample,
 ) -> Result<(Vec<Codebook>, Vec<String>), ClusterError> {
     let mut warnings = Vec::new();
     let mut codebooks: Vec<Codebook> = Vec::new();
     for facet in facets {
-        let rows = sample.facet(facet, table.by_facet[facet].len());
+        let rows = sample.take_facet(facet, table.by_facet[facet].len());
         match fit_codebook(config, k, table, facet, rows)? {
             Ok(codebook) => codebooks.push(codebook),
             Err(warning) => warnings.push(warning),
@@ -225,7 +225,7 @@ pub fn fit_codebook(
     sample: Array2<f64>,
 ) -> Result<Result<Codebook, String>, ClusterError> {
     let has_value: Vec<usize> = (0..sample.nrows()).filter(|&i| sample.row(i).iter().any(|v| !v.is_nan())).collect();
-    let sample = sample.select(ndarray::Axis(0), &has_value);
+    let sample = keep_rows(sample, &has_value);
     let complete = |j: usize| {
         if facet == ALL_FACET {
             sample.column(j).iter().all(|v| !v.is_nan())
@@ -244,7 +244,7 @@ pub fn fit_codebook(
     let names = &table.by_facet[facet];
     let columns: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
     let dropped_columns: Vec<String> = dropped.iter().map(|&j| names[j].clone()).collect();
-    let sample = sample.select(ndarray::Axis(1), &kept);
+    let sample = keep_columns(sample, &kept);
     let k = k.for_rows(sample.nrows());
     let settings = CodebookSettings {
         kmeans: config.kmeans_params(k),
@@ -256,6 +256,21 @@ pub fn fit_codebook(
     Codebook::fit(facet, columns, dropped_columns, sample.view(), &settings)
         .map(Ok)
         .map_err(|source| ClusterError::KMeans { facet: facet.to_owned(), source })
+}
+
+/// The rows `keep` (ascending) of `matrix`; the matrix itself, not a copy, when it keeps them all.
+fn keep_rows(matrix: Array2<f64>, keep: &[usize]) -> Array2<f64> {
+    if keep.len() == matrix.nrows() { matrix } else { matrix.select(ndarray::Axis(0), keep) }
+}
+
+/// The columns `keep` of `matrix` in column-major order, the layout the fit has always seen (that of ndarray's
+/// `select` along the columns, whose sums the scaler's statistics round by), made in one copy; `matrix` is freed.
+fn keep_columns(matrix: Array2<f64>, keep: &[usize]) -> Array2<f64> {
+    let mut values = Vec::with_capacity(matrix.nrows() * keep.len());
+    for &j in keep {
+        values.extend(matrix.column(j).iter());
+    }
+    Array2::from_shape_vec((matrix.nrows(), keep.len()).f(), values).expect("rows x kept columns")
 }
 
 /// Writes each codebook to `dir/<facet>.json` and removes the codebooks of facets not fitted this time, so the
@@ -325,6 +340,18 @@ fn remove_stale_codebooks(dir: &Path, fitted: &[String]) -> Result<(), ClusterEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_columns_have_the_values_and_layout_of_ndarrays_select() {
+        let matrix = Array2::from_shape_fn((5, 4), |(i, j)| (i * 10 + j) as f64);
+        for keep in [vec![0, 1, 2, 3], vec![1, 3], vec![2]] {
+            let selected = matrix.select(ndarray::Axis(1), &keep);
+            let kept = keep_columns(matrix.clone(), &keep);
+            assert_eq!(kept, selected);
+            assert_eq!(kept.strides(), selected.strides(), "columns {keep:?}");
+        }
+        assert_eq!(keep_rows(matrix.clone(), &[1, 4]), matrix.select(ndarray::Axis(0), &[1, 4]));
+    }
 
     #[test]
     fn a_size_shortfall_shared_by_several_sources_is_one_warning_naming_them_all() {

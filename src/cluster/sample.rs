@@ -203,6 +203,18 @@ impl FitSample {
         Ok(sample)
     }
 
+    /// A facet's sample as one matrix, in table order, taken out of the sample: its parts are freed as the matrix is
+    /// made, so fitting facet after facet holds one copy of the sample, not two.
+    pub fn take_facet(&mut self, facet: &str, columns: usize) -> Array2<f64> {
+        let parts = self.parts.remove(facet).unwrap_or_default();
+        let rows: usize = parts.values().map(Array2::nrows).sum();
+        let mut values = Vec::with_capacity(rows * columns);
+        for part in parts.into_values() {
+            values.extend(part.as_standard_layout().iter());
+        }
+        Array2::from_shape_vec((rows, columns), values).expect("parts of one facet have the same columns")
+    }
+
     /// A facet's sample as one matrix, in table order.
     pub fn facet(&self, facet: &str, columns: usize) -> Array2<f64> {
         let parts: Vec<_> = self.parts.get(facet).into_iter().flat_map(|p| p.values()).map(|m| m.view()).collect();

@@ -141,7 +141,7 @@ impl MergeWork<'_> {
             let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
             sample.merge(FitSample::from_ipc(&bytes, &widths).map_err(|e| io_error(&path, e))?);
         }
-        let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, &sample).map_err(stage)?;
+        let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, sample).map_err(stage)?;
         let reports = write_codebooks(&merged.join(crate::cluster::CODEBOOKS_DIR), &codebooks).map_err(stage)?;
         let fitted: Vec<&str> = codebooks.iter().map(|c| c.facet.as_str()).collect();
         write_json(&merged.join(CODEBOOK_FACETS), &fitted)?;

@@ -168,7 +168,7 @@ impl ShardWork<'_> {
         params.run_rows(&engine, &conversations, rows.clone(), &features, &rejects).map_err(stage)?;
         let table = FeatureTable::open(&features).map_err(stage)?;
         let mut keys = SampleKeys::default();
-        for batch in table.batches().map_err(stage)? {
+        for batch in table.identity_batches().map_err(stage)? {
             keys.add_batch(&table, &batch.map_err(stage)?, self.config.cluster.seed).map_err(stage)?;
         }
         write_json(&self.file(2, ".keys.json"), &keys)?;
