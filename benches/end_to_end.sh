@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# End to end: `simgap` stage by stage on generated corpora (one human source + 4 simulators, `simgap synth`), with
-# wall time and peak RSS per stage, beside the Python reference pipeline (benches/python_reference.py: pandas, `re`,
+# End to end: `simgap run`, whole and stage by stage, on generated corpora (one human source + 4 simulators,
+# `simgap synth`), with wall time and peak RSS, beside the Python pipeline a researcher writes today
+# (benches/python_reference.py: polars `read_ndjson`, the USI authors' feature code as benches/usi_reference.py,
 # scikit-learn, numpy, scipy) doing the same work on the same files, installed into a virtualenv from pinned versions.
+# Ends with issue 20's table: the goals beside this run's figures.
 #
 #   bash benches/end_to_end.sh                          # 1,000,000 conversations for simgap, 100,000 for both
 #   CONVERSATIONS=200000 PY_CONVERSATIONS=20000 bash benches/end_to_end.sh
 #   PY_FULL=1 bash benches/end_to_end.sh                # also the Python pipeline on the large corpus (slow)
 #
 # Two simgap settings per corpus:
-#   same-work  what the Python pipeline does: the usi facet only, one codebook (k = 50, 3 restarts), bootstrap 1000,
-#              permutations 1000, 100 ceiling splits (simgap computes MAUVE, TV, the USI table and the report on top)
+#   same-work  what the Python pipeline does: the usi facet only, one codebook (k = $K, default 20, 3 restarts),
+#              bootstrap 1000, permutations 1000, 100 ceiling splits (simgap computes MAUVE, TV, the USI table and
+#              the report on top)
 #   default    the default pipeline: every built-in facet, a codebook per facet and `all`, everything above
-# Writes under bench-out/end-to-end (ignored by git); prints a table. Needs the Rust toolchain, python3 with pip,
+# Writes under bench-out/end-to-end (ignored by git); prints tables. Needs the Rust toolchain, python3 with pip,
 # GNU time (/usr/bin/time) for peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,7 @@ CONVERSATIONS=${CONVERSATIONS:-1000000}
 PY_CONVERSATIONS=${PY_CONVERSATIONS:-100000}
 PY_FULL=${PY_FULL:-0}
 SEED=${SEED:-1}
+K=${K:-20}
 WORK=bench-out/end-to-end
 mkdir -p "$WORK"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/simgap-target}
@@ -28,20 +32,20 @@ BIN=$CARGO_TARGET_DIR/release/simgap
 VENV="$WORK/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check numpy==2.4.6 pandas==3.1.1 pyarrow==26.0.1 \
-  scikit-learn==1.9.1 scipy==1.17.1
+  scikit-learn==1.9.1 scipy==1.17.1 polars==2.1.0
 
-SAME_WORK='[features]
-facets = ["usi"]
+SAME_WORK="[features]
+facets = [\"usi\"]
 
 [cluster]
-k = 50
+k = $K
 restarts = 3
-facets = ["usi"]
+facets = [\"usi\"]
 
 [divergence]
 bootstrap = 1000
 permutations = 1000
-ceiling_splits = 100'
+ceiling_splits = 100"
 
 corpus() {  # corpus SIZE -> folder with the generated files and one pipeline per setting
   local size=$1 dir="$WORK/corpus-$1"
@@ -62,8 +66,11 @@ stage() {
 }
 
 declare -A S
-run_simgap() {  # run_simgap DIR SETTING -> fills S[setting-size-stage]
+run_simgap() {  # run_simgap DIR SETTING SIZE -> fills S[setting-size-run] and S[setting-size-stage], each from scratch
   local dir=$1 setting=$2 size=$3
+  rm -rf "$dir/out-$setting"
+  S[$setting-$size-run]=$(stage run "$dir/$setting.toml")
+  rm -rf "$dir/out-$setting"
   for name in ingest features cluster divergence report; do
     S[$setting-$size-$name]=$(stage $name "$dir/$setting.toml")
   done
@@ -71,7 +78,7 @@ run_simgap() {  # run_simgap DIR SETTING -> fills S[setting-size-stage]
 
 run_python() {  # run_python DIR -> JSON on stdout
   /usr/bin/time -f "%e %M" -o "$WORK/py-time.log" "$VENV/bin/python" benches/python_reference.py "$1" "$1/out-python" \
-    --k 50 --restarts 3 --bootstrap 1000 --permutations 1000 --ceiling-splits 100 > "$1/python.json"
+    --k "$K" --restarts 3 --bootstrap 1000 --permutations 1000 --ceiling-splits 100 > "$1/python.json"
   awk '{ printf "%s %.0f", $1, $2 / 1024 }' "$WORK/py-time.log"
 }
 
@@ -87,10 +94,13 @@ PY_LARGE=""
 
 seconds_of() { echo "$1" | cut -d' ' -f1; }
 mb_of() { echo "$1" | cut -d' ' -f2; }
-py_stage() { "$VENV/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds'][sys.argv[2]])" "$1" "$2"; }
+py_stage() {
+  "$VENV/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds'][sys.argv[2]])" "$1" "$2"
+}
 
 echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(free -g | awk '/Mem:/ {print $2}') GiB"
 for size in "$PY_CONVERSATIONS" "$CONVERSATIONS"; do
   for setting in same-work default; do
     total=0; peak=0
@@ -106,6 +116,8 @@ for size in "$PY_CONVERSATIONS" "$CONVERSATIONS"; do
       [ "$(mb_of "$value")" -gt "$peak" ] && peak=$(mb_of "$value")
     done
     printf '  %-11s %9s %7s %9s\n' total "$total" "" "$peak"
+    run=${S[$setting-$size-run]}
+    printf '  %-11s %9s %7s %9s\n' "simgap run" "$(seconds_of "$run")" "" "$(mb_of "$run")"
   done
 done
 
@@ -131,4 +143,16 @@ side_by_side() {
 }
 side_by_side "$PY_CONVERSATIONS" "$small" "$PY_SMALL"
 [ -n "$PY_LARGE" ] && side_by_side "$CONVERSATIONS" "$large" "$PY_LARGE"
+
+# Issue 20's table: its goals beside this run. The k-means rows are benches/kmeans_compare.sh's.
+large_run=${S[default-$CONVERSATIONS-run]}
+small_run=$(seconds_of "${S[same-work-$PY_CONVERSATIONS-run]}")
+py_small=$(py_stage "$small/python.json" total)
+printf '\nissue 20: goals and this run\n'
+printf '  %-62s %-34s %s\n' work "this run" goal
+printf '  %-62s %-34s %s\n' "simgap run, $CONVERSATIONS conversations, every facet (default)" \
+  "$(seconds_of "$large_run") s, $(echo "scale=2; $(mb_of "$large_run") / 1024" | bc) GiB peak" "< 45 s, < 1 GiB"
+printf '  %-62s %-34s %s\n' "$PY_CONVERSATIONS conversations, same work (usi, k = $K): Python / simgap run" \
+  "$(printf '%.2f s / %.2f s = %.1fx' "$py_small" "$small_run" "$(echo "$py_small / $small_run" | bc -l)")" \
+  ">= 20x (simgap <= 1.5 s)"
 exit 0

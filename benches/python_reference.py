@@ -2,7 +2,8 @@
 
 Same inputs, same work, stage by stage:
   ingest      the corpus's JSONL files (canonical lines and OpenAI-style lines, as `simgap synth` writes them) read
-              with pandas, one row per conversation, written to Parquet (pyarrow, zstd)
+              with polars `read_ndjson` (Rust, multi-threaded: the loader a Python user reaches for today), one row
+              per conversation, written to Parquet (zstd)
   features    the 19 USI features + n_turns with the `re` module (benches/usi_reference.py, the implementation
               CI checks simgap against), written to Parquet
   cluster     scikit-learn StandardScaler + KMeans (k, n_init = restarts, k-means++, seed) on the usi columns,
@@ -11,7 +12,7 @@ Same inputs, same work, stage by stage:
               bootstrap by resampling each source's cluster labels with replacement, the human split-half ceiling
               by random halves, and a permutation p-value by shuffling the pooled labels
 
-Usage: python benches/python_reference.py CORPUS_DIR OUT_DIR [--k 50] [--restarts 3] [--bootstrap 1000]
+Usage: python benches/python_reference.py CORPUS_DIR OUT_DIR [--k 20] [--restarts 3] [--bootstrap 1000]
            [--permutations 1000] [--ceiling-splits 100] [--sample 200000] [--seed 0]
 CORPUS_DIR is a folder written by `simgap synth` (its pipeline.toml names the files, sources and kinds).
 Prints one JSON object: seconds per stage and in total, rows, and the JS per source (to compare with simgap's).
@@ -27,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+import polars as pl
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 from sklearn.cluster import KMeans
@@ -45,28 +45,28 @@ def ingest(corpus, out):
     pipeline = tomllib.loads((corpus / "pipeline.toml").read_text())
     frames = []
     for spec in pipeline["input"]:
-        frame = pd.read_json(corpus / spec["path"], lines=True, dtype=False)
+        frame = pl.read_ndjson(corpus / spec["path"])
         if spec["format"] == "openai":
-            frame = frame.rename(columns={"id": "conversation_id"})
+            frame = frame.rename({"id": "conversation_id"})
         for key in ("source", "kind"):  # the pipeline's label wins over the record's, as in simgap
             if key in spec:
-                frame[key] = spec[key]
-        frames.append(frame[["conversation_id", "source", "kind", "messages"]])
-    conversations = pd.concat(frames, ignore_index=True)
-    conversations["messages"] = conversations["messages"].map(
-        lambda messages: [{"role": m["role"], "content": m.get("content")} for m in messages])
-    table = pa.Table.from_pandas(conversations, preserve_index=False)
-    pq.write_table(table, out / "conversations.parquet", compression="zstd")
+                frame = frame.with_columns(pl.lit(spec[key]).alias(key))
+        messages = pl.col("messages").list.eval(
+            pl.struct(pl.element().struct.field("role"), pl.element().struct.field("content")))
+        frames.append(frame.select("conversation_id", "source", "kind", messages))
+    conversations = pl.concat(frames, how="vertical_relaxed")
+    conversations.write_parquet(out / "conversations.parquet", compression="zstd")
     return conversations
 
 
 def features(conversations, out):
     cues = usi_reference.load_cues(REPO / "src/features/cues.toml")
     rows = []
-    for row in conversations.itertuples(index=False):
-        values = usi_reference.features(row.kind, row.messages, cues)
+    for row in conversations.iter_rows(named=True):
+        values = usi_reference.features(row["kind"], row["messages"], cues)
         if values is not None:
-            rows.append({"conversation_id": row.conversation_id, "source": row.source, "kind": row.kind, **values})
+            rows.append({"conversation_id": row["conversation_id"], "source": row["source"], "kind": row["kind"],
+                         **values})
     table = pd.DataFrame(rows, columns=["conversation_id", "source", "kind", *usi_reference.FEATURES])
     table.to_parquet(out / "features.parquet", compression="zstd", index=False)
     return table
@@ -106,7 +106,8 @@ def divergence(table, labels, k, bootstrap, permutations, ceiling_splits, seed):
         ceiling = []
         for _ in range(ceiling_splits):
             order = rng.permutation(len(human))
-            ceiling.append(js(np.bincount(human[order[half:]], minlength=k), np.bincount(human[order[:half]], minlength=k)))
+            ceiling.append(js(np.bincount(human[order[half:]], minlength=k),
+                              np.bincount(human[order[:half]], minlength=k)))
         pooled = np.concatenate([human, own])
         at_least = 0
         for _ in range(permutations):
@@ -127,7 +128,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--permutations", type=int, default=1000)
