@@ -41,20 +41,24 @@ impl FeatureProfile {
         }
     }
 
-    /// Adds the values of several conversations of `cluster`: `values(j, row)` is column j of the row (NaN =
-    /// missing). Column by column, so each sum stays in cache while a column's values stream past.
-    pub fn add_rows(&mut self, cluster: usize, rows: &[usize], values: impl Fn(usize, usize) -> f64) {
-        let (sums, squares, counts) = (&mut self.sums[cluster], &mut self.squares[cluster], &mut self.counts[cluster]);
-        for j in 0..sums.len() {
-            let (sum, square, count) = (&mut sums[j], &mut squares[j], &mut counts[j]);
-            for &row in rows {
-                let v = values(j, row);
-                if v.is_nan() {
-                    continue;
+    /// Adds a batch's rows, `members[cluster]` the rows of each cluster; `values(j, row)` is column j of the row
+    /// (NaN = missing). Column by column, then cluster by cluster: one column's values stay in cache while every
+    /// cluster reads its rows of it (cluster by cluster over every column, they would be read from memory again for
+    /// each cluster). Each sum sees its cluster's rows in row order.
+    pub fn add_members(&mut self, members: &[Vec<usize>], values: impl Fn(usize, usize) -> f64) {
+        for j in 0..self.columns.len() {
+            for (cluster, rows) in members.iter().enumerate() {
+                let (sum, square, count) =
+                    (&mut self.sums[cluster][j], &mut self.squares[cluster][j], &mut self.counts[cluster][j]);
+                for &row in rows {
+                    let v = values(j, row);
+                    if v.is_nan() {
+                        continue;
+                    }
+                    sum.add(v);
+                    square.add(v * v);
+                    *count += 1;
                 }
-                sum.add(v);
-                square.add(v * v);
-                *count += 1;
             }
         }
     }
@@ -253,7 +257,9 @@ mod tests {
             let cluster = usize::from(i >= 90);
             let loud = if cluster == 1 { 10.0 } else { 1.0 };
             let values = [1.0 + (i % 2) as f64 * 0.01, loud];
-            profile.add_rows(cluster, &[0], |j, _| values[j]);
+            let mut members = vec![Vec::new(); 2];
+            members[cluster].push(0);
+            profile.add_members(&members, |j, _| values[j]);
         }
         let extremes = profile.extremes(1);
         assert_eq!(extremes[0].0, "loud");

@@ -200,9 +200,7 @@ impl Tally {
         }
         for (f, per_cluster) in members.iter().enumerate() {
             let arrays = &columns.profiles[f];
-            for (cluster, rows) in per_cluster.iter().enumerate().filter(|(_, rows)| !rows.is_empty()) {
-                self.profiles[f].add_rows(cluster, rows, |j, i| value(arrays[j], i));
-            }
+            self.profiles[f].add_members(per_cluster, |j, i| value(arrays[j], i));
         }
         if let Some((row, _)) = turns.next() {
             return Err(format!("turns given for row {row} of a batch of {n} rows, out of order or out of range"));
