@@ -66,9 +66,10 @@ fn restated_turns(sets: &[Vec<&str>]) -> usize {
     for word in sets.iter().flatten() {
         *frequency.entry(word).or_default() += 1;
     }
-    let mut ordered: Vec<&str> = frequency.keys().copied().collect();
-    ordered.sort_unstable_by_key(|w| (frequency[w], *w));
-    let rank: HashMap<&str, u32> = ordered.iter().enumerate().map(|(r, w)| (*w, r as u32)).collect();
+    // Rarest first, ties by the word: (count, word) pairs sorted once, with no lookup per comparison.
+    let mut ordered: Vec<(u32, &str)> = frequency.iter().map(|(word, count)| (*count, *word)).collect();
+    ordered.sort_unstable();
+    let rank: HashMap<&str, u32> = ordered.iter().enumerate().map(|(r, (_, w))| (*w, r as u32)).collect();
     let mut postings: HashMap<u32, Vec<usize>> = HashMap::default();
     let mut seen = vec![usize::MAX; sets.len()];
     let mut restated = 0;
