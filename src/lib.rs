@@ -8,7 +8,8 @@
 //! [`synth`] generates a seeded demo and scale corpus; [`cli`] is the command line (one file per subcommand), in the
 //! library so that every driver (the `simgap` binary, the Python package) runs the same commands.
 //! Low-level rooms that import no stage: [`atomic`] (write-then-rename), [`exact_sum`] (order-free float sums),
-//! [`hashing`], [`manifest`] (the output folder's `manifest.json`), [`progress`], [`repeated`] (settings lists must
+//! [`hashing`], [`manifest`] (the output folder's `manifest.json`), [`prefetch`] (read the next batch while
+//! working on this one), [`progress`], [`repeated`] (settings lists must
 //! not repeat), [`table`] (Parquet writer settings).
 
 pub mod atomic;
@@ -21,6 +22,7 @@ pub mod hashing;
 pub mod ingest;
 pub mod manifest;
 pub mod pipeline;
+pub mod prefetch;
 pub mod progress;
 pub mod repeated;
 pub mod report;

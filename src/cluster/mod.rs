@@ -124,12 +124,12 @@ impl ClusterParams {
         // Pass 2: the sample's feature rows, per facet.
         let mut sample = FitSample::default();
         let mut first_row = 0u64;
-        for batch in table.batches()? {
-            let batch = batch?;
+        crate::prefetch::for_each_prefetched(table.batches()?, |batch| {
             let keep = plan.select(&table, &batch, config.seed)?;
             sample.add_batch(&table, &batch, first_row, &keep, &facets)?;
             first_row += batch.num_rows() as u64;
-        }
+            Ok(())
+        })?;
 
         let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, sample)?;
 
@@ -166,11 +166,12 @@ impl ClusterParams {
         let facets: Vec<String> = codebooks.iter().map(|c| c.facet.clone()).collect();
         let progress = crate::progress::count_bar(self.progress, rows, "assign");
         let mut writer = AssignmentWriter::create(path, &facets)?;
-        for batch in table.batches()? {
-            let batch = batch?;
+        // The next batch is decoded while this one is assigned.
+        crate::prefetch::for_each_prefetched(table.batches()?, |batch| {
             writer.write(&batch, assign_batch(table, &batch, codebooks)?)?;
             progress.inc(batch.num_rows() as u64);
-        }
+            Ok(())
+        })?;
         progress.finish_and_clear();
         writer.finish()
     }

@@ -139,27 +139,12 @@ impl Iterator for ConversationBatches {
 /// Runs `consume` on every batch in order while a thread of its own decodes the next one, so the Parquet decoding
 /// overlaps with the work on the current batch (one batch ahead: memory stays at two batches). Stops at the first
 /// error, the reader's or `consume`'s.
-pub fn for_each_batch<E>(
+pub fn for_each_batch<E: Send>(
     batches: ConversationBatches,
-    read_error: impl Fn(String) -> E,
-    mut consume: impl FnMut(ConversationBatch) -> Result<(), E>,
+    read_error: impl Fn(String) -> E + Send,
+    consume: impl FnMut(ConversationBatch) -> Result<(), E>,
 ) -> Result<(), E> {
-    std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move || {
-            for batch in batches {
-                let failed = batch.is_err();
-                // A closed channel means the consumer stopped; a read error ends the batches.
-                if sender.send(batch).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        for batch in receiver {
-            consume(batch.map_err(&read_error)?)?;
-        }
-        Ok(())
-    })
+    crate::prefetch::for_each_prefetched(batches.map(move |batch| batch.map_err(&read_error)), consume)
 }
 
 /// One batch of the conversations table.
