@@ -4,7 +4,7 @@
 # passes (f64, and f32 with --f32) against the machine's measured matrix-multiply peak (benches/gemm_peak.py: numpy's
 # OpenBLAS on every core). Same n_init (3), max_iter (300) and tol (1e-4) for simgap, scikit-learn and linfa.
 #
-#   bash benches/kmeans_compare.sh                 # the shapes of issue 20: 200k x 32 k 50, 1M x 32 k 100, 100k x 64 k 500
+#   bash benches/kmeans_compare.sh                 # issue 20's shapes: 200k x 32 k 50, 1M x 32 k 100, 100k x 64 k 500
 #   SHAPES="20000 16 20" bash benches/kmeans_compare.sh
 #   LINFA_MAX_N=100000 ...                         # linfa-clustering only up to this n (its k-means++ is O(n k^2 d))
 #
@@ -59,7 +59,8 @@ done
 "$WORK/.venv/bin/python" benches/gemm_peak.py > "$WORK/gemm_peak.json"
 
 echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); n_init $N_INIT, max_iter $MAX_ITER, tol $TOL"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
+  "n_init $N_INIT, max_iter $MAX_ITER, tol $TOL"
 python3 - "$RESULTS" "$WORK/gemm_peak.json" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

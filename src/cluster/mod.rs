@@ -15,10 +15,11 @@
 //! `embedding` L2-normalised, `all` standardised. A row with no value in a facet (timing without timestamps, no
 //! embedding) is left out of that facet's fit and gets a null cluster; `all` leaves out the columns some rows lack,
 //! so missingness never becomes a behaviour; a remaining missing value is filled with the sample mean. Three passes
-//! over the feature table (identities, sample, assignment); memory: 8 bytes of sampling hash per row, the sample,
-//! and one batch. The codebooks are written after the assignments, and codebooks of facets not fitted this time are
-//! removed, so the folder always matches. Cost: the k-means fits (see [`kmeans`]) plus 2 n k d flops per facet to
-//! assign.
+//! over the feature table (identities, two columns; sample and assignment, each decoding the next batch while it
+//! works on this one); memory: 8 bytes of sampling hash per row, the sample (each facet's part freed once that facet
+//! is fitted, and one facet's working copies), and two batches. The codebooks are written after the assignments,
+//! and codebooks of facets not fitted this time are removed, so the folder always matches. Cost: the k-means fits
+//! (see [`kmeans`]) plus 2 n k d flops per facet to assign.
 
 pub mod assign;
 pub mod codebook;
