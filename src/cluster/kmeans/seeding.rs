@@ -3,9 +3,10 @@
 //!
 //! Consumes: the data matrix and a seeded RNG. Produces: k initial centres (k x d, in the data's type).
 //! How: [`SeedingData`] holds the rows in groups of eight stored dimension by dimension, so eight rows' squared
-//! distances to a candidate are eight-lane multiply-adds (an AVX2/FMA kernel chosen at run time, a portable one
-//! otherwise); each centre is drawn in proportion to the current distances, per chunk of rows in parallel and
-//! merged in chunk order, so any thread count gives the same centres.
+//! distances to a candidate are eight-lane multiply-adds (an AVX2/FMA kernel chosen at run time, taking two groups
+//! at a time so that eight chains keep both FMA units busy; a portable one otherwise); each centre is drawn in
+//! proportion to the current distances, per chunk of rows in parallel and merged in chunk order, so any thread count
+//! gives the same centres. Large inputs are bound by memory bandwidth (one pass over the copy per centre).
 //! Cost: O(n k d log k) flops, one pass over the copy per centre; memory 4 n d bytes for the copy and
 //! 4 n (2 + ln k) for the candidates' scores.
 
@@ -79,8 +80,6 @@ fn score_group<const FMA: bool>(
     plane: usize,
     sums: &mut [f64],
 ) {
-    let rows = nearest.len();
-    let trials = candidate_norms.len();
     let d = group.len() / LANES;
     for (b, batch) in planes.chunks_exact(d).enumerate() {
         let mut acc = [[0.0f32; LANES]; 4];
@@ -93,17 +92,88 @@ fn score_group<const FMA: bool>(
                 }
             }
         }
-        for (q, dots) in acc.iter().enumerate().take(trials - 4 * b) {
-            let t = 4 * b + q;
-            let out = &mut scores[t * plane..t * plane + rows];
-            let mut sum = 0.0f32;
-            for r in 0..rows {
-                let score = (norms[r] + candidate_norms[t] - 2.0 * dots[r]).max(0.0).min(nearest[r]);
-                out[r] = score;
-                sum += score;
-            }
-            sums[t] += f64::from(sum);
+        finish_group(&acc, b, norms, nearest, candidate_norms, scores, plane, sums);
+    }
+}
+
+/// The scores of one group of (up to) eight rows against candidates 4 b .. 4 b + 3 from their dot products `acc`:
+/// min(nearest[r], ||x_r||^2 + ||c_t||^2 - 2 x_r.c_t) into `scores[t * plane + r]`, their f32 sum added to `sums[t]`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn finish_group(
+    acc: &[[f32; LANES]; 4],
+    b: usize,
+    norms: &[f32],
+    nearest: &[f32],
+    candidate_norms: &[f32],
+    scores: &mut [f32],
+    plane: usize,
+    sums: &mut [f64],
+) {
+    let rows = nearest.len();
+    for (q, dots) in acc.iter().enumerate().take(candidate_norms.len() - 4 * b) {
+        let t = 4 * b + q;
+        let out = &mut scores[t * plane..t * plane + rows];
+        let mut sum = 0.0f32;
+        for r in 0..rows {
+            let score = (norms[r] + candidate_norms[t] - 2.0 * dots[r]).max(0.0).min(nearest[r]);
+            out[r] = score;
+            sum += score;
         }
+        sums[t] += f64::from(sum);
+    }
+}
+
+/// [`score_group`] for two whole groups (sixteen rows) at once, in AVX2 registers: eight multiply-add chains, one per
+/// (group, candidate), keep both FMA units busy where four chains wait on each other's latency. Each lane is still
+/// one row's chain over the dimensions in order, and the groups are finished one after the other, so the scores and
+/// sums are the bits of two calls of [`score_group`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn score_group_pair_avx2(
+    groups: &[f32],
+    norms: &[f32],
+    nearest: &[f32],
+    planes: &[[f32; 4]],
+    candidate_norms: &[f32],
+    scores: &mut [f32],
+    plane: usize,
+    sums: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    let d = groups.len() / (2 * LANES);
+    let (first, second) = groups.split_at(d * LANES);
+    for (b, batch) in planes.chunks_exact(d).enumerate() {
+        let mut chains = [_mm256_setzero_ps(); 8];
+        for ((x0, x1), c4) in first.chunks_exact(LANES).zip(second.chunks_exact(LANES)).zip(batch) {
+            // SAFETY: each chunk holds LANES = 8 f32 values (unaligned loads); AVX2 and FMA are enabled here.
+            let (x0, x1) = unsafe { (_mm256_loadu_ps(x0.as_ptr()), _mm256_loadu_ps(x1.as_ptr())) };
+            for q in 0..4 {
+                let c = _mm256_set1_ps(c4[q]);
+                chains[q] = _mm256_fmadd_ps(x0, c, chains[q]);
+                chains[4 + q] = _mm256_fmadd_ps(x1, c, chains[4 + q]);
+            }
+        }
+        let mut acc = [[[0.0f32; LANES]; 4]; 2];
+        for q in 0..4 {
+            // SAFETY: each destination holds LANES = 8 f32 values.
+            unsafe {
+                _mm256_storeu_ps(acc[0][q].as_mut_ptr(), chains[q]);
+                _mm256_storeu_ps(acc[1][q].as_mut_ptr(), chains[4 + q]);
+            }
+        }
+        finish_group(&acc[0], b, &norms[..LANES], &nearest[..LANES], candidate_norms, scores, plane, sums);
+        finish_group(
+            &acc[1],
+            b,
+            &norms[LANES..],
+            &nearest[LANES..],
+            candidate_norms,
+            &mut scores[LANES..],
+            plane,
+            sums,
+        );
     }
 }
 
@@ -120,6 +190,14 @@ fn score_group_avx2(
     sums: &mut [f64],
 ) {
     score_group::<true>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
+}
+
+/// Whether the processor has AVX2 and FMA (the AVX2 kernels' run-time choice).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// [`score_group`] with AVX2 and FMA where the processor has them (checked at run time), portable code elsewhere.
@@ -166,6 +244,7 @@ pub(super) fn kmeans_plus_plus<F: Float>(
     let mut scores = vec![0.0f32; n * trials];
     let mut pending: Option<usize> = None; // last round's winner, not yet folded into `closest`
     let mut candidates: Vec<usize> = vec![first; trials];
+    let pair = has_avx2_fma();
     for c in 0..k {
         let candidate_rows: Vec<Vec<f32>> = candidates.iter().map(|&i| seeding.row(i)).collect();
         let planes = candidate_planes(&candidate_rows, d);
@@ -183,19 +262,40 @@ pub(super) fn kmeans_plus_plus<F: Float>(
                 }
                 let mut row = start;
                 while row < end {
-                    let rows = LANES.min(end - row);
-                    let group = &seeding.groups[(row / LANES) * d * LANES..(row / LANES + 1) * d * LANES];
+                    // Two whole groups at a time where the processor has AVX2 and FMA, else (and for the last
+                    // group of the chunk) one.
+                    let rows = if pair && end - row >= 2 * LANES { 2 * LANES } else { LANES.min(end - row) };
+                    let groups = &seeding.groups[(row / LANES) * d * LANES..(row + rows).div_ceil(LANES) * d * LANES];
                     let local = row - start;
-                    score_group_dispatch(
-                        group,
-                        &seeding.norms[row..row + rows],
-                        &closest[local..local + rows],
-                        &planes,
-                        &candidate_norms,
-                        &mut scores[local..],
-                        plane,
-                        &mut sums,
-                    );
+                    let (norms, nearest) = (&seeding.norms[row..row + rows], &closest[local..local + rows]);
+                    let scores = &mut scores[local..];
+                    if rows == 2 * LANES {
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `pair` is true only where the processor has AVX2 and FMA (checked above).
+                        unsafe {
+                            score_group_pair_avx2(
+                                groups,
+                                norms,
+                                nearest,
+                                &planes,
+                                &candidate_norms,
+                                scores,
+                                plane,
+                                &mut sums,
+                            )
+                        };
+                    } else {
+                        score_group_dispatch(
+                            groups,
+                            norms,
+                            nearest,
+                            &planes,
+                            &candidate_norms,
+                            scores,
+                            plane,
+                            &mut sums,
+                        );
+                    }
                     row += rows;
                 }
                 sums
@@ -249,4 +349,63 @@ fn sample_proportional(
     }
     // Rounding left the target past the end: the last row with weight.
     (0..n).rev().find(|&i| weight(i) > 0.0).unwrap_or(n - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-group AVX2 kernel gives the bits of two one-group calls: scores and the order of the sums.
+    #[test]
+    fn a_pair_of_groups_scores_as_two_single_groups() {
+        if !has_avx2_fma() {
+            eprintln!("skipped: no AVX2 and FMA on this processor");
+            return;
+        }
+        let (d, trials) = (7, 6);
+        let value = |i: usize| ((i * 7919) % 1000) as f32 / 37.0 - 13.0;
+        let groups: Vec<f32> = (0..2 * d * LANES).map(value).collect();
+        let norms: Vec<f32> = (0..2 * LANES).map(|i| value(i + 5000).abs() * 9.0).collect();
+        let nearest: Vec<f32> =
+            (0..2 * LANES).map(|i| if i % 3 == 0 { f32::INFINITY } else { value(i + 7000).abs() }).collect();
+        let candidates: Vec<Vec<f32>> =
+            (0..trials).map(|t| (0..d).map(|j| value(9000 + t * d + j)).collect()).collect();
+        let planes = candidate_planes(&candidates, d);
+        let candidate_norms: Vec<f32> = candidates.iter().map(|c| c.iter().map(|v| v * v).sum()).collect();
+        let plane = 2 * LANES;
+        let (mut pair_scores, mut pair_sums) = (vec![0.0f32; plane * trials], vec![0.25f64; trials]);
+        // SAFETY: the processor has AVX2 and FMA (checked above).
+        unsafe {
+            score_group_pair_avx2(
+                &groups,
+                &norms,
+                &nearest,
+                &planes,
+                &candidate_norms,
+                &mut pair_scores,
+                plane,
+                &mut pair_sums,
+            )
+        };
+        let (mut scores, mut sums) = (vec![0.0f32; plane * trials], vec![0.25f64; trials]);
+        for g in 0..2 {
+            let rows = g * LANES..(g + 1) * LANES;
+            score_group::<true>(
+                &groups[g * d * LANES..(g + 1) * d * LANES],
+                &norms[rows.clone()],
+                &nearest[rows],
+                &planes,
+                &candidate_norms,
+                &mut scores[g * LANES..],
+                plane,
+                &mut sums,
+            );
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&pair_scores), bits(&scores));
+        assert_eq!(
+            pair_sums.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            sums.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
 }
