@@ -94,11 +94,7 @@ impl FeatureTable {
 
     /// The table's batches, read afresh (each pass of the stage reads the file once more).
     pub fn batches(&self) -> Result<impl Iterator<Item = Result<RecordBatch, ClusterError>> + '_, ClusterError> {
-        let file = File::open(&self.path).map_err(|source| ClusterError::Open { path: self.path.clone(), source })?;
-        let reader: ParquetRecordBatchReader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
-            .map_err(|source| ClusterError::Parquet { path: self.path.clone(), source })?;
-        Ok(reader.map(|batch| batch.map_err(|source| ClusterError::Arrow { path: self.path.clone(), source })))
+        self.read(None)
     }
 
     /// The table's batches with only the columns [`Self::identity`] reads: the sampling pass decodes two columns,
@@ -106,14 +102,28 @@ impl FeatureTable {
     pub fn identity_batches(
         &self,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, ClusterError>> + '_, ClusterError> {
+        self.read(Some(&IDENTITY_COLUMNS))
+    }
+
+    /// The table's batches, of every column or of the columns `only` names.
+    fn read(
+        &self,
+        only: Option<&[&str]>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, ClusterError>> + '_, ClusterError> {
         let file = File::open(&self.path).map_err(|source| ClusterError::Open { path: self.path.clone(), source })?;
         let reader: ParquetRecordBatchReader = ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|builder| {
-                let schema = builder.parquet_schema();
-                let leaves = (0..schema.num_columns())
-                    .filter(|&i| IDENTITY_COLUMNS.contains(&schema.column(i).path().string().as_str()));
-                let mask = ProjectionMask::leaves(schema, leaves);
-                builder.with_projection(mask).with_batch_size(BATCH_ROWS).build()
+                let builder = match only {
+                    Some(names) => {
+                        let schema = builder.parquet_schema();
+                        let leaves = (0..schema.num_columns())
+                            .filter(|&i| names.contains(&schema.column(i).path().string().as_str()));
+                        let mask = ProjectionMask::leaves(schema, leaves);
+                        builder.with_projection(mask)
+                    }
+                    None => builder,
+                };
+                builder.with_batch_size(BATCH_ROWS).build()
             })
             .map_err(|source| ClusterError::Parquet { path: self.path.clone(), source })?;
         Ok(reader.map(|batch| batch.map_err(|source| ClusterError::Arrow { path: self.path.clone(), source })))

@@ -68,6 +68,9 @@ fn candidate_planes(candidates: &[Vec<f32>], d: usize) -> Vec<[f32; 4]> {
 /// Scores one group of (up to) eight rows against every candidate: for row r and candidate t,
 /// min(nearest[r], ||x_r - c_t||^2), written to `scores[t * plane + r]` and added to `sums[t]`.
 /// Four candidates at a time: four independent multiply-add chains share each load of the rows.
+/// The kernels here take their slices as separate arguments, not bundled in structs: as arguments they are known
+/// not to overlap, which the scoring loop's vectorisation needs (bundled, k-means++ for 100k x 64, k = 500 took
+/// 1.72 s instead of 1.50 s).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn score_group<const FMA: bool>(
