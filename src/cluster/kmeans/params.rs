@@ -24,6 +24,10 @@ pub const DEFAULT_RESTARTS: usize = 1;
 pub const DEFAULT_MAX_ITER: usize = 300;
 pub const DEFAULT_TOL: f64 = 1e-4;
 
+/// Restarts whose k-means++ seedings share one pass over the data (each keeps 4 n (2 + ln k) bytes of scores, so
+/// the memory grows with this, not with the number of restarts). Their centres do not depend on it.
+const SEEDED_TOGETHER: usize = 4;
+
 /// Settings of a k-means fit. Defaults follow scikit-learn's: 300 iterations, tol 1e-4, 1 restart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansParams {
@@ -114,17 +118,21 @@ impl KMeansParams {
         let mut best: Option<KMeans<F>> = None;
         let mut stats = FitStats::default();
         let seeding = SeedingData::new(&data);
-        for restart in 0..self.restarts {
-            let mut rng = ChaCha8Rng::seed_from_u64(split_seed(self.seed, restart as u64));
+        let started = std::time::Instant::now();
+        let rngs: Vec<ChaCha8Rng> =
+            (0..self.restarts).map(|r| ChaCha8Rng::seed_from_u64(split_seed(self.seed, r as u64))).collect();
+        let seeded: Vec<_> = rngs
+            .chunks(SEEDED_TOGETHER)
+            .flat_map(|rngs| kmeans_plus_plus(&data, &seeding, self.k, rngs.to_vec()))
+            .collect();
+        stats.init_seconds = started.elapsed().as_secs_f64();
+        for (restart, (centroids, mut rng)) in seeded.into_iter().enumerate() {
             let started = std::time::Instant::now();
-            let centroids = kmeans_plus_plus(&data, &seeding, self.k, &mut rng);
-            let initialised = std::time::Instant::now();
             let run = match self.minibatch {
                 None => bounded::lloyd(&data, &norms, centroids, self.max_iter, tol, restart),
                 Some(batch) => minibatch(&data, &norms, centroids, self.max_iter, tol, batch, restart, &mut rng),
             };
-            stats.init_seconds += (initialised - started).as_secs_f64();
-            stats.lloyd_seconds += initialised.elapsed().as_secs_f64();
+            stats.lloyd_seconds += started.elapsed().as_secs_f64();
             stats.passes += run.stats.passes;
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);

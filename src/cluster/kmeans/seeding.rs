@@ -1,14 +1,17 @@
 //! k-means++ seeding for [`super`]: greedy k-means++ (2 + ln k candidates per centre, the best kept) over a centred
-//! f32 copy of the data.
+//! f32 copy of the data, for several restarts in one pass.
 //!
-//! Consumes: the data matrix and a seeded RNG. Produces: k initial centres (k x d, in the data's type).
+//! Consumes: the data matrix and one seeded RNG per restart. Produces: each restart's k initial centres (k x d, in
+//! the data's type) and its RNG, advanced.
 //! How: [`SeedingData`] holds the rows in groups of eight stored dimension by dimension, so eight rows' squared
 //! distances to a candidate are eight-lane multiply-adds (an AVX2/FMA kernel chosen at run time, taking two groups
-//! at a time so that eight chains keep both FMA units busy; a portable one otherwise); each centre is drawn in
-//! proportion to the current distances, per chunk of rows in parallel and merged in chunk order, so any thread count
-//! gives the same centres. Large inputs are bound by memory bandwidth (one pass over the copy per centre).
-//! Cost: O(n k d log k) flops, one pass over the copy per centre; memory 4 n d bytes for the copy and
-//! 4 n (2 + ln k) for the candidates' scores.
+//! at a time so that eight chains keep both FMA units busy; a portable one otherwise). Each round scores every
+//! restart's candidates on a group of rows while the group is in cache. Each centre is drawn in proportion to the
+//! current distances, per chunk of rows in parallel and merged in chunk order, so any thread count and any number of
+//! restarts sharing the pass give the same centres. Large inputs are bound by memory bandwidth (one pass over the
+//! copy per round).
+//! Cost: O(n k d log k) flops per restart, one pass over the copy per round; memory 4 n d bytes for the copy and
+//! 4 n (2 + ln k) per restart in the pass for the candidates' scores.
 
 use linfa::Float;
 use ndarray::{Array2, ArrayView2};
@@ -223,107 +226,158 @@ fn score_group_dispatch(
     score_group::<false>(group, norms, nearest, planes, candidate_norms, scores, plane, sums);
 }
 
-/// Greedy k-means++: each new centre is the best of 2 + ln k candidates drawn in proportion to the squared
-/// distance to the nearest centre so far. One pass over the data per centre: the pass that scores the candidates
-/// also keeps each row's distance to every candidate, so the winner's distances need no second pass, and each
-/// chunk's total for the next draw comes out of the same scores.
+/// One restart's k-means++ state between rounds: its random stream, the centres so far, each row's squared distance
+/// to its nearest centre, and this round's candidates with their scores.
+struct Seeder<F> {
+    rng: ChaCha8Rng,
+    centroids: Array2<F>,
+    /// Row i's distance to its nearest centre, as of the round before `pending`'s.
+    closest: Vec<f32>,
+    /// The scores of a chunk (rows start..end): min(nearest so far, distance of row i to candidate t) at
+    /// start * trials + t * (end - start) + (i - start), one plane per candidate.
+    scores: Vec<f32>,
+    /// Last round's winner, not yet folded into `closest`.
+    pending: Option<usize>,
+    candidates: Vec<usize>,
+}
+
+/// A restart's candidates as the kernels read them.
+struct CandidateBlock {
+    planes: Vec<[f32; 4]>,
+    norms: Vec<f32>,
+}
+
+/// Greedy k-means++ for every restart at once: each new centre is the best of 2 + ln k candidates drawn in proportion
+/// to the squared distance to the nearest centre so far. One pass over the data per round serves every restart
+/// (each group of rows is scored against every restart's candidates while it is in cache); the pass that scores the
+/// candidates also keeps each row's distance to every candidate, so the winner's distances need no second pass, and
+/// each chunk's total for the next draw comes out of the same scores. Each restart draws from its own `rngs` entry
+/// and its rows are scored and summed in the same order as if it ran alone, so its centres do not depend on how
+/// many restarts share the pass. Returns each restart's centres and its random stream, advanced past the seeding.
 pub(super) fn kmeans_plus_plus<F: Float>(
     data: &ArrayView2<F>,
     seeding: &SeedingData,
     k: usize,
-    rng: &mut ChaCha8Rng,
-) -> Array2<F> {
+    rngs: Vec<ChaCha8Rng>,
+) -> Vec<(Array2<F>, ChaCha8Rng)> {
     let (n, d) = data.dim();
     let trials = 2 + (k as f64).ln() as usize;
     let ranges = chunk_ranges(n);
     let chunk_rows = ranges[0].1 - ranges[0].0;
-    let mut centroids = Array2::<F>::zeros((k, d));
-    let first = rng.gen_range(0..n);
-    centroids.row_mut(0).assign(&data.row(first));
-    // The scores of a chunk (rows start..end): min(nearest so far, distance of row i to candidate t) at
-    // start * trials + t * (end - start) + (i - start), one plane per candidate.
     // Round 0 scores the first centre alone (as every candidate), with an infinite "nearest so far".
-    let mut closest = vec![f32::INFINITY; n];
-    let mut scores = vec![0.0f32; n * trials];
-    let mut pending: Option<usize> = None; // last round's winner, not yet folded into `closest`
-    let mut candidates: Vec<usize> = vec![first; trials];
+    let mut seeders: Vec<Seeder<F>> = rngs
+        .into_iter()
+        .map(|mut rng| {
+            let first = rng.gen_range(0..n);
+            let mut centroids = Array2::<F>::zeros((k, d));
+            centroids.row_mut(0).assign(&data.row(first));
+            Seeder {
+                rng,
+                centroids,
+                closest: vec![f32::INFINITY; n],
+                scores: vec![0.0f32; n * trials],
+                pending: None,
+                candidates: vec![first; trials],
+            }
+        })
+        .collect();
     let pair = has_avx2_fma();
     for c in 0..k {
-        let candidate_rows: Vec<Vec<f32>> = candidates.iter().map(|&i| seeding.row(i)).collect();
-        let planes = candidate_planes(&candidate_rows, d);
-        let candidate_norms: Vec<f32> = candidates.iter().map(|&i| seeding.norms[i]).collect();
-        // One pass: fold last round's winner into `closest`, score this round's candidates, sum per chunk.
-        let chunk_scores: Vec<Vec<f64>> = closest
-            .par_chunks_mut(chunk_rows)
-            .zip(scores.par_chunks_mut(chunk_rows * trials))
-            .zip(ranges.par_iter())
-            .map(|((closest, scores), &(start, end))| {
-                let mut sums = vec![0.0f64; trials];
-                let plane = end - start;
-                if let Some(best) = pending {
-                    closest.copy_from_slice(&scores[best * plane..(best + 1) * plane]);
-                }
-                let mut row = start;
-                while row < end {
-                    // Two whole groups at a time where the processor has AVX2 and FMA, else (and for the last
-                    // group of the chunk) one.
-                    let rows = if pair && end - row >= 2 * LANES { 2 * LANES } else { LANES.min(end - row) };
-                    let groups = &seeding.groups[(row / LANES) * d * LANES..(row + rows).div_ceil(LANES) * d * LANES];
-                    let local = row - start;
-                    let (norms, nearest) = (&seeding.norms[row..row + rows], &closest[local..local + rows]);
-                    let scores = &mut scores[local..];
-                    if rows == 2 * LANES {
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `pair` is true only where the processor has AVX2 and FMA (checked above).
-                        unsafe {
-                            score_group_pair_avx2(
-                                groups,
-                                norms,
-                                nearest,
-                                &planes,
-                                &candidate_norms,
-                                scores,
-                                plane,
-                                &mut sums,
-                            )
-                        };
-                    } else {
-                        score_group_dispatch(
-                            groups,
-                            norms,
-                            nearest,
-                            &planes,
-                            &candidate_norms,
-                            scores,
-                            plane,
-                            &mut sums,
-                        );
-                    }
-                    row += rows;
-                }
-                sums
+        let blocks: Vec<CandidateBlock> = seeders
+            .iter()
+            .map(|seeder| {
+                let rows: Vec<Vec<f32>> = seeder.candidates.iter().map(|&i| seeding.row(i)).collect();
+                let norms = seeder.candidates.iter().map(|&i| seeding.norms[i]).collect();
+                CandidateBlock { planes: candidate_planes(&rows, d), norms }
             })
             .collect();
-        let pots: Vec<f64> = (0..trials).map(|t| chunk_scores.iter().map(|chunk| chunk[t]).sum()).collect();
-        let best = (0..trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("at least two trials");
-        centroids.row_mut(c).assign(&data.row(candidates[best]));
-        pending = Some(best);
-        if c + 1 == k {
-            break;
+        // Each chunk's slices of every restart's state: [chunk][restart].
+        let mut chunk_states: Vec<Vec<(&mut [f32], &mut [f32], Option<usize>)>> =
+            (0..ranges.len()).map(|_| Vec::with_capacity(seeders.len())).collect();
+        for seeder in &mut seeders {
+            let pending = seeder.pending;
+            let closest = seeder.closest.chunks_mut(chunk_rows);
+            let scores = seeder.scores.chunks_mut(chunk_rows * trials);
+            for (chunk, (closest, scores)) in chunk_states.iter_mut().zip(closest.zip(scores)) {
+                chunk.push((closest, scores, pending));
+            }
         }
-        // Draw the next round's candidates in proportion to the distance to the nearest centre.
-        let chunk_totals: Vec<f64> = chunk_scores.iter().map(|chunk| chunk[best]).collect();
-        let potential: f64 = chunk_totals.iter().sum();
-        let current = |i: usize| {
-            let start = (i / chunk_rows) * chunk_rows;
-            let plane = chunk_rows.min(n - start);
-            scores[start * trials + best * plane + (i - start)]
-        };
-        candidates = (0..trials)
-            .map(|_| sample_proportional(&current, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
+        // One pass: fold last round's winner into `closest`, score this round's candidates, sum per chunk.
+        let chunk_scores: Vec<Vec<Vec<f64>>> = chunk_states
+            .into_par_iter()
+            .zip(ranges.par_iter())
+            .map(|(mut states, &(start, end))| score_chunk(seeding, &blocks, &mut states, start, end, trials, pair))
             .collect();
+        for (r, seeder) in seeders.iter_mut().enumerate() {
+            let pots: Vec<f64> = (0..trials).map(|t| chunk_scores.iter().map(|chunk| chunk[r][t]).sum()).collect();
+            let best = (0..trials).min_by(|&a, &b| pots[a].total_cmp(&pots[b])).expect("at least two trials");
+            seeder.centroids.row_mut(c).assign(&data.row(seeder.candidates[best]));
+            seeder.pending = Some(best);
+            if c + 1 == k {
+                continue;
+            }
+            // Draw the next round's candidates in proportion to the distance to the nearest centre.
+            let chunk_totals: Vec<f64> = chunk_scores.iter().map(|chunk| chunk[r][best]).collect();
+            let potential: f64 = chunk_totals.iter().sum();
+            let scores = &seeder.scores;
+            let current = |i: usize| {
+                let start = (i / chunk_rows) * chunk_rows;
+                let plane = chunk_rows.min(n - start);
+                scores[start * trials + best * plane + (i - start)]
+            };
+            let rng = &mut seeder.rng;
+            seeder.candidates = (0..trials)
+                .map(|_| sample_proportional(&current, &ranges, &chunk_totals, rng.r#gen::<f64>() * potential, n))
+                .collect();
+        }
     }
-    centroids
+    seeders.into_iter().map(|seeder| (seeder.centroids, seeder.rng)).collect()
+}
+
+/// One chunk's part of a round for every restart: folds each restart's last winner into its `closest`, then scores
+/// the chunk's rows against each restart's candidates, one or two lane groups at a time, every restart on a group
+/// before the next group. Returns each restart's per-candidate sums over the chunk.
+fn score_chunk(
+    seeding: &SeedingData,
+    blocks: &[CandidateBlock],
+    states: &mut [(&mut [f32], &mut [f32], Option<usize>)],
+    start: usize,
+    end: usize,
+    trials: usize,
+    pair: bool,
+) -> Vec<Vec<f64>> {
+    let d = seeding.d;
+    let plane = end - start;
+    let mut sums = vec![vec![0.0f64; trials]; states.len()];
+    for (closest, scores, pending) in states.iter_mut() {
+        if let Some(best) = *pending {
+            closest.copy_from_slice(&scores[best * plane..(best + 1) * plane]);
+        }
+    }
+    let mut row = start;
+    while row < end {
+        // Two whole groups at a time where the processor has AVX2 and FMA, else (and for the last group of the
+        // chunk) one.
+        let rows = if pair && end - row >= 2 * LANES { 2 * LANES } else { LANES.min(end - row) };
+        let groups = &seeding.groups[(row / LANES) * d * LANES..(row + rows).div_ceil(LANES) * d * LANES];
+        let norms = &seeding.norms[row..row + rows];
+        let local = row - start;
+        for (((closest, scores, _), block), sums) in states.iter_mut().zip(blocks).zip(&mut sums) {
+            let nearest = &closest[local..local + rows];
+            let scores = &mut scores[local..];
+            if rows == 2 * LANES {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `pair` is true only where the processor has AVX2 and FMA (checked by the caller).
+                unsafe {
+                    score_group_pair_avx2(groups, norms, nearest, &block.planes, &block.norms, scores, plane, sums)
+                };
+            } else {
+                score_group_dispatch(groups, norms, nearest, &block.planes, &block.norms, scores, plane, sums);
+            }
+        }
+        row += rows;
+    }
+    sums
 }
 
 /// Index of the row where the running sum of `weight(i)` passes `target` (weights in chunks with known totals).
@@ -410,5 +464,22 @@ mod tests {
             pair_sums.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
             sums.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
+    }
+
+    /// Restarts seeded in one shared pass get the centres (and the random streams) each gets when seeded alone.
+    #[test]
+    fn restarts_seeded_together_equal_restarts_seeded_alone() {
+        use rand::SeedableRng;
+        let (n, d, k) = (3001, 5, 9);
+        let data = Array2::from_shape_fn((n, d), |(i, j)| (((i * 7919 + j * 104_729) % 1013) as f64).sqrt() - 15.0);
+        let view = data.view();
+        let seeding = SeedingData::new(&view);
+        let rngs: Vec<ChaCha8Rng> = (0..3).map(|r| ChaCha8Rng::seed_from_u64(11 + r)).collect();
+        let together = kmeans_plus_plus(&view, &seeding, k, rngs.clone());
+        for (rng, (centres, mut after)) in rngs.into_iter().zip(together) {
+            let (alone, mut alone_after) = kmeans_plus_plus(&view, &seeding, k, vec![rng]).remove(0);
+            assert_eq!(centres, alone);
+            assert_eq!(after.r#gen::<u64>(), alone_after.r#gen::<u64>());
+        }
     }
 }
