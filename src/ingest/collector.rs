@@ -13,7 +13,7 @@ use super::error::IngestError;
 use super::formats::sink::RecordSink;
 use super::input_files::InputFile;
 use super::options::{IngestOptions, Utf8Policy};
-use super::record::{Location, RawConversation};
+use super::record::{Conversation, Location, RawConversation};
 use super::rejects::{Reject, RejectsWriter};
 use super::report::SourceCount;
 use super::validate::{InputDefaults, Ledger, check_record};
@@ -64,27 +64,10 @@ impl Merge {
             for (conversation, location) in batch? {
                 rejected += copy_rejects_before(row, &mut self.rejects)?;
                 row += 1;
-                match self.ledger.admit(&conversation) {
-                    Ok(()) => {
-                        self.writer.append(&conversation)?;
-                        self.sources
-                            .entry(conversation.source.clone())
-                            .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
-                            .conversations += 1;
-                        accepted += 1;
-                    }
-                    Err(rejection) => {
-                        let id = &conversation.conversation_id;
-                        self.rejects.write(&Reject {
-                            file: display,
-                            location,
-                            conversation_id: Some(id),
-                            source: Some(&conversation.source),
-                            reason: &rejection.reason,
-                            raw: id.as_bytes(),
-                        })?;
-                        rejected += 1;
-                    }
+                if self.admit(&conversation, location, display)? {
+                    accepted += 1;
+                } else {
+                    rejected += 1;
                 }
             }
         }
@@ -94,6 +77,44 @@ impl Merge {
         }
         Ok((accepted, rejected))
     }
+}
+
+impl Merge {
+    /// One row that passed the record's own rules: into the table if the rules across records admit it (true),
+    /// else into the rejects, as a direct run writes it (false).
+    fn admit(&mut self, conversation: &Conversation, location: Location, display: &str) -> Result<bool, IngestError> {
+        match self.ledger.admit(conversation) {
+            Ok(()) => {
+                self.writer.append(conversation)?;
+                self.sources
+                    .entry(conversation.source.clone())
+                    .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })
+                    .conversations += 1;
+                Ok(true)
+            }
+            Err(rejection) => {
+                let id = &conversation.conversation_id;
+                self.rejects.write(&Reject {
+                    file: display,
+                    location,
+                    conversation_id: Some(id),
+                    source: Some(&conversation.source),
+                    reason: &rejection.reason,
+                    raw: id.as_bytes(),
+                })?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The merge that a part being built feeds as it goes: when `simgap run` reads a file that has no part yet, each
+/// record goes to the part and, in the same order the part would be merged in, to the output table, so the part is
+/// not read back. Counts the file's rows and rejects in the table.
+pub(super) struct Tee<'m> {
+    pub(super) merge: &'m mut Merge,
+    pub(super) accepted: u64,
+    pub(super) rejected: u64,
 }
 
 /// Counts for the file being read.
@@ -123,7 +144,7 @@ impl CurrentFile {
 }
 
 /// The sink every reader writes to: validates, writes accepted rows, writes rejects, counts.
-pub(super) struct Collector {
+pub(super) struct Collector<'m> {
     pub(super) options: IngestOptions,
     /// The rules across records; `None` while a cache part is written (they run when parts are merged).
     pub(super) ledger: Option<Ledger>,
@@ -136,9 +157,11 @@ pub(super) struct Collector {
     pub(super) sources: BTreeMap<String, SourceCount>,
     pub(super) current: Option<CurrentFile>,
     pub(super) progress: indicatif::ProgressBar,
+    /// While a cache part is built by `simgap run`: the merge into the output table, fed record by record.
+    pub(super) tee: Option<Tee<'m>>,
 }
 
-impl Collector {
+impl Collector<'_> {
     fn current(&mut self) -> &mut CurrentFile {
         self.current.as_mut().expect("a file is being read")
     }
@@ -156,7 +179,12 @@ impl Collector {
             return Err(IngestError::Strict { file, location, reason: reason.to_owned() });
         }
         tracing::debug!(file = %file, %location, reason, "rejected");
-        self.rejects.write(&Reject { file: &file, location, conversation_id, source, reason, raw })?;
+        let reject = Reject { file: &file, location, conversation_id, source, reason, raw };
+        self.rejects.write(&reject)?;
+        if let Some(tee) = &mut self.tee {
+            tee.merge.rejects.write(&reject)?;
+            tee.rejected += 1;
+        }
         let rows_before = self.current().accepted;
         if let Some(positions) = &mut self.reject_positions {
             positions.push(rows_before);
@@ -166,7 +194,7 @@ impl Collector {
     }
 }
 
-impl RecordSink for Collector {
+impl RecordSink for Collector<'_> {
     fn accept(&mut self, location: Location, record: RawConversation) -> Result<(), IngestError> {
         let current = self.current.as_ref().expect("a file is being read");
         let (defaults, display) = (current.defaults.clone(), current.display.clone());
@@ -180,6 +208,13 @@ impl RecordSink for Collector {
         match admitted {
             Ok(conversation) => {
                 self.writer.append_at(&conversation, location)?;
+                if let Some(tee) = &mut self.tee {
+                    if tee.merge.admit(&conversation, location, &display)? {
+                        tee.accepted += 1;
+                    } else {
+                        tee.rejected += 1;
+                    }
+                }
                 self.sources
                     .entry(conversation.source.clone())
                     .or_insert(SourceCount { kind: conversation.kind, conversations: 0 })

@@ -43,7 +43,7 @@ pub use timestamp::parse_timestamp;
 
 use crate::hashing::sha256_file;
 use cache::{PartPaths, PartSummary};
-use collector::{Collector, CurrentFile, Merge};
+use collector::{Collector, CurrentFile, Merge, Tee};
 use formats::reader_for;
 use input_files::InputFile;
 use options::{IngestOptions, InputConfig};
@@ -127,6 +127,7 @@ impl IngestParams {
             sources: BTreeMap::new(),
             current: None,
             progress: progress.clone(),
+            tee: None,
         };
         let mut bytes_done = 0u64;
         let mut files = Vec::new();
@@ -253,11 +254,14 @@ impl IngestParams {
             let input = &self.inputs[entry.input];
             let paths = PartPaths::new(&cache_dir, key);
             let reuse = !force || built_now.contains(key.as_str());
+            // A part built now feeds the merge as it is built; one found in the cache is merged from its files.
+            let mut merged = None;
             let (summary, cached) = match reuse.then(|| PartSummary::load(&paths)).flatten() {
                 Some(summary) => (summary, true),
                 None => {
                     tracing::debug!(file = %entry.file.display, format = input.format.name(), "reading");
-                    let summary = self.build_part(input, entry, &paths, &progress)?;
+                    let (summary, counts) = self.build_part(input, entry, &paths, &progress, Some(&mut merge))?;
+                    merged = counts;
                     built_now.insert(key);
                     if entry.file.zip_entry.is_none() {
                         bytes_done += entry.file.disk_bytes();
@@ -266,7 +270,10 @@ impl IngestParams {
                     (summary, false)
                 }
             };
-            let (accepted, rejected) = merge.part(&paths, &summary, &entry.file.display)?;
+            let (accepted, rejected) = match merged {
+                Some(counts) => counts,
+                None => merge.part(&paths, &summary, &entry.file.display)?,
+            };
             files.push(FileReport {
                 input: input.path.clone(),
                 file: entry.file.display.clone(),
@@ -315,7 +322,7 @@ impl IngestParams {
                 found += 1;
                 continue;
             }
-            self.build_part(input, entry, &paths, &progress)?;
+            self.build_part(input, entry, &paths, &progress, None)?;
             progress.inc(entry.file.disk_bytes());
             built += 1;
         }
@@ -324,13 +331,16 @@ impl IngestParams {
     }
 
     /// Reads one file into its cache part: the rows that pass the record's own rules, the rejects, the summary last.
+    /// With `merge`, every record also goes to that merge as it is read (see [`Tee`]); then the file's (accepted,
+    /// rejected) in the output table come back beside the summary.
     fn build_part(
         &self,
         input: &InputConfig,
         entry: &SnapshotFile,
         paths: &PartPaths,
         progress: &indicatif::ProgressBar,
-    ) -> Result<PartSummary, IngestError> {
+        merge: Option<&mut Merge>,
+    ) -> Result<(PartSummary, Option<(u64, u64)>), IngestError> {
         let defaults = InputDefaults { source: input.source.clone(), kind: input.kind };
         let mut collector = Collector {
             options: self.options.clone(),
@@ -347,9 +357,10 @@ impl IngestParams {
             sources: BTreeMap::new(),
             current: Some(CurrentFile::new(&entry.file, defaults)),
             progress: progress.clone(),
+            tee: merge.map(|merge| Tee { merge, accepted: 0, rejected: 0 }),
         };
         reader_for(input).read(&entry.file, &mut collector)?;
-        let Collector { writer, rejects, current, reject_positions, .. } = collector;
+        let Collector { writer, rejects, current, reject_positions, tee, .. } = collector;
         let current = current.expect("set above");
         let rows = writer.finish()?;
         rejects.finish()?;
@@ -369,7 +380,14 @@ impl IngestParams {
             reject_positions: reject_positions.unwrap_or_default(),
         };
         summary.write(&paths.summary)?;
-        Ok(summary)
+        let merged = tee.map(|tee| (tee.accepted, tee.rejected));
+        if merged.is_some_and(|(accepted, rejected)| accepted + rejected + summary.filtered != summary.read) {
+            return Err(IngestError::Parquet {
+                path: paths.rows.clone(),
+                message: "the rows merged while the part was built differ from the part's summary".into(),
+            });
+        }
+        Ok((summary, merged))
     }
 }
 
