@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::{Array2, ShapeBuilder};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::atomic::write_atomic;
@@ -49,6 +50,8 @@ use sample::{FitSample, SampleKeys};
 
 pub const ASSIGNMENTS_FILE: &str = "assignments.parquet";
 pub const CODEBOOKS_DIR: &str = "codebooks";
+/// Facets with at most this many feature columns are fitted side by side ([`fit_codebooks`]).
+const SIDE_BY_SIDE_COLUMNS: usize = 32;
 
 /// What the cluster stage needs.
 #[derive(Debug, Clone)]
@@ -121,6 +124,7 @@ impl ClusterParams {
         let k = config.k.choose(keys.smallest_source());
         tracing::info!(k = k.k, rule = %k.rule, "clusters per codebook");
         let plan = keys.plan(config.sample_size, config.balance);
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "pass 1: sample planned");
 
         // Pass 2: the sample's feature rows, per facet.
         let mut sample = FitSample::default();
@@ -132,11 +136,14 @@ impl ClusterParams {
             Ok(())
         })?;
 
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "pass 2: sample read");
         let (codebooks, mut warnings) = fit_codebooks(config, &k, &table, &facets, sample)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "codebooks fitted");
 
         // Pass 3: assign every row, streaming; the codebooks go in after the assignments they produced.
         let assignments_path = self.out_dir.join(ASSIGNMENTS_FILE);
         self.assign_all(&table, &codebooks, total_rows as u64, &assignments_path)?;
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "pass 3: every row assigned");
         let codebook_dir = self.out_dir.join(CODEBOOKS_DIR);
         let reports = write_codebooks(&codebook_dir, &codebooks)?;
 
@@ -203,11 +210,29 @@ pub fn fit_codebooks(
     facets: &[String],
     mut sample: FitSample,
 ) -> Result<(Vec<Codebook>, Vec<String>), ClusterError> {
+    let columns = |facet: &String| table.by_facet[facet].len();
+    // Narrow facets' fits leave a core idle between their short passes, so they run side by side; wide ones run one
+    // at a time (each keeps both cores busy, and two at once would hold two large samples). A fit's result does not
+    // depend on the threads it gets, so the codebooks are the same either way.
+    let narrow: Vec<(usize, Array2<f64>)> = (facets.iter().enumerate())
+        .filter(|(_, facet)| columns(facet) <= SIDE_BY_SIDE_COLUMNS)
+        .map(|(at, facet)| (at, sample.take_facet(facet, columns(facet))))
+        .collect();
+    let mut fits: Vec<Option<Result<Result<Codebook, String>, ClusterError>>> = facets.iter().map(|_| None).collect();
+    let narrow_fits: Vec<_> =
+        narrow.into_par_iter().map(|(at, rows)| (at, fit_codebook(config, k, table, &facets[at], rows))).collect();
+    for (at, fit) in narrow_fits {
+        fits[at] = Some(fit);
+    }
+    for (at, facet) in facets.iter().enumerate() {
+        if fits[at].is_none() {
+            fits[at] = Some(fit_codebook(config, k, table, facet, sample.take_facet(facet, columns(facet))));
+        }
+    }
     let mut warnings = Vec::new();
     let mut codebooks: Vec<Codebook> = Vec::new();
-    for facet in facets {
-        let rows = sample.take_facet(facet, table.by_facet[facet].len());
-        match fit_codebook(config, k, table, facet, rows)? {
+    for fit in fits.into_iter().flatten() {
+        match fit? {
             Ok(codebook) => codebooks.push(codebook),
             Err(warning) => warnings.push(warning),
         }
