@@ -54,10 +54,6 @@ use validate::{InputDefaults, Ledger};
 pub const CONVERSATIONS_FILE: &str = "conversations.parquet";
 pub const REJECTS_FILE: &str = "rejects.jsonl";
 
-/// Cache parts of input files at least this large are compressed (zstd); smaller ones are not, since a compression
-/// context per page costs more than it saves on them.
-const PART_COMPRESSION_BYTES: u64 = 1 << 20;
-
 /// What the ingest stage needs.
 #[derive(Debug, Clone)]
 pub struct IngestParams {
@@ -345,11 +341,7 @@ impl IngestParams {
         let mut collector = Collector {
             options: self.options.clone(),
             ledger: None,
-            writer: writer::ConversationWriter::create_part(
-                &paths.rows,
-                self.options.row_group_size,
-                entry.file.disk_bytes() >= PART_COMPRESSION_BYTES,
-            )?,
+            writer: writer::ConversationWriter::create_part(&paths.rows)?,
             rejects: RejectsWriter::create_part(&paths.rejects)?,
             reject_positions: Some(Vec::new()),
             strict: false,
@@ -367,11 +359,15 @@ impl IngestParams {
         let rejects_bytes = std::fs::metadata(&paths.rejects)
             .map_err(|source| IngestError::Io { path: paths.rejects.clone(), source })?
             .len();
+        let rows_bytes = std::fs::metadata(&paths.rows)
+            .map_err(|source| IngestError::Io { path: paths.rows.clone(), source })?
+            .len();
         let summary = PartSummary {
             file: entry.file.display.clone(),
             sha256: entry.sha256.clone(),
             read: current.accepted + current.rejected + current.filtered,
             rows,
+            rows_bytes,
             rejected: current.rejected,
             filtered: current.filtered,
             rejects_bytes,
@@ -525,8 +521,8 @@ mod tests {
         let cache_dir = cached.out_dir.join(cache::CACHE_DIR);
         for entry in std::fs::read_dir(&cache_dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "parquet") {
-                std::fs::write(&path, b"not parquet").unwrap();
+            if path.extension().is_some_and(|e| e == "arrow") {
+                std::fs::write(&path, b"not arrow").unwrap();
             }
         }
         let report = cached.run_cached(&cached.snapshot().unwrap(), false).unwrap();

@@ -2,11 +2,14 @@
 //! Parquet writer (zstd, bounded row groups) on its own thread, so parsing and encoding overlap.
 //!
 //! Consumes: [`Conversation`]s in order. Produces: one Parquet file with the schema of [`schema`] (or, for a per-file
-//! cache part, [`part_schema`]: the same plus each row's [`Location`] in its file), written to a temporary name and
-//! renamed into place by [`ConversationWriter::finish`]. Memory: one batch of builders plus the writer's open row
-//! group, both bounded by `row_group_size` conversations. The bytes depend only on the rows appended and the row
-//! group size, so rows read back from cache parts and appended again give the same file as a direct run.
+//! cache part, an Arrow IPC file with LZ4 frames and [`part_schema`]: the same columns plus each row's [`Location`]
+//! in its file), written to a temporary name and renamed into place by [`ConversationWriter::finish`]. Memory: one
+//! batch of builders plus the writer's open row group, both bounded by `row_group_size` conversations. The table's
+//! bytes depend only on the rows appended and the row group size, so rows read back from cache parts and appended
+//! again give the same file as a direct run.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -14,6 +17,8 @@ use std::thread::JoinHandle;
 
 use arrow::array::{ArrayBuilder, ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow::ipc::CompressionType;
+use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
@@ -154,7 +159,45 @@ impl Builders {
     }
 }
 
-type WriterThread = JoinHandle<Result<(), parquet::errors::ParquetError>>;
+type WriterThread = JoinHandle<Result<(), String>>;
+
+/// The file a writer thread puts its batches in: the table, in Parquet; or a cache part, in Arrow IPC with LZ4
+/// frames, which costs little to write and to read back (a part is read by simgap alone, the table by everyone).
+enum BatchFile {
+    Parquet(ArrowWriter<File>),
+    Ipc(FileWriter<BufWriter<File>>),
+}
+
+impl BatchFile {
+    fn create(file: File, schema: &SchemaRef, row_group_size: usize, located: bool) -> Result<Self, String> {
+        if located {
+            let options = IpcWriteOptions::default()
+                .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                .map_err(|e| e.to_string())?;
+            let writer = FileWriter::try_new_with_options(BufWriter::new(file), schema, options);
+            return writer.map(Self::Ipc).map_err(|e| e.to_string());
+        }
+        let properties = crate::table::writer_properties(Some(row_group_size));
+        ArrowWriter::try_new(file, schema.clone(), Some(properties)).map(Self::Parquet).map_err(|e| e.to_string())
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        match self {
+            Self::Parquet(writer) => writer.write(batch).map_err(|e| e.to_string()),
+            Self::Ipc(writer) => writer.write(batch).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn close(self) -> Result<(), String> {
+        match self {
+            Self::Parquet(writer) => writer.close().map(|_| ()).map_err(|e| e.to_string()),
+            Self::Ipc(writer) => {
+                let mut out = writer.into_inner().map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())
+            }
+        }
+    }
+}
 
 /// Streams conversations into a Parquet file.
 pub struct ConversationWriter {
@@ -174,36 +217,27 @@ pub struct ConversationWriter {
 impl ConversationWriter {
     /// Opens `path`'s temporary sibling for writing.
     pub fn create(path: &Path, row_group_size: usize) -> Result<Self, IngestError> {
-        Self::open(path, row_group_size, false, true)
+        Self::open(path, row_group_size, false)
     }
 
-    /// Opens a per-file cache part (rows with their locations, [`part_schema`]) for writing. `compress` is for large
-    /// files: a compression context is made per page, which costs more than it saves on small ones.
-    pub fn create_part(path: &Path, row_group_size: usize, compress: bool) -> Result<Self, IngestError> {
-        Self::open(path, row_group_size, true, compress)
+    /// Opens a per-file cache part (rows with their locations, [`part_schema`], in Arrow IPC) for writing.
+    pub fn create_part(path: &Path) -> Result<Self, IngestError> {
+        Self::open(path, 0, true)
     }
 
-    fn open(path: &Path, row_group_size: usize, located: bool, compress: bool) -> Result<Self, IngestError> {
+    fn open(path: &Path, row_group_size: usize, located: bool) -> Result<Self, IngestError> {
         let target = AtomicPath::new(path);
         let io_error = |source| IngestError::Io { path: target.temp().to_owned(), source };
         let file = std::fs::File::create(target.temp()).map_err(io_error)?;
         let schema = if located { part_schema() } else { schema() };
-        let properties = if !compress {
-            parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::UNCOMPRESSED)
-                .set_max_row_group_row_count(Some(row_group_size))
-                .build()
-        } else {
-            crate::table::writer_properties(Some(row_group_size))
-        };
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
-            .map_err(|e| IngestError::Parquet { path: target.temp().to_owned(), message: e.to_string() })?;
+        let mut writer = BatchFile::create(file, &schema, row_group_size, located)
+            .map_err(|message| IngestError::Parquet { path: target.temp().to_owned(), message })?;
         let (sender, receiver) = sync_channel::<RecordBatch>(2);
         let thread = std::thread::spawn(move || {
             for batch in receiver {
                 writer.write(&batch)?;
             }
-            writer.close().map(|_| ())
+            writer.close()
         });
         Ok(Self {
             schema,
@@ -251,7 +285,7 @@ impl ConversationWriter {
         self.sender.take();
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(Ok(()))) | None => Ok(()),
-            Some(Ok(Err(e))) => Err(self.parquet_error(e.to_string())),
+            Some(Ok(Err(message))) => Err(self.parquet_error(message)),
             Some(Err(_)) => Err(self.parquet_error("the Parquet writer thread panicked".into())),
         }
     }
