@@ -1,6 +1,7 @@
 //! Where readers hand their records: [`Collector`] validates each record, writes the accepted rows and the rejects,
 //! and counts per file and per source; [`Merge`] appends the cache parts of `simgap run` to the output table,
-//! applying the rules across records on the way, so that the table equals a direct run's byte for byte.
+//! applying the rules across records on the way, so that the table equals a direct run's byte for byte. A part being
+//! built feeds its merge record by record through a [`Tee`], instead of being read back.
 //!
 //! Consumes: records from a [`RecordSink`] caller, or cache parts. Produces: rows in a
 //! [`ConversationWriter`], lines in a [`RejectsWriter`], and the counts of [`CurrentFile`] and [`SourceCount`].
@@ -77,9 +78,7 @@ impl Merge {
         }
         Ok((accepted, rejected))
     }
-}
 
-impl Merge {
     /// One row that passed the record's own rules: into the table if the rules across records admit it (true),
     /// else into the rejects, as a direct run writes it (false).
     fn admit(&mut self, conversation: &Conversation, location: Location, display: &str) -> Result<bool, IngestError> {

@@ -185,6 +185,7 @@ fn score_group_pair_avx2(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 fn score_group_avx2(
     group: &[f32],
     norms: &[f32],
@@ -207,6 +208,7 @@ fn has_avx2_fma() -> bool {
 }
 
 /// [`score_group`] with AVX2 and FMA where the processor has them (checked at run time), portable code elsewhere.
+#[allow(clippy::too_many_arguments)]
 fn score_group_dispatch(
     group: &[f32],
     norms: &[f32],
@@ -240,6 +242,10 @@ struct Seeder<F> {
     pending: Option<usize>,
     candidates: Vec<usize>,
 }
+
+/// One restart's slices of one chunk in a round: its rows' nearest-so-far distances, their scores, and last round's
+/// winner to fold in.
+type ChunkState<'a> = (&'a mut [f32], &'a mut [f32], Option<usize>);
 
 /// A restart's candidates as the kernels read them.
 struct CandidateBlock {
@@ -292,7 +298,7 @@ pub(super) fn kmeans_plus_plus<F: Float>(
             })
             .collect();
         // Each chunk's slices of every restart's state: [chunk][restart].
-        let mut chunk_states: Vec<Vec<(&mut [f32], &mut [f32], Option<usize>)>> =
+        let mut chunk_states: Vec<Vec<ChunkState<'_>>> =
             (0..ranges.len()).map(|_| Vec::with_capacity(seeders.len())).collect();
         for seeder in &mut seeders {
             let pending = seeder.pending;
@@ -340,7 +346,7 @@ pub(super) fn kmeans_plus_plus<F: Float>(
 fn score_chunk(
     seeding: &SeedingData,
     blocks: &[CandidateBlock],
-    states: &mut [(&mut [f32], &mut [f32], Option<usize>)],
+    states: &mut [ChunkState<'_>],
     start: usize,
     end: usize,
     trials: usize,
