@@ -25,8 +25,9 @@ use crate::cluster::scaling::{Normalisation, Scaler};
 /// every centre over every restart, in full passes over the data), k, seed, restarts, max_iter, tol, precision and
 /// the columns.
 /// Cost: greedy k-means++ then Lloyd iterations on every core: the first scans every row (2 n k d flops), later ones
-/// only the rows that distance bounds cannot settle; memory: the matrix (n x d values of 8 bytes, or 4 with --f32)
-/// and three values per row.
+/// only the rows that distance bounds cannot settle; memory: the matrix (n x d values of 8 bytes, or 4 with --f32),
+/// three values per row, and for k-means++ an f32 copy (4 n d bytes) plus 4 (2 + ln k) bytes per row for each of
+/// up to 4 restarts seeded together.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The Parquet file.

@@ -43,8 +43,8 @@ use crate::pipeline::incremental::{Session, Stage, external_read};
 /// change, and the report draws the trend (figures/history_js). A failed or killed run adds nothing.
 ///
 /// Cost: a SHA-256 pass over the inputs and over the outputs of the stages it may skip (about 1 GB/s), plus the
-/// stages that run (see each stage's --help). The cache takes about the disk of conversations.parquet (more for
-/// inputs of many small files, whose parts are left uncompressed).
+/// stages that run (see each stage's --help). The cache takes about a fifth of the input files' size (Arrow IPC
+/// with LZ4 frames).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pipeline file (TOML).

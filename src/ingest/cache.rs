@@ -3,8 +3,8 @@
 //! Consumes: an input file, its content hash and its `[[input]]` settings. Produces: a part named by [`part_key`]
 //! (SHA-256 over the simgap version, the cache format, the `[[input]]` table, the record-level `[ingest]` limits,
 //! the file's name and its content hash): `KEY.arrow` (the rows that passed the record's own rules, in file order,
-//! with their locations; [`super::writer::part_schema`], Arrow IPC with LZ4 frames), `KEY.rejects.jsonl` (that file's rejects, as lines of
-//! `rejects.jsonl`) and `KEY.json` ([`PartSummary`]: counts, warnings, and where each reject falls among the rows).
+//! with their locations; [`super::writer::part_schema`], Arrow IPC with LZ4 frames), `KEY.rejects.jsonl` (that
+//! file's rejects, as lines of `rejects.jsonl`) and `KEY.json` ([`PartSummary`]: counts, warnings, and where each reject falls among the rows).
 //! The summary is written last, so a part without one is unfinished and is not used.
 //!
 //! Invariants: a part depends only on what its key hashes, so an unchanged file is never read again; the rules
@@ -116,10 +116,7 @@ impl PartSummary {
         }
         // The rows file: its size as written, the part's schema, and as many rows as the summary says.
         let rows_bytes = std::fs::metadata(&paths.rows).ok()?.len();
-        let readable = FileReader::try_new_buffered(File::open(&paths.rows).ok()?, None)
-            .is_ok_and(|reader| reader.schema() == super::writer::part_schema());
-        let whole = rows_bytes == summary.rows_bytes && readable;
-        (whole && ipc_rows(&paths.rows) == Some(summary.rows)).then_some(summary)
+        (rows_bytes == summary.rows_bytes && part_rows(&paths.rows) == Some(summary.rows)).then_some(summary)
     }
 
     /// Writes `KEY.json`, through a temporary file: the last file of a part. Like the part's other files it is not
@@ -133,8 +130,9 @@ impl PartSummary {
     }
 }
 
-/// The rows of an Arrow IPC file, from its footer and its batches' headers alone (their bodies are not read).
-fn ipc_rows(path: &Path) -> Option<u64> {
+/// The rows of a part's Arrow IPC file, from its footer and its batches' headers alone (their bodies are not read);
+/// `None` if the file is no IPC file or its schema is not [`super::writer::part_schema`].
+fn part_rows(path: &Path) -> Option<u64> {
     let mut file = File::open(path).ok()?;
     let mut trailer = [0u8; 10];
     let size = file.seek(SeekFrom::End(-10)).ok()?;
@@ -144,6 +142,9 @@ fn ipc_rows(path: &Path) -> Option<u64> {
     file.seek(SeekFrom::Start(size.checked_sub(footer_length)?)).ok()?;
     file.read_exact(&mut footer).ok()?;
     let footer = arrow::ipc::root_as_footer(&footer).ok()?;
+    if arrow::ipc::convert::try_fb_to_schema(footer.schema()?).ok()? != *super::writer::part_schema() {
+        return None;
+    }
     let mut rows = 0u64;
     for block in footer.recordBatches()?.iter() {
         let mut header = vec![0u8; usize::try_from(block.metaDataLength()).ok()?];

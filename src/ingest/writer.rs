@@ -168,17 +168,30 @@ enum BatchFile {
     Ipc(FileWriter<BufWriter<File>>),
 }
 
+/// What a [`ConversationWriter`] writes: the table, with row groups of at most `row_group_size` conversations, or a
+/// cache part.
+#[derive(Clone, Copy)]
+enum Destination {
+    Table { row_group_size: usize },
+    Part,
+}
+
 impl BatchFile {
-    fn create(file: File, schema: &SchemaRef, row_group_size: usize, located: bool) -> Result<Self, String> {
-        if located {
-            let options = IpcWriteOptions::default()
-                .try_with_compression(Some(CompressionType::LZ4_FRAME))
-                .map_err(|e| e.to_string())?;
-            let writer = FileWriter::try_new_with_options(BufWriter::new(file), schema, options);
-            return writer.map(Self::Ipc).map_err(|e| e.to_string());
+    fn create(file: File, schema: &SchemaRef, destination: Destination) -> Result<Self, String> {
+        match destination {
+            Destination::Part => {
+                let options = IpcWriteOptions::default()
+                    .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                    .map_err(|e| e.to_string())?;
+                let writer = FileWriter::try_new_with_options(BufWriter::new(file), schema, options);
+                writer.map(Self::Ipc).map_err(|e| e.to_string())
+            }
+            Destination::Table { row_group_size } => {
+                let properties = crate::table::writer_properties(Some(row_group_size));
+                let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties));
+                writer.map(Self::Parquet).map_err(|e| e.to_string())
+            }
         }
-        let properties = crate::table::writer_properties(Some(row_group_size));
-        ArrowWriter::try_new(file, schema.clone(), Some(properties)).map(Self::Parquet).map_err(|e| e.to_string())
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
@@ -199,7 +212,7 @@ impl BatchFile {
     }
 }
 
-/// Streams conversations into a Parquet file.
+/// Streams conversations into the Parquet table or a cache part.
 pub struct ConversationWriter {
     schema: SchemaRef,
     builders: Builders,
@@ -217,20 +230,21 @@ pub struct ConversationWriter {
 impl ConversationWriter {
     /// Opens `path`'s temporary sibling for writing.
     pub fn create(path: &Path, row_group_size: usize) -> Result<Self, IngestError> {
-        Self::open(path, row_group_size, false)
+        Self::open(path, Destination::Table { row_group_size })
     }
 
     /// Opens a per-file cache part (rows with their locations, [`part_schema`], in Arrow IPC) for writing.
     pub fn create_part(path: &Path) -> Result<Self, IngestError> {
-        Self::open(path, 0, true)
+        Self::open(path, Destination::Part)
     }
 
-    fn open(path: &Path, row_group_size: usize, located: bool) -> Result<Self, IngestError> {
+    fn open(path: &Path, destination: Destination) -> Result<Self, IngestError> {
+        let located = matches!(destination, Destination::Part);
         let target = AtomicPath::new(path);
         let io_error = |source| IngestError::Io { path: target.temp().to_owned(), source };
         let file = std::fs::File::create(target.temp()).map_err(io_error)?;
         let schema = if located { part_schema() } else { schema() };
-        let mut writer = BatchFile::create(file, &schema, row_group_size, located)
+        let mut writer = BatchFile::create(file, &schema, destination)
             .map_err(|message| IngestError::Parquet { path: target.temp().to_owned(), message })?;
         let (sender, receiver) = sync_channel::<RecordBatch>(2);
         let thread = std::thread::spawn(move || {
@@ -286,7 +300,7 @@ impl ConversationWriter {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(Ok(()))) | None => Ok(()),
             Some(Ok(Err(message))) => Err(self.parquet_error(message)),
-            Some(Err(_)) => Err(self.parquet_error("the Parquet writer thread panicked".into())),
+            Some(Err(_)) => Err(self.parquet_error("the writer thread panicked".into())),
         }
     }
 
